@@ -1,0 +1,168 @@
+//! The command line: every flag, with help that teaches.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const ABOUT: &str = "Make any workload run with readOnlyRootFilesystem: true.";
+
+const LONG_ABOUT: &str = "\
+Make any workload run with readOnlyRootFilesystem: true.
+
+rofs rewrites pod templates: every selected container gets a read-only root filesystem, an
+emptyDir volume over each path it must write, and initContainers that copy the image's
+original files into those volumes first (so the app still finds them).";
+
+const AFTER_HELP: &str = "\
+Examples:
+  rofs patch --profile nginx examples/nginx/deployment.yaml
+  rofs patch -w /var/lib/nginx -w /var/log/nginx -w /run:memory:1Mi:empty deploy.yaml -o fixed.yaml
+  helm template my-chart | rofs patch --profile nginx
+  kubectl rofs patch -f deploy.yaml          (with kubectl-rofs on PATH)
+
+Reference of every flag, annotation and config key: docs/reference.md";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rofs",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = AFTER_HELP,
+    propagate_version = true,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Rewrite Kubernetes manifests so their containers run with a read-only root filesystem.
+    #[command(after_help = PATCH_AFTER_HELP)]
+    Patch(PatchArgs),
+    /// Run as a kustomize KRM function: a ResourceList on stdin, the patched one on stdout.
+    #[command(after_help = KRM_AFTER_HELP)]
+    Krm,
+    /// List the built-in profiles and the paths each makes writable.
+    Profiles,
+    /// (in the pod) Copy an image's files into writable volumes, exactly and safely.
+    ///
+    /// The same command as `rofs-agent seed`; see `rofs seed --help`.
+    #[command(disable_help_flag = true)]
+    Seed {
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<OsString>,
+    },
+    /// (in the pod) Copy the agent binary into a directory, atomically.
+    ///
+    /// The same command as `rofs-agent install`; see `rofs install --help`.
+    #[command(disable_help_flag = true)]
+    Install {
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<OsString>,
+    },
+}
+
+const PATCH_AFTER_HELP: &str = "\
+Input: files (multi-document YAML or JSON, `kind: List` too) or stdin (`-`, or no file).
+Every kind that holds a pod template is rewritten: Pod, Deployment, StatefulSet, DaemonSet,
+ReplicaSet, ReplicationController, Job, CronJob, PodTemplate. Everything else, and every field
+rofs does not need to touch, passes through unchanged.
+
+Settings also come from the workload's annotations (they win over flags):
+  rofs.io/writable: \"/var/lib/nginx,/run:memory:1Mi:empty\"
+  writable.rofs.io/<container>: \"/tmp:empty\"
+  rofs.io/profile: nginx          profile.rofs.io/<container>: tomcat
+  rofs.io/containers: app         rofs.io/seeder: shell       rofs.io/skip: \"true\"
+
+Patching the output again changes nothing. Exit status: 0 ok, 1 bad input, 2 bad usage.
+
+Examples:
+  rofs patch --profile nginx deploy.yaml > fixed.yaml
+  rofs patch -w /var/lib/nginx -w /run:memory:1Mi:empty -f deploy.yaml -o fixed.yaml
+  rofs patch -w app=/tmp:empty --container app chart.yaml
+  helm install web ./chart --post-renderer rofs --post-renderer-args patch \\
+       --post-renderer-args --profile=nginx";
+
+const KRM_AFTER_HELP: &str = "\
+Settings come from the ResourceList's functionConfig: either a `rofs.io/v1alpha1` object of
+kind `RofsPatch` whose `spec` has the config-file keys (writable, profiles, perContainer,
+containers, seeder, agentImage), or a ConfigMap whose `data` has the same keys as strings
+(lists comma-separated). See examples/kustomize and docs/reference.md.";
+
+#[derive(Debug, Args)]
+pub struct PatchArgs {
+    /// Manifest files to patch (`-` for stdin). Without any, stdin is read.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// A manifest file to patch, like `kubectl -f`; repeatable.
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    pub filenames: Vec<PathBuf>,
+
+    /// Write the result to FILE (atomically: on error FILE is left untouched) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+
+    /// Output format. `auto`: JSON if every input is JSON, YAML otherwise.
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    pub format: FormatArg,
+
+    /// Do not print warnings.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// The settings flags, shared by every command that rewrites pods.
+#[derive(Debug, Args, Default)]
+pub struct SettingsArgs {
+    /// Make PATH writable: `[CONTAINER=]PATH[:memory][:SIZE][:empty]`; repeatable.
+    ///
+    /// `memory`: tmpfs (counts against the memory limit); SIZE: the emptyDir sizeLimit, e.g.
+    /// 64Mi; `empty`: do not copy the image's files into it (for /tmp, /run). With
+    /// `CONTAINER=`, only for that container.
+    #[arg(short, long, value_name = "PATH")]
+    pub writable: Vec<String>,
+
+    /// Apply a built-in profile: `[CONTAINER=]NAME`; repeatable (`rofs profiles` lists them).
+    #[arg(short, long, value_name = "NAME")]
+    pub profile: Vec<String>,
+
+    /// Only change the containers with this name; repeatable. Default: every container.
+    #[arg(short, long = "container", value_name = "NAME")]
+    pub containers: Vec<String>,
+
+    /// Read settings from a YAML/JSON config file (flags are applied on top of it).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// How the image's files are copied: `agent` (static rofs agent, works without a shell)
+    /// or `shell` (the image's own /bin/sh and cp -a).
+    #[arg(long, value_name = "SEEDER")]
+    pub seeder: Option<String>,
+
+    /// Image that provides the agent to the pod [default: the rofs image of this version].
+    #[arg(long, value_name = "IMAGE", env = "ROFS_AGENT_IMAGE")]
+    pub agent_image: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    Auto,
+    Yaml,
+    Json,
+}

@@ -1,0 +1,167 @@
+//! `rofs krm`: the kustomize KRM function protocol (a ResourceList on stdin and stdout).
+//! https://github.com/kubernetes-sigs/kustomize/blob/master/cmd/config/docs/api-conventions/functions-spec.md
+
+use std::io::Read;
+
+use anyhow::{Context, Result, anyhow, bail};
+use rofs_core::{ContainerSettings, Settings};
+use serde_json::{Value, json};
+
+use crate::output;
+
+/// Read the functionConfig into settings: `kind: RofsPatch` with a `spec`, or a ConfigMap.
+pub fn settings_from_function_config(config: Option<&Value>) -> Result<Settings> {
+    let Some(config) = config.filter(|c| !c.is_null()) else {
+        return Ok(Settings::default());
+    };
+    let kind = config
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let settings = match kind {
+        "RofsPatch" => {
+            let spec = config.get("spec").cloned().unwrap_or(Value::Null);
+            if spec.is_null() {
+                Settings::default()
+            } else {
+                serde_json::from_value(spec).map_err(|e| anyhow!("functionConfig.spec: {e}"))?
+            }
+        }
+        "ConfigMap" => from_config_map(config.get("data"))?,
+        other => bail!(
+            "functionConfig: expected kind RofsPatch (apiVersion rofs.io/v1alpha1) or ConfigMap, found {other:?}"
+        ),
+    };
+    settings
+        .validate()
+        .map_err(|e| anyhow!("functionConfig: {e}"))?;
+    Ok(settings)
+}
+
+fn from_config_map(data: Option<&Value>) -> Result<Settings> {
+    let mut s = Settings::default();
+    let Some(data) = data.and_then(Value::as_object) else {
+        return Ok(s);
+    };
+    for (key, value) in data {
+        let text = value
+            .as_str()
+            .ok_or_else(|| anyhow!("functionConfig.data.{key}: must be a string"))?;
+        let at = || format!("functionConfig.data.{key}");
+        let names = || -> Vec<String> {
+            rofs_core::settings::split_list(text)
+                .map(String::from)
+                .collect()
+        };
+        match key.as_str() {
+            "writable" => {
+                s.writable = rofs_core::settings::parse_writable_list(text).with_context(at)?
+            }
+            "profiles" => s.profiles = names(),
+            "containers" => s.containers = Some(names()),
+            "seeder" => s.seeder = Some(text.parse().with_context(at)?),
+            "agentImage" => s.agent_image = Some(text.trim().to_string()),
+            _ => {
+                let (field, container) = key
+                    .split_once('.')
+                    .ok_or_else(|| anyhow!("{}: unknown key; expected writable, profiles, containers, seeder, agentImage, writable.<container> or profiles.<container>", at()))?;
+                let cs: &mut ContainerSettings =
+                    s.per_container.entry(container.to_string()).or_default();
+                match field {
+                    "writable" => {
+                        cs.writable =
+                            rofs_core::settings::parse_writable_list(text).with_context(at)?
+                    }
+                    "profiles" => cs.profiles = names(),
+                    _ => bail!("{}: unknown key", at()),
+                }
+            }
+        }
+    }
+    Ok(s)
+}
+
+fn result(severity: &str, message: String, item: Option<&Value>) -> Value {
+    let mut r = json!({"message": message, "severity": severity});
+    if let Some(item) = item {
+        let meta = item.get("metadata");
+        let mut reference = json!({
+            "apiVersion": item.get("apiVersion").cloned().unwrap_or(Value::Null),
+            "kind": item.get("kind").cloned().unwrap_or(Value::Null),
+            "name": meta.and_then(|m| m.get("name")).cloned().unwrap_or(Value::Null),
+        });
+        if let Some(ns) = meta.and_then(|m| m.get("namespace")) {
+            reference["namespace"] = ns.clone();
+        }
+        r["resourceRef"] = reference;
+    }
+    r
+}
+
+/// Run the function: returns the output ResourceList and whether it failed.
+pub fn process(input: &str) -> Result<(Value, bool)> {
+    let mut list = rofs_manifest::yaml::from_str(input).map_err(|e| {
+        anyhow!(
+            "ResourceList on stdin{}: {}",
+            e.line.map(|l| format!(", line {l}")).unwrap_or_default(),
+            e.message
+        )
+    })?;
+    if list.get("kind").and_then(Value::as_str) != Some("ResourceList") {
+        bail!(
+            "stdin: expected a ResourceList (config.kubernetes.io/v1), as kustomize sends to KRM functions"
+        );
+    }
+    let mut results = Vec::new();
+    let mut failed = false;
+    match settings_from_function_config(list.get("functionConfig")) {
+        Err(e) => {
+            failed = true;
+            results.push(result("error", format!("{e:#}"), None));
+        }
+        Ok(settings) => {
+            let mut seen = std::collections::BTreeSet::new();
+            if let Some(items) = list.get_mut("items").and_then(Value::as_array_mut) {
+                for item in items.iter_mut() {
+                    let before = item.clone();
+                    match rofs_manifest::rewrite_any(item, &settings) {
+                        Ok(outcome) => {
+                            seen.extend(outcome.containers);
+                            for w in outcome.warnings {
+                                results.push(result("warning", w, Some(item)));
+                            }
+                        }
+                        Err(e) => {
+                            failed = true;
+                            results.push(result("error", e.to_string(), Some(&before)));
+                        }
+                    }
+                }
+            }
+            for name in settings.container_names().filter(|n| !seen.contains(*n)) {
+                failed = true;
+                results.push(result(
+                    "error",
+                    format!("container {name:?} named in functionConfig is in no pod template"),
+                    None,
+                ));
+            }
+        }
+    }
+    if !results.is_empty() {
+        list["results"] = Value::Array(results);
+    }
+    Ok((list, failed))
+}
+
+pub fn run() -> Result<bool> {
+    let mut input = String::new();
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .context("reading the ResourceList from stdin")?;
+    let (list, failed) = process(&input)?;
+    let text = rofs_manifest::yaml::to_string(&list)
+        .map_err(|e| anyhow!("writing the ResourceList: {e}"))?;
+    output::write_stdout(text.as_bytes())?;
+    Ok(!failed)
+}

@@ -1,0 +1,200 @@
+//! The annotation grammar: settings carried by the workload itself.
+//!
+//! `rofs patch` and `rofs webhook` read the same annotations, from the pod template's
+//! metadata (and, for `rofs patch`, also the workload's own metadata; the pod template wins).
+
+use serde_json::{Map, Value};
+
+use crate::settings::{
+    ContainerSettings, Seeder, Settings, SettingsError, is_dns_label, parse_writable_list,
+    split_list,
+};
+
+/// Writable paths for every container: `"/var/lib/nginx,/run:memory:16Mi:empty"`.
+pub const WRITABLE: &str = "rofs.io/writable";
+/// Built-in profiles for every container: `"nginx"`.
+pub const PROFILE: &str = "rofs.io/profile";
+/// Only change these containers: `"app,worker"`.
+pub const CONTAINERS: &str = "rofs.io/containers";
+/// `agent` or `shell`.
+pub const SEEDER: &str = "rofs.io/seeder";
+/// Image of the install initContainer.
+pub const AGENT_IMAGE: &str = "rofs.io/agent-image";
+/// `"true"`: leave this workload alone.
+pub const SKIP: &str = "rofs.io/skip";
+/// Written by rofs: what it injected (makes the rewrite idempotent). Not for users to set.
+pub const STATUS: &str = "rofs.io/status";
+/// Per-container writable paths: `writable.rofs.io/<container>`.
+pub const WRITABLE_PREFIX: &str = "writable.rofs.io/";
+/// Per-container profiles: `profile.rofs.io/<container>`.
+pub const PROFILE_PREFIX: &str = "profile.rofs.io/";
+
+const KNOWN: [&str; 7] = [
+    WRITABLE,
+    PROFILE,
+    CONTAINERS,
+    SEEDER,
+    AGENT_IMAGE,
+    SKIP,
+    STATUS,
+];
+
+/// A bad annotation: its key and what is wrong with its value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("annotation {key:?}: {message}")]
+pub struct AnnotationError {
+    pub key: String,
+    pub message: String,
+}
+
+impl AnnotationError {
+    fn new(key: &str, message: impl ToString) -> Self {
+        AnnotationError {
+            key: key.to_string(),
+            message: message.to_string(),
+        }
+    }
+}
+
+/// What the annotations of one workload ask for.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Annotations {
+    pub settings: Settings,
+    pub skip: bool,
+}
+
+fn is_ours(key: &str) -> bool {
+    key.starts_with("rofs.io/")
+        || key.starts_with(WRITABLE_PREFIX)
+        || key.starts_with(PROFILE_PREFIX)
+}
+
+/// Read the rofs annotations out of an `annotations` map. Values that are not strings, unknown
+/// `rofs.io/` keys (typos) and bad values are errors.
+pub fn parse(annotations: &Map<String, Value>) -> Result<Annotations, AnnotationError> {
+    let mut out = Annotations::default();
+    for (key, value) in annotations.iter().filter(|(k, _)| is_ours(k)) {
+        let Some(value) = value.as_str() else {
+            return Err(AnnotationError::new(
+                key,
+                format!("the value must be a string, found {value}"),
+            ));
+        };
+        let err = |e: SettingsError| AnnotationError::new(key, e);
+        let s = &mut out.settings;
+        match key.as_str() {
+            WRITABLE => s.writable.extend(parse_writable_list(value).map_err(err)?),
+            PROFILE => s.profiles.extend(profile_list(value).map_err(err)?),
+            CONTAINERS => {
+                let names: Vec<String> = split_list(value).map(String::from).collect();
+                if let Some(bad) = names.iter().find(|n| !is_dns_label(n)) {
+                    return Err(err(SettingsError::ContainerName(bad.clone())));
+                }
+                s.containers = Some(names);
+            }
+            SEEDER => s.seeder = Some(value.parse::<Seeder>().map_err(err)?),
+            AGENT_IMAGE => {
+                if value.trim().is_empty() || value.contains(char::is_whitespace) {
+                    return Err(AnnotationError::new(key, "expected an image reference"));
+                }
+                s.agent_image = Some(value.to_string());
+            }
+            SKIP => {
+                out.skip = match value.trim() {
+                    "true" => true,
+                    "false" => false,
+                    other => {
+                        return Err(AnnotationError::new(
+                            key,
+                            format!("expected \"true\" or \"false\", found {other:?}"),
+                        ));
+                    }
+                }
+            }
+            STATUS => {} // read by the rewrite itself
+            _ => {
+                let (prefix, container) = if let Some(c) = key.strip_prefix(WRITABLE_PREFIX) {
+                    (WRITABLE_PREFIX, c)
+                } else if let Some(c) = key.strip_prefix(PROFILE_PREFIX) {
+                    (PROFILE_PREFIX, c)
+                } else {
+                    return Err(AnnotationError::new(
+                        key,
+                        format!(
+                            "unknown rofs annotation; known: {}, {WRITABLE_PREFIX}<container>, {PROFILE_PREFIX}<container>",
+                            KNOWN.join(", ")
+                        ),
+                    ));
+                };
+                if !is_dns_label(container) {
+                    return Err(err(SettingsError::ContainerName(container.to_string())));
+                }
+                let cs: &mut ContainerSettings =
+                    s.per_container.entry(container.to_string()).or_default();
+                if prefix == WRITABLE_PREFIX {
+                    cs.writable.extend(parse_writable_list(value).map_err(err)?);
+                } else {
+                    cs.profiles.extend(profile_list(value).map_err(err)?);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn profile_list(value: &str) -> Result<Vec<String>, SettingsError> {
+    split_list(value)
+        .map(|name| crate::profiles::lookup(name).map(|p| p.name.to_string()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ann(v: Value) -> Result<Annotations, AnnotationError> {
+        parse(v.as_object().expect("object"))
+    }
+
+    #[test]
+    fn reads_every_key() {
+        let a = ann(json!({
+            "rofs.io/writable": "/var/lib/nginx, /run:memory:1Mi:empty",
+            "writable.rofs.io/sidecar": "/tmp",
+            "rofs.io/profile": "nginx",
+            "profile.rofs.io/sidecar": "java",
+            "rofs.io/containers": "app,sidecar",
+            "rofs.io/seeder": "shell",
+            "rofs.io/agent-image": "example.com/rofs:1",
+            "other.io/x": "ignored",
+        }))
+        .expect("valid");
+        assert!(!a.skip);
+        assert_eq!(a.settings.writable.len(), 2);
+        assert_eq!(a.settings.per_container["sidecar"].writable[0].path, "/tmp");
+        assert_eq!(a.settings.per_container["sidecar"].profiles, ["java"]);
+        assert_eq!(
+            a.settings.containers.as_deref(),
+            Some(&["app".to_string(), "sidecar".to_string()][..])
+        );
+        assert_eq!(a.settings.seeder, Some(Seeder::Shell));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = ann(json!({"rofs.io/writable": "var/lib"})).unwrap_err();
+        assert_eq!(e.key, "rofs.io/writable");
+        assert!(e.to_string().contains("must be absolute"), "{e}");
+        let e = ann(json!({"rofs.io/writeable": "/x"})).unwrap_err();
+        assert!(e.to_string().contains("unknown rofs annotation"), "{e}");
+        let e = ann(json!({"rofs.io/skip": "yes"})).unwrap_err();
+        assert!(e.to_string().contains("expected \"true\""), "{e}");
+        let e = ann(json!({"rofs.io/skip": true})).unwrap_err();
+        assert!(e.to_string().contains("must be a string"), "{e}");
+        let e = ann(json!({"profile.rofs.io/app": "nope"})).unwrap_err();
+        assert!(e.to_string().contains("unknown profile"), "{e}");
+        let e = ann(json!({"writable.rofs.io/Bad_Name": "/x"})).unwrap_err();
+        assert!(e.to_string().contains("invalid container name"), "{e}");
+    }
+}

@@ -1,0 +1,969 @@
+//! The rewrite: a pod template and settings in, the pod template that runs with a read-only
+//! root filesystem out. Pure: no I/O, no clock, no randomness; every front end calls this.
+//!
+//! Layout produced for a container `app` with writable paths P (see docs/reference.md):
+//! - `app.securityContext.readOnlyRootFilesystem: true`;
+//! - per path, an emptyDir volume `rofs-<container>-<path>` mounted at the path;
+//! - when some paths are seeded, initContainers first in the list, before the workload's own:
+//!   `rofs-install` (agent image, copies the static agent into the `rofs` volume) and
+//!   `rofs-seed-<container>` (the app's image and securityContext, runs the agent: copies the
+//!   image's files of each path into its volume, mounted at `/.rofs/dst/<volume>`);
+//! - the annotation `rofs.io/status` records what was injected, so that rewriting the output
+//!   again first removes it and then produces the same result (idempotence).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::annotations::{self, AnnotationError};
+use crate::settings::{Medium, Seeder, Settings, WritablePath, is_within};
+use crate::workload;
+
+/// Default image of the install initContainer: the project's image at this version.
+pub const DEFAULT_AGENT_IMAGE: &str = concat!("ghcr.io/rofs-dev/rofs:", env!("CARGO_PKG_VERSION"));
+/// Name of the shared volume that holds the agent binary and the seed markers.
+pub const AGENT_VOLUME: &str = "rofs";
+/// Where [`AGENT_VOLUME`] is mounted in rofs's containers.
+pub const AGENT_MOUNT: &str = "/.rofs";
+/// The agent binary inside the rofs image.
+pub const AGENT_IN_IMAGE: &str = "/rofs-agent";
+/// Name of the install initContainer.
+pub const INSTALL_CONTAINER: &str = "rofs-install";
+
+/// A rewrite that cannot be done: where in the document, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RewriteError {
+    #[error("{at}: {message}")]
+    Invalid { at: String, message: String },
+    #[error("{at}: {source}")]
+    Annotation {
+        at: String,
+        #[source]
+        source: AnnotationError,
+    },
+}
+
+fn invalid(at: impl Into<String>, message: impl Into<String>) -> RewriteError {
+    RewriteError::Invalid {
+        at: at.into(),
+        message: message.into(),
+    }
+}
+
+/// What a rewrite did, besides changing the document.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The document held a pod template (whether or not it changed).
+    pub workload: bool,
+    pub changed: bool,
+    /// Things the user should know (printed on stderr by the CLI, returned as admission
+    /// warnings by the webhook). Each names the container and path concerned.
+    pub warnings: Vec<String>,
+    /// Names of all containers seen, to report settings that name a container nowhere.
+    pub containers: BTreeSet<String>,
+}
+
+/// What rofs injected into a pod template, stored in [`annotations::STATUS`].
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct Status {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub init_containers: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub containers: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<String>,
+    /// The writable paths applied, per container.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub writable: BTreeMap<String, Vec<WritablePath>>,
+}
+
+/// Rewrite one document in place, whatever its kind. Documents that hold no pod template
+/// (Services, ConfigMaps, CRDs...) are left untouched. `kind: List` is handled by the caller.
+pub fn rewrite_document(doc: &mut Value, settings: &Settings) -> Result<Outcome, RewriteError> {
+    let Some((api_version, kind)) = workload::type_meta(doc) else {
+        return Ok(Outcome::default());
+    };
+    let Some(path) = workload::pod_template_path(api_version, kind) else {
+        return Ok(Outcome::default());
+    };
+    let kind = kind.to_string();
+    let workload_annotations = if path.is_empty() {
+        None
+    } else {
+        doc.pointer("/metadata/annotations")
+            .and_then(Value::as_object)
+            .cloned()
+    };
+    let mut at = String::new();
+    let mut template = &mut *doc;
+    for key in path {
+        if !at.is_empty() {
+            at.push('.');
+        }
+        at.push_str(key);
+        template = template
+            .get_mut(*key)
+            .ok_or_else(|| invalid(at.clone(), format!("a {kind} needs a pod template here")))?;
+    }
+    rewrite_pod_template(template, &at, workload_annotations.as_ref(), settings)
+}
+
+/// Rewrite a pod template (an object with `metadata` and `spec`, or a whole Pod).
+///
+/// `at` names the template's place in its document for error messages (empty for a Pod).
+/// `workload_annotations` are the owning workload's annotations; the template's own win.
+pub fn rewrite_pod_template(
+    template: &mut Value,
+    at: &str,
+    workload_annotations: Option<&Map<String, Value>>,
+    settings: &Settings,
+) -> Result<Outcome, RewriteError> {
+    let field = |f: &str| {
+        if at.is_empty() {
+            f.to_string()
+        } else {
+            format!("{at}.{f}")
+        }
+    };
+    let original = template.clone();
+    let tpl = template
+        .as_object_mut()
+        .ok_or_else(|| invalid(at, "the pod template must be an object"))?;
+
+    // Settings from annotations: the workload's, then the template's own.
+    let template_annotations = match tpl.get("metadata").and_then(|m| m.get("annotations")) {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => return Err(invalid(field("metadata.annotations"), "must be a map")),
+    };
+    let mut all_annotations = workload_annotations.cloned().unwrap_or_default();
+    all_annotations.extend(template_annotations.clone());
+    let ann = annotations::parse(&all_annotations).map_err(|source| RewriteError::Annotation {
+        at: field("metadata.annotations"),
+        source,
+    })?;
+    let mut outcome = Outcome {
+        workload: true,
+        ..Outcome::default()
+    };
+    if ann.skip {
+        return Ok(outcome);
+    }
+    let previous: Status = match template_annotations.get(annotations::STATUS) {
+        None => Status::default(),
+        Some(v) => v
+            .as_str()
+            .and_then(|s| serde_json::from_str(s).ok())
+            .ok_or_else(|| {
+                invalid(
+                    field("metadata.annotations"),
+                    format!(
+                        "annotation {:?} is written by rofs and cannot be read back; remove it",
+                        annotations::STATUS
+                    ),
+                )
+            })?,
+    };
+
+    let spec = tpl
+        .get_mut("spec")
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| invalid(field("spec"), "missing pod spec"))?;
+    strip(spec, &previous);
+    let pod = PodSpec::read(spec, &field("spec"))?;
+    for c in pod.containers.iter().chain(&pod.init_containers) {
+        outcome.containers.insert(c.name.clone());
+    }
+
+    // Annotations must name containers of this pod; flag-level names are checked by the
+    // caller across the whole input (a stream holds many workloads).
+    for name in ann.settings.container_names() {
+        if !outcome.containers.contains(name) {
+            return Err(invalid(
+                field("metadata.annotations"),
+                format!(
+                    "rofs annotations name container {name:?}, but the pod has only {}",
+                    list(&outcome.containers)
+                ),
+            ));
+        }
+    }
+    let selection = ann
+        .settings
+        .containers
+        .as_ref()
+        .or(settings.containers.as_ref());
+    let seeder = ann.settings.seeder.or(settings.seeder).unwrap_or_default();
+    let agent_image = ann
+        .settings
+        .agent_image
+        .as_deref()
+        .or(settings.agent_image.as_deref())
+        .unwrap_or(DEFAULT_AGENT_IMAGE)
+        .to_string();
+
+    let mut plan = Plan::default();
+    for target in pod.targets() {
+        if selection.is_some_and(|s| !s.contains(&target.name)) {
+            continue;
+        }
+        let paths = resolve_paths(
+            &target.name,
+            previous.writable.get(&target.name),
+            [settings, &ann.settings],
+            &mut outcome.warnings,
+        );
+        plan.add_target(target, paths, &mut outcome.warnings);
+    }
+    plan.apply(spec, &pod, seeder, &agent_image, &mut outcome.warnings)?;
+
+    // Record what was injected; drop the annotation again when nothing was.
+    let status = plan.status;
+    let metadata = tpl
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Some(meta) = metadata.as_object_mut() {
+        let annotations = meta
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(a) = annotations.as_object_mut() {
+            if status == Status::default() {
+                a.remove(annotations::STATUS);
+            } else {
+                let text = serde_json::to_string(&status).unwrap_or_default();
+                a.insert(annotations::STATUS.to_string(), Value::String(text));
+            }
+            if a.is_empty() {
+                meta.remove("annotations");
+            }
+        }
+        if meta.is_empty() {
+            tpl.remove("metadata");
+        }
+    }
+    outcome.warnings.extend(memory_warnings(template));
+    outcome.changed = *template != original;
+    Ok(outcome)
+}
+
+fn list(names: &BTreeSet<String>) -> String {
+    names
+        .iter()
+        .map(|n| format!("{n:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Remove what an earlier rewrite injected (listed in its status annotation).
+fn strip(spec: &mut Map<String, Value>, previous: &Status) {
+    if *previous == Status::default() {
+        return;
+    }
+    let ours_volume = |m: &Value| {
+        m.get("name")
+            .and_then(Value::as_str)
+            .is_some_and(|n| previous.volumes.iter().any(|v| v == n))
+    };
+    for (key, names) in [
+        ("initContainers", &previous.init_containers),
+        ("containers", &previous.containers),
+    ] {
+        let Some(list) = spec.get_mut(key).and_then(Value::as_array_mut) else {
+            continue;
+        };
+        list.retain(|c| {
+            !c.get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| names.iter().any(|x| x == n))
+        });
+        for c in list.iter_mut() {
+            if let Some(mounts) = c.get_mut("volumeMounts").and_then(Value::as_array_mut) {
+                mounts.retain(|m| !ours_volume(m));
+                if mounts.is_empty() {
+                    c.as_object_mut().map(|o| o.remove("volumeMounts"));
+                }
+            }
+        }
+        if list.is_empty() {
+            spec.remove(key);
+        }
+    }
+    if let Some(volumes) = spec.get_mut("volumes").and_then(Value::as_array_mut) {
+        volumes.retain(|v| !ours_volume(v));
+        if volumes.is_empty() {
+            spec.remove("volumes");
+        }
+    }
+}
+
+/// Combine the layers for one container: earlier status < flags/config < annotations;
+/// within a layer, profiles < all-container paths < per-container ones. Later wins per path.
+/// Nested paths are folded into the outermost one.
+fn resolve_paths(
+    container: &str,
+    previous: Option<&Vec<WritablePath>>,
+    layers: [&Settings; 2],
+    warnings: &mut Vec<String>,
+) -> Vec<WritablePath> {
+    let mut by_path: BTreeMap<String, WritablePath> = BTreeMap::new();
+    let mut add = |paths: &[WritablePath]| {
+        for p in paths {
+            by_path.insert(p.path.clone(), p.clone());
+        }
+    };
+    if let Some(p) = previous {
+        add(p);
+    }
+    for layer in layers {
+        for name in &layer.profiles {
+            if let Ok(profile) = crate::profiles::lookup(name) {
+                add(&profile.paths());
+            }
+        }
+        add(&layer.writable);
+        if let Some(cs) = layer.per_container.get(container) {
+            for name in &cs.profiles {
+                if let Ok(profile) = crate::profiles::lookup(name) {
+                    add(&profile.paths());
+                }
+            }
+            add(&cs.writable);
+        }
+    }
+    // BTreeMap order puts a directory before everything below it.
+    let mut kept: Vec<WritablePath> = Vec::new();
+    for p in by_path.into_values() {
+        match kept.iter().find(|k| is_within(&p.path, &k.path)) {
+            Some(outer) => {
+                if outer.medium != p.medium || outer.size_limit != p.size_limit {
+                    warnings.push(format!(
+                        "container {container:?}: {} is inside writable {}, which covers it; its own options ({p}) are ignored",
+                        p.path, outer.path
+                    ));
+                } else if p.seed && !outer.seed {
+                    warnings.push(format!(
+                        "container {container:?}: {} is inside {} which is `empty`: the image's files under {} are not copied",
+                        p.path, outer.path, p.path
+                    ));
+                }
+            }
+            None => kept.push(p),
+        }
+    }
+    kept
+}
+
+/// A container of the pod, as far as the rewrite needs to know it.
+struct ContainerRef {
+    /// `containers` or `initContainers`.
+    list: &'static str,
+    index: usize,
+    name: String,
+    /// A native sidecar (`restartPolicy: Always` in initContainers).
+    sidecar: bool,
+    mounts: Vec<String>,
+}
+
+struct PodSpec {
+    at: String,
+    containers: Vec<ContainerRef>,
+    init_containers: Vec<ContainerRef>,
+    volumes: BTreeSet<String>,
+}
+
+impl PodSpec {
+    fn read(spec: &Map<String, Value>, at: &str) -> Result<Self, RewriteError> {
+        let read_list = |key: &'static str| -> Result<Vec<ContainerRef>, RewriteError> {
+            let items = match spec.get(key) {
+                None | Some(Value::Null) => return Ok(Vec::new()),
+                Some(Value::Array(a)) => a,
+                Some(_) => return Err(invalid(format!("{at}.{key}"), "must be a list")),
+            };
+            items
+                .iter()
+                .enumerate()
+                .map(|(index, c)| {
+                    let here = format!("{at}.{key}[{index}]");
+                    let name = c
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| invalid(&here, "a container needs a name"))?;
+                    let mounts = match c.get("volumeMounts") {
+                        None | Some(Value::Null) => Vec::new(),
+                        Some(Value::Array(m)) => m
+                            .iter()
+                            .enumerate()
+                            .map(|(i, m)| {
+                                m.get("mountPath")
+                                    .and_then(Value::as_str)
+                                    .map(|p| {
+                                        crate::settings::normalize_path(p)
+                                            .unwrap_or_else(|_| p.to_string())
+                                    })
+                                    .ok_or_else(|| {
+                                        invalid(
+                                            format!("{here}.volumeMounts[{i}]"),
+                                            "a volume mount needs a mountPath",
+                                        )
+                                    })
+                            })
+                            .collect::<Result<_, _>>()?,
+                        Some(_) => {
+                            return Err(invalid(format!("{here}.volumeMounts"), "must be a list"));
+                        }
+                    };
+                    Ok(ContainerRef {
+                        list: key,
+                        index,
+                        name: name.to_string(),
+                        sidecar: key == "initContainers"
+                            && c.get("restartPolicy").and_then(Value::as_str) == Some("Always"),
+                        mounts,
+                    })
+                })
+                .collect()
+        };
+        let containers = read_list("containers")?;
+        if containers.is_empty() {
+            return Err(invalid(
+                format!("{at}.containers"),
+                "a pod template needs at least one container",
+            ));
+        }
+        let init_containers = read_list("initContainers")?;
+        let volumes = match spec.get("volumes") {
+            None | Some(Value::Null) => BTreeSet::new(),
+            Some(Value::Array(v)) => v
+                .iter()
+                .filter_map(|v| v.get("name").and_then(Value::as_str).map(String::from))
+                .collect(),
+            Some(_) => return Err(invalid(format!("{at}.volumes"), "must be a list")),
+        };
+        Ok(PodSpec {
+            at: at.to_string(),
+            containers,
+            init_containers,
+            volumes,
+        })
+    }
+
+    /// Containers whose root becomes read-only: app containers and native sidecars.
+    fn targets(&self) -> impl Iterator<Item = &ContainerRef> {
+        self.containers
+            .iter()
+            .chain(self.init_containers.iter().filter(|c| c.sidecar))
+    }
+}
+
+/// One writable path of one container, with its volume.
+struct Planned {
+    path: WritablePath,
+    volume: String,
+}
+
+struct TargetPlan {
+    list: &'static str,
+    index: usize,
+    name: String,
+    paths: Vec<Planned>,
+}
+
+#[derive(Default)]
+struct Plan {
+    targets: Vec<TargetPlan>,
+    status: Status,
+}
+
+impl Plan {
+    fn add_target(
+        &mut self,
+        target: &ContainerRef,
+        paths: Vec<WritablePath>,
+        warnings: &mut Vec<String>,
+    ) {
+        let mut planned = Vec::new();
+        for path in paths {
+            if let Some(m) = target.mounts.iter().find(|m| is_within(&path.path, m)) {
+                warnings.push(format!(
+                    "container {:?}: {} is already under a volume mounted at {m}; left as it is",
+                    target.name, path.path
+                ));
+                continue;
+            }
+            let volume = volume_name(&target.name, &path.path);
+            planned.push(Planned { path, volume });
+        }
+        if !planned.is_empty() {
+            self.status.writable.insert(
+                target.name.clone(),
+                planned.iter().map(|p| p.path.clone()).collect(),
+            );
+        }
+        self.targets.push(TargetPlan {
+            list: target.list,
+            index: target.index,
+            name: target.name.clone(),
+            paths: planned,
+        });
+    }
+
+    fn apply(
+        &mut self,
+        spec: &mut Map<String, Value>,
+        pod: &PodSpec,
+        seeder: Seeder,
+        agent_image: &str,
+        warnings: &mut Vec<String>,
+    ) -> Result<(), RewriteError> {
+        let seeded: Vec<&TargetPlan> = self
+            .targets
+            .iter()
+            .filter(|t| t.paths.iter().any(|p| p.path.seed))
+            .collect();
+        let mut volumes: Vec<Value> = Vec::new();
+        if !seeded.is_empty() {
+            volumes.push(json!({
+                "name": AGENT_VOLUME,
+                "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"},
+            }));
+        }
+        for t in &self.targets {
+            for p in &t.paths {
+                volumes.push(json!({"name": p.volume, "emptyDir": empty_dir(&p.path)}));
+            }
+        }
+        for v in &volumes {
+            let name = v["name"].as_str().unwrap_or_default();
+            if pod.volumes.contains(name) {
+                return Err(invalid(
+                    format!("{}.volumes", pod.at),
+                    format!(
+                        "the pod already has a volume named {name:?}, a name rofs needs for its own volume; rename that volume"
+                    ),
+                ));
+            }
+            self.status.volumes.push(name.to_string());
+        }
+
+        // Injected initContainers, first in line.
+        let mut injected: Vec<Value> = Vec::new();
+        if !seeded.is_empty() {
+            let first = container(spec, seeded[0].list, seeded[0].index);
+            if seeder == Seeder::Agent {
+                injected.push(install_container(first, agent_image));
+            }
+            for t in &seeded {
+                let app = container(spec, t.list, t.index);
+                injected.push(seed_container(app, t, seeder));
+            }
+        }
+        let existing: BTreeSet<&str> = pod
+            .containers
+            .iter()
+            .chain(&pod.init_containers)
+            .map(|c| c.name.as_str())
+            .collect();
+        for c in &injected {
+            let name = c["name"].as_str().unwrap_or_default();
+            if existing.contains(name) {
+                return Err(invalid(
+                    format!("{}.initContainers", pod.at),
+                    format!(
+                        "the pod already has a container named {name:?}, a name rofs needs for its own initContainer; rename that container"
+                    ),
+                ));
+            }
+            self.status.init_containers.push(name.to_string());
+        }
+
+        // The app containers: read-only root, a mount per writable path.
+        for t in &self.targets {
+            let c = container_mut(spec, t.list, t.index);
+            if c.pointer("/securityContext/readOnlyRootFilesystem") == Some(&Value::Bool(false)) {
+                warnings.push(format!(
+                    "container {:?}: readOnlyRootFilesystem was false; rofs sets it to true",
+                    t.name
+                ));
+            }
+            set_security(c, "readOnlyRootFilesystem", true);
+            add_mounts(
+                c,
+                t.paths
+                    .iter()
+                    .map(|p| (p.volume.as_str(), p.path.path.as_str())),
+            );
+        }
+        // The workload's own (non-sidecar) initContainers see the same writable paths.
+        for init in pod.init_containers.iter().filter(|c| !c.sidecar) {
+            let mut claimed: Vec<&str> = Vec::new();
+            let mut mounts: Vec<(&str, &str)> = Vec::new();
+            for t in &self.targets {
+                for p in &t.paths {
+                    let path = p.path.path.as_str();
+                    let taken = init.mounts.iter().any(|m| is_within(path, m))
+                        || claimed
+                            .iter()
+                            .any(|m| is_within(path, m) || is_within(m, path));
+                    if !taken {
+                        claimed.push(path);
+                        mounts.push((p.volume.as_str(), path));
+                    }
+                }
+            }
+            add_mounts(
+                container_mut(spec, init.list, init.index),
+                mounts.into_iter(),
+            );
+        }
+
+        if !volumes.is_empty() {
+            push_all(spec, "volumes", volumes, false);
+        }
+        if !injected.is_empty() {
+            push_all(spec, "initContainers", injected, true);
+        }
+        Ok(())
+    }
+}
+
+fn empty_dir(p: &WritablePath) -> Value {
+    let mut e = Map::new();
+    if p.medium == Medium::Memory {
+        e.insert("medium".into(), "Memory".into());
+    }
+    if let Some(size) = &p.size_limit {
+        e.insert("sizeLimit".into(), size.to_string().into());
+    }
+    Value::Object(e)
+}
+
+fn container<'a>(spec: &'a Map<String, Value>, list: &str, index: usize) -> &'a Value {
+    &spec[list][index]
+}
+
+fn container_mut<'a>(spec: &'a mut Map<String, Value>, list: &str, index: usize) -> &'a mut Value {
+    &mut spec[list][index]
+}
+
+fn push_all(spec: &mut Map<String, Value>, key: &str, items: Vec<Value>, front: bool) {
+    let entry = spec.entry(key).or_insert_with(|| Value::Array(Vec::new()));
+    if entry.is_null() {
+        *entry = Value::Array(Vec::new());
+    }
+    if let Some(list) = entry.as_array_mut() {
+        if front {
+            list.splice(0..0, items);
+        } else {
+            list.extend(items);
+        }
+    }
+}
+
+fn add_mounts<'a>(c: &mut Value, mounts: impl Iterator<Item = (&'a str, &'a str)>) {
+    let mounts: Vec<Value> = mounts
+        .map(|(name, path)| json!({"name": name, "mountPath": path}))
+        .collect();
+    if mounts.is_empty() {
+        return;
+    }
+    if let Some(obj) = c.as_object_mut() {
+        let entry = obj
+            .entry("volumeMounts")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if entry.is_null() {
+            *entry = Value::Array(Vec::new());
+        }
+        if let Some(list) = entry.as_array_mut() {
+            list.extend(mounts);
+        }
+    }
+}
+
+fn set_security(c: &mut Value, key: &str, value: bool) {
+    if let Some(obj) = c.as_object_mut() {
+        let sc = obj
+            .entry("securityContext")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !sc.is_object() {
+            *sc = Value::Object(Map::new());
+        }
+        if let Some(sc) = sc.as_object_mut() {
+            sc.insert(key.to_string(), Value::Bool(value));
+        }
+    }
+}
+
+/// The securityContext of an injected container: the app container's own (so it passes the
+/// same admission policies and copies as the same user), plus a read-only root and no
+/// privilege escalation. `privileged` and `SYS_ADMIN` are dropped: Kubernetes refuses them
+/// together with `allowPrivilegeEscalation: false`, and copying files needs neither.
+fn injected_security(app: &Value) -> Value {
+    let mut sc = app
+        .get("securityContext")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    sc.remove("privileged");
+    if let Some(add) = sc
+        .get_mut("capabilities")
+        .and_then(|c| c.get_mut("add"))
+        .and_then(Value::as_array_mut)
+    {
+        add.retain(|c| !matches!(c.as_str(), Some("SYS_ADMIN" | "CAP_SYS_ADMIN")));
+    }
+    sc.insert("allowPrivilegeEscalation".into(), Value::Bool(false));
+    sc.insert("readOnlyRootFilesystem".into(), Value::Bool(true));
+    Value::Object(sc)
+}
+
+fn install_container(app: &Value, agent_image: &str) -> Value {
+    json!({
+        "name": INSTALL_CONTAINER,
+        "image": agent_image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": [AGENT_IN_IMAGE, "install", format!("{AGENT_MOUNT}/bin")],
+        "resources": {
+            "requests": {"cpu": "10m", "memory": "16Mi"},
+            "limits": {"memory": "64Mi"},
+        },
+        "securityContext": injected_security(app),
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "volumeMounts": [{"name": AGENT_VOLUME, "mountPath": AGENT_MOUNT}],
+    })
+}
+
+fn seed_container(app: &Value, t: &TargetPlan, seeder: Seeder) -> Value {
+    let name = bounded_name("rofs-seed-", &t.name, &t.name);
+    let pairs: Vec<(&str, String)> = t
+        .paths
+        .iter()
+        .filter(|p| p.path.seed)
+        .map(|p| {
+            (
+                p.path.path.as_str(),
+                format!("{AGENT_MOUNT}/dst/{}", p.volume),
+            )
+        })
+        .collect();
+    let command: Vec<String> = match seeder {
+        Seeder::Agent => {
+            let mut c = vec![
+                format!("{AGENT_MOUNT}/bin/rofs-agent"),
+                "seed".into(),
+                "--state-dir".into(),
+                format!("{AGENT_MOUNT}/state"),
+            ];
+            for (src, dst) in &pairs {
+                c.push((*src).to_string());
+                c.push(dst.clone());
+            }
+            c
+        }
+        Seeder::Shell => vec!["/bin/sh".into(), "-c".into(), shell_script(&name, &pairs)],
+    };
+    let mut c = Map::new();
+    c.insert("name".into(), name.into());
+    c.insert(
+        "image".into(),
+        app.get("image").cloned().unwrap_or(Value::Null),
+    );
+    if let Some(policy) = app.get("imagePullPolicy") {
+        c.insert("imagePullPolicy".into(), policy.clone());
+    }
+    c.insert("command".into(), json!(command));
+    if let Some(resources) = app.get("resources").and_then(Value::as_object) {
+        let mut r = resources.clone();
+        r.remove("claims");
+        if !r.is_empty() {
+            c.insert("resources".into(), Value::Object(r));
+        }
+    }
+    c.insert("securityContext".into(), injected_security(app));
+    c.insert(
+        "terminationMessagePolicy".into(),
+        "FallbackToLogsOnError".into(),
+    );
+    let mut mounts = vec![json!({"name": AGENT_VOLUME, "mountPath": AGENT_MOUNT})];
+    for p in t.paths.iter().filter(|p| p.path.seed) {
+        mounts.push(
+            json!({"name": p.volume, "mountPath": format!("{AGENT_MOUNT}/dst/{}", p.volume)}),
+        );
+    }
+    c.insert("volumeMounts".into(), Value::Array(mounts));
+    Value::Object(c)
+}
+
+/// The `--seeder shell` recipe (the blog post's `cp -a`), made safe to re-run: a marker in
+/// the rofs volume says the copy completed; without it, the volume is emptied and copied again.
+fn shell_script(name: &str, pairs: &[(&str, String)]) -> String {
+    let mut s = format!(
+        "set -eu\nmarker={AGENT_MOUNT}/state/{name}.done\n\
+if [ -e \"$marker\" ]; then echo \"rofs: already seeded, nothing to do\"; exit 0; fi\n\
+seed() {{\n\
+  if [ ! -e \"$1\" ]; then echo \"rofs: $1 is not in the image; $2 stays empty\"; return 0; fi\n\
+  (cd \"$2\" && rm -rf -- * .[!.]* ..?*)\n\
+  if ! cp -a \"$1/.\" \"$2/\"; then\n\
+    echo \"rofs: cp -a failed (a non-root user cannot keep ownership); copying without it\"\n\
+    (cd \"$2\" && rm -rf -- * .[!.]* ..?*)\n\
+    cp -R \"$1/.\" \"$2/\"\n\
+  fi\n\
+  echo \"rofs: seeded $2 from $1\"\n\
+}}\n"
+    );
+    for (src, dst) in pairs {
+        s.push_str(&format!("seed {} {}\n", sh_quote(src), sh_quote(dst)));
+    }
+    s.push_str(&format!("mkdir -p {AGENT_MOUNT}/state\n: > \"$marker\"\n"));
+    s
+}
+
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// `rofs-<container>-<path>` as a DNS label (at most 63 characters). When the readable form
+/// is lossy or too long, a hash of the exact container and path keeps it unique.
+pub fn volume_name(container: &str, path: &str) -> String {
+    let slug: String = path
+        .trim_start_matches('/')
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let readable = format!("{container}-{slug}");
+    let lossless = path
+        .trim_start_matches('/')
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '/')
+        && !path.contains("//");
+    if lossless {
+        bounded_name("rofs-", &readable, &format!("{container}\0{path}"))
+    } else {
+        hashed_name("rofs-", &readable, &format!("{container}\0{path}"))
+    }
+}
+
+/// `prefix` + `readable`, shortened with a hash of `key` when longer than 63 characters.
+fn bounded_name(prefix: &str, readable: &str, key: &str) -> String {
+    let full = format!("{prefix}{readable}");
+    if full.len() <= 63 {
+        full
+    } else {
+        hashed_name(prefix, readable, key)
+    }
+}
+
+fn hashed_name(prefix: &str, readable: &str, key: &str) -> String {
+    let digest = Sha256::digest(key.as_bytes());
+    let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let room = 63 - prefix.len() - 1 - hash.len();
+    let mut head: String = readable.chars().take(room).collect();
+    while head.ends_with('-') {
+        head.pop();
+    }
+    // Collapse runs of '-' for readability.
+    let mut collapsed = String::with_capacity(head.len());
+    for c in head.chars() {
+        if !(c == '-' && collapsed.ends_with('-')) {
+            collapsed.push(c);
+        }
+    }
+    format!("{prefix}{collapsed}-{hash}")
+}
+
+/// Warnings about memory-backed volumes (kubernetes/website#36494: tmpfs counts against the
+/// container's memory limit). Called by [`rewrite_pod_template`] after the rewrite.
+pub fn memory_warnings(template: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(spec) = template.get("spec") else {
+        return out;
+    };
+    let status: Status = template
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(annotations::STATUS))
+        .and_then(Value::as_str)
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default();
+    for key in ["containers", "initContainers"] {
+        for c in spec
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some(name) = c.get("name").and_then(Value::as_str) else {
+                continue;
+            };
+            let Some(paths) = status.writable.get(name) else {
+                continue;
+            };
+            let memory: Vec<&WritablePath> = paths
+                .iter()
+                .filter(|p| p.medium == Medium::Memory)
+                .collect();
+            for p in memory.iter().filter(|p| p.size_limit.is_none()) {
+                out.push(format!(
+                    "container {name:?}: {} is a memory volume without a size limit; what the app writes there counts against the container's memory limit and can get it OOMKilled: give it a size, e.g. {}:memory:64Mi",
+                    p.path, p.path
+                ));
+            }
+            let total: f64 = memory
+                .iter()
+                .filter_map(|p| p.size_limit.as_ref().map(|q| q.bytes()))
+                .sum();
+            let limit = c
+                .pointer("/resources/limits/memory")
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse::<crate::quantity::Quantity>().ok());
+            if let Some(limit) = limit
+                && total > 0.0
+                && total >= limit.bytes()
+            {
+                out.push(format!(
+                    "container {name:?}: its memory volumes may hold {} MiB but its memory limit is {limit}: full volumes alone would get it OOMKilled; raise the limit or lower the sizes",
+                    (total / 1048576.0).round()
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn volume_names_are_dns_labels() {
+        assert_eq!(
+            volume_name("nginx", "/var/lib/nginx"),
+            "rofs-nginx-var-lib-nginx"
+        );
+        let long = volume_name(
+            "a-very-long-container-name-indeed",
+            "/opt/vendor/application/server/tmp",
+        );
+        assert!(long.len() <= 63, "{long}");
+        assert!(crate::settings::is_dns_label(&long), "{long}");
+        let upper = volume_name("app", "/opt/App");
+        let lower = volume_name("app", "/opt/app");
+        assert_ne!(upper, lower);
+        assert!(crate::settings::is_dns_label(&upper), "{upper}");
+        assert!(crate::settings::is_dns_label(&volume_name(
+            "app", "/a_b/.x"
+        )));
+    }
+
+    #[test]
+    fn shell_quotes() {
+        assert_eq!(sh_quote("/a b'c"), r"'/a b'\''c'");
+    }
+}
