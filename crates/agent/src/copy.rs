@@ -1,0 +1,587 @@
+//! The copy, from the scanned tree, in three passes:
+//!
+//! 1. In parallel (a few `std::thread`s sharing a LIFO job stack): create the
+//!    directories (mode 0700 for now, so they stay writable), copy regular
+//!    files (`copy_file_range`, falling back to `sendfile` then read/write;
+//!    holes of sparse files kept with SEEK_DATA/SEEK_HOLE), create symlinks
+//!    and FIFOs, each with its owner, mode, xattrs and times.
+//! 2. Hard links: `linkat` to the copied first name of each inode.
+//! 3. Directories, children before parents: owner, mode, xattrs, times —
+//!    after their contents, so a read-only directory could be filled and its
+//!    mtime is not disturbed by the entries created in it.
+//!
+//! Workers address everything through directory fds (`openat`, `mkdirat`,
+//! `*at`), never through long paths.
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Condvar, Mutex};
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, SeekFrom};
+use rustix::io::Errno;
+
+use crate::meta::{
+    Identity, Meta, NotKeptCounters, Target, apply_owner, copy_xattrs_fd, effective_mode,
+    write_xattrs,
+};
+use crate::seed::{IoContext, SeedError};
+use crate::tree::{DIR_FLAGS, DirNode, Entry, Kind, rel_path};
+
+/// Files per job: small enough to spread a flat directory over the workers,
+/// large enough that the job stack is not the bottleneck.
+const CHUNK: usize = 32;
+
+pub(crate) struct CopyCtx<'a> {
+    pub src_root: &'a Path,
+    pub dst_root: &'a Path,
+    pub id: &'a Identity,
+    pub nk: &'a NotKeptCounters,
+    /// Test hook: abort the process after this many files (crash tests).
+    pub fault_after_files: Option<u64>,
+    pub files_done: AtomicU64,
+    pub bytes_done: AtomicU64,
+    /// `copy_file_range` refused (different filesystems): use `sendfile`.
+    no_cfr: AtomicBool,
+    no_sendfile: AtomicBool,
+}
+
+impl<'a> CopyCtx<'a> {
+    pub fn new(
+        src_root: &'a Path,
+        dst_root: &'a Path,
+        id: &'a Identity,
+        nk: &'a NotKeptCounters,
+        fault_after_files: Option<u64>,
+    ) -> Self {
+        CopyCtx {
+            src_root,
+            dst_root,
+            id,
+            nk,
+            fault_after_files,
+            files_done: AtomicU64::new(0),
+            bytes_done: AtomicU64::new(0),
+            no_cfr: AtomicBool::new(false),
+            no_sendfile: AtomicBool::new(false),
+        }
+    }
+}
+
+/// A directory being filled: its fds and where it is, for messages.
+struct DirRef {
+    src: OwnedFd,
+    dst: OwnedFd,
+    rel: Vec<CString>,
+}
+
+enum Job<'t> {
+    /// Create and fill the directory `entry` inside `parent`.
+    Dir {
+        parent: Arc<DirRef>,
+        entry: &'t Entry,
+        node: &'t DirNode,
+    },
+    /// Copy these non-directory entries of `dir`.
+    Entries {
+        dir: Arc<DirRef>,
+        entries: &'t [Entry],
+    },
+}
+
+struct Queue<'t> {
+    jobs: Vec<Job<'t>>,
+    active: usize,
+    error: Option<SeedError>,
+}
+
+struct Pool<'t> {
+    q: Mutex<Queue<'t>>,
+    cv: Condvar,
+}
+
+/// Pass 1 then 2 then 3 over the tree, into `dst_fd` (the destination root).
+pub(crate) fn copy_tree(
+    ctx: &CopyCtx<'_>,
+    root: &DirNode,
+    root_meta: &Meta,
+    src_fd: OwnedFd,
+    dst_fd: OwnedFd,
+    threads: usize,
+) -> Result<(), SeedError> {
+    let root_ref = Arc::new(DirRef {
+        src: src_fd,
+        dst: dst_fd,
+        rel: Vec::new(),
+    });
+    let pool = Pool {
+        q: Mutex::new(Queue {
+            jobs: Vec::new(),
+            active: 0,
+            error: None,
+        }),
+        cv: Condvar::new(),
+    };
+    {
+        let mut q = pool.q.lock().unwrap_or_else(|e| e.into_inner());
+        push_children(&mut q.jobs, &root_ref, root);
+    }
+    std::thread::scope(|s| {
+        for _ in 1..threads.max(1) {
+            s.spawn(|| worker(ctx, &pool));
+        }
+        worker(ctx, &pool);
+    });
+    let q = pool.q.into_inner().unwrap_or_else(|e| e.into_inner());
+    if let Some(e) = q.error {
+        return Err(e);
+    }
+    let dst_fd = root_ref.dst.as_fd();
+    if root.has_links {
+        link_pass(ctx, dst_fd, dst_fd, root, &mut Vec::new())?;
+    }
+    finalize_dirs(ctx, dst_fd, root, &mut Vec::new())?;
+    finalize_root(ctx, dst_fd, root, root_meta)
+}
+
+fn push_children<'t>(jobs: &mut Vec<Job<'t>>, dir: &Arc<DirRef>, node: &'t DirNode) {
+    // Non-directories in chunks, directories one job each. Pushed first,
+    // popped last: files of a directory are copied before its subtrees are
+    // opened, which keeps the number of open directory fds low.
+    let mut start = None;
+    let children = &node.children;
+    let flush = |jobs: &mut Vec<Job<'t>>, from: usize, to: usize| {
+        if from < to {
+            for chunk in children[from..to].chunks(CHUNK) {
+                jobs.push(Job::Entries {
+                    dir: dir.clone(),
+                    entries: chunk,
+                });
+            }
+        }
+    };
+    for (i, e) in children.iter().enumerate() {
+        if let Kind::Dir(sub) = &e.kind {
+            if let Some(from) = start.take() {
+                flush(jobs, from, i);
+            }
+            jobs.push(Job::Dir {
+                parent: dir.clone(),
+                entry: e,
+                node: sub,
+            });
+        } else if start.is_none() {
+            start = Some(i);
+        }
+    }
+    if let Some(from) = start {
+        flush(jobs, from, children.len());
+    }
+}
+
+fn worker<'t>(ctx: &CopyCtx<'_>, pool: &Pool<'t>) {
+    let mut buf: Vec<u8> = Vec::new();
+    let mut q = pool.q.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        if q.error.is_some() {
+            pool.cv.notify_all();
+            return;
+        }
+        let Some(job) = q.jobs.pop() else {
+            if q.active == 0 {
+                pool.cv.notify_all();
+                return;
+            }
+            q = pool.cv.wait(q).unwrap_or_else(|e| e.into_inner());
+            continue;
+        };
+        q.active += 1;
+        drop(q);
+        let mut new_jobs = Vec::new();
+        let result = run_job(ctx, job, &mut new_jobs, &mut buf);
+        q = pool.q.lock().unwrap_or_else(|e| e.into_inner());
+        q.active -= 1;
+        match result {
+            Ok(()) => {
+                if !new_jobs.is_empty() {
+                    q.jobs.append(&mut new_jobs);
+                    pool.cv.notify_all();
+                }
+            }
+            Err(e) => {
+                if q.error.is_none() {
+                    q.error = Some(e);
+                }
+                pool.cv.notify_all();
+            }
+        }
+        if q.jobs.is_empty() && q.active == 0 {
+            pool.cv.notify_all();
+        }
+    }
+}
+
+fn run_job<'t>(
+    ctx: &CopyCtx<'_>,
+    job: Job<'t>,
+    out: &mut Vec<Job<'t>>,
+    buf: &mut Vec<u8>,
+) -> Result<(), SeedError> {
+    match job {
+        Job::Dir {
+            parent,
+            entry,
+            node,
+        } => {
+            let name = entry.name.as_c_str();
+            let dst_path = || rel_path(ctx.dst_root, &parent.rel, Some(name));
+            rustix::fs::mkdirat(parent.dst.as_fd(), name, Mode::from_raw_mode(0o700))
+                .ctx("create directory", dst_path)?;
+            let dst = rustix::fs::openat(parent.dst.as_fd(), name, DIR_FLAGS, Mode::empty())
+                .ctx("open directory", dst_path)?;
+            let src = rustix::fs::openat(parent.src.as_fd(), name, DIR_FLAGS, Mode::empty())
+                .ctx("open directory", || {
+                    rel_path(ctx.src_root, &parent.rel, Some(name))
+                })?;
+            let mut rel = parent.rel.clone();
+            rel.push(entry.name.clone());
+            let dir = Arc::new(DirRef { src, dst, rel });
+            push_children(out, &dir, node);
+            Ok(())
+        }
+        Job::Entries { dir, entries } => {
+            for e in entries {
+                copy_entry(ctx, &dir, e, buf)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn copy_entry(
+    ctx: &CopyCtx<'_>,
+    dir: &DirRef,
+    e: &Entry,
+    buf: &mut Vec<u8>,
+) -> Result<(), SeedError> {
+    let name = e.name.as_c_str();
+    let (sfd, dfd) = (dir.src.as_fd(), dir.dst.as_fd());
+    let src_path = || rel_path(ctx.src_root, &dir.rel, Some(name));
+    let dst_path = || rel_path(ctx.dst_root, &dir.rel, Some(name));
+    match &e.kind {
+        Kind::File => {
+            let s = rustix::fs::openat(
+                sfd,
+                name,
+                OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY,
+                Mode::empty(),
+            )
+            .ctx("open", src_path)?;
+            // The permission bits at creation (the process umask is 0):
+            // most files then need no chmod at all.
+            let d = rustix::fs::openat(
+                dfd,
+                name,
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC,
+                Mode::from_raw_mode(e.meta.mode & 0o777),
+            )
+            .ctx("create", dst_path)?;
+            if let Some(limit) = ctx.fault_after_files
+                && ctx.files_done.load(Relaxed) >= limit
+            {
+                // Leave a truncated file behind, as a crash mid-copy would.
+                let _ = rustix::io::write(&d, b"partial");
+                eprintln!("rofs seed: ROFS_AGENT_FAULT_AFTER_FILES={limit}: aborting (test hook)");
+                std::process::abort();
+            }
+            let n = copy_data(ctx, s.as_fd(), d.as_fd(), &e.meta, buf).ctx("copy", || {
+                format!("{} -> {}", src_path().display(), dst_path().display()).into()
+            })?;
+            ctx.bytes_done.fetch_add(n, Relaxed);
+            let kept = apply_owner(ctx.id, Target::Fd(d.as_fd()), &e.meta, ctx.nk)
+                .ctx("set owner of", dst_path)?;
+            let mode = effective_mode(&e.meta, kept, ctx.nk);
+            if mode != e.meta.mode & 0o777 {
+                Target::Fd(d.as_fd())
+                    .chmod(mode)
+                    .ctx("set mode of", dst_path)?;
+            }
+            copy_xattrs_fd(s.as_fd(), d.as_fd(), ctx.nk).ctx("copy xattrs of", src_path)?;
+            Target::Fd(d.as_fd())
+                .set_times(&e.meta)
+                .ctx("set times of", dst_path)?;
+            ctx.files_done.fetch_add(1, Relaxed);
+        }
+        Kind::Symlink { xattrs } => {
+            let target =
+                rustix::fs::readlinkat(sfd, name, Vec::new()).ctx("read link", src_path)?;
+            rustix::fs::symlinkat(target.as_c_str(), dfd, name).ctx("create symlink", dst_path)?;
+            let t = Target::At(dfd, name);
+            apply_owner(ctx.id, t, &e.meta, ctx.nk).ctx("set owner of", dst_path)?;
+            write_xattrs(t, xattrs, ctx.nk);
+            t.set_times(&e.meta).ctx("set times of", dst_path)?;
+        }
+        Kind::Fifo { xattrs } => {
+            rustix::fs::mknodat(
+                dfd,
+                name,
+                FileType::Fifo,
+                Mode::from_raw_mode(e.meta.mode & 0o777),
+                0,
+            )
+            .ctx("create fifo", dst_path)?;
+            let t = Target::At(dfd, name);
+            let kept = apply_owner(ctx.id, t, &e.meta, ctx.nk).ctx("set owner of", dst_path)?;
+            let mode = effective_mode(&e.meta, kept, ctx.nk);
+            if mode != e.meta.mode & 0o777 {
+                t.chmod(mode).ctx("set mode of", dst_path)?;
+            }
+            write_xattrs(t, xattrs, ctx.nk);
+            t.set_times(&e.meta).ctx("set times of", dst_path)?;
+        }
+        Kind::HardLink { .. } | Kind::Skipped | Kind::Dir(_) => {}
+    }
+    Ok(())
+}
+
+/// Copies the contents; returns the number of bytes copied.
+fn copy_data(
+    ctx: &CopyCtx<'_>,
+    s: BorrowedFd<'_>,
+    d: BorrowedFd<'_>,
+    meta: &Meta,
+    buf: &mut Vec<u8>,
+) -> io::Result<u64> {
+    let size = meta.size;
+    if size == 0 {
+        return Ok(0);
+    }
+    // Sparse: fewer blocks allocated than the size needs. Copy only the data
+    // extents; the holes stay holes.
+    if meta.blocks * 512 < size && size > 8192 {
+        rustix::fs::ftruncate(d, size)?;
+        let mut pos = 0u64;
+        let mut total = 0u64;
+        while pos < size {
+            let data = match rustix::fs::seek(s, SeekFrom::Data(pos)) {
+                Ok(o) => o,
+                Err(Errno::NXIO) => break,
+                Err(e) => return Err(e.into()),
+            };
+            let hole = match rustix::fs::seek(s, SeekFrom::Hole(data)) {
+                Ok(o) => o.min(size),
+                Err(e) => return Err(e.into()),
+            };
+            if hole <= data {
+                break;
+            }
+            total += copy_range(ctx, s, d, data, hole - data, buf)?;
+            pos = hole;
+        }
+        return Ok(total);
+    }
+    let n = copy_range(ctx, s, d, 0, size, buf)?;
+    if n < size {
+        // The source shrank while we copied: keep what was read.
+        rustix::fs::ftruncate(d, n)?;
+    }
+    Ok(n)
+}
+
+/// Copies `len` bytes at offset `off` of `s` to the same offset of `d`.
+fn copy_range(
+    ctx: &CopyCtx<'_>,
+    s: BorrowedFd<'_>,
+    d: BorrowedFd<'_>,
+    off: u64,
+    len: u64,
+    buf: &mut Vec<u8>,
+) -> io::Result<u64> {
+    let mut done = 0u64;
+    if !ctx.no_cfr.load(Relaxed) {
+        while done < len {
+            let mut off_in = off + done;
+            let mut off_out = off + done;
+            let want = (len - done).min(1 << 30) as usize;
+            match rustix::fs::copy_file_range(s, Some(&mut off_in), d, Some(&mut off_out), want) {
+                Ok(0) => return Ok(done),
+                Ok(n) => done += n as u64,
+                Err(e) if done == 0 && cfr_unsupported(e) => {
+                    ctx.no_cfr.store(true, Relaxed);
+                    break;
+                }
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if done >= len {
+            return Ok(done);
+        }
+    }
+    if !ctx.no_sendfile.load(Relaxed) {
+        // sendfile writes at the output's file offset.
+        rustix::fs::seek(d, SeekFrom::Start(off + done))?;
+        while done < len {
+            let mut off_in = off + done;
+            let want = (len - done).min(1 << 30) as usize;
+            match rustix::fs::sendfile(d, s, Some(&mut off_in), want) {
+                Ok(0) => return Ok(done),
+                Ok(n) => done += n as u64,
+                Err(e) if done == 0 && cfr_unsupported(e) => {
+                    ctx.no_sendfile.store(true, Relaxed);
+                    break;
+                }
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if done >= len {
+            return Ok(done);
+        }
+    }
+    if buf.is_empty() {
+        buf.resize(256 * 1024, 0);
+    }
+    while done < len {
+        let want = ((len - done) as usize).min(buf.len());
+        let n = match rustix::io::pread(s, &mut buf[..want], off + done) {
+            Ok(0) => return Ok(done),
+            Ok(n) => n,
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let mut w = 0;
+        while w < n {
+            match rustix::io::pwrite(d, &buf[w..n], off + done + w as u64) {
+                Ok(m) => w += m,
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        done += n as u64;
+    }
+    Ok(done)
+}
+
+fn cfr_unsupported(e: Errno) -> bool {
+    matches!(
+        e,
+        Errno::XDEV | Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP | Errno::BADF | Errno::PERM
+    )
+}
+
+/// Pass 2: each later name of an inode becomes a hard link to the copied
+/// first name.
+fn link_pass(
+    ctx: &CopyCtx<'_>,
+    root: BorrowedFd<'_>,
+    dir: BorrowedFd<'_>,
+    node: &DirNode,
+    rel: &mut Vec<CString>,
+) -> Result<(), SeedError> {
+    for e in &node.children {
+        match &e.kind {
+            Kind::HardLink { first } => {
+                let name = e.name.as_c_str();
+                let Some((first_name, first_dirs)) = first.split_last() else {
+                    continue;
+                };
+                let opened = open_rel(ctx, root, first_dirs)?;
+                let from = opened.as_ref().map_or(root, |f| f.as_fd());
+                rustix::fs::linkat(from, first_name.as_c_str(), dir, name, AtFlags::empty()).ctx(
+                    "create hard link",
+                    || {
+                        let mut p = rel_path(ctx.dst_root, rel, Some(name)).into_os_string();
+                        p.push(" (to ");
+                        p.push(rel_path(ctx.dst_root, first, None));
+                        p.push(")");
+                        p.into()
+                    },
+                )?;
+            }
+            Kind::Dir(sub) if sub.has_links => {
+                let name = e.name.as_c_str();
+                let fd = rustix::fs::openat(dir, name, DIR_FLAGS, Mode::empty())
+                    .ctx("open directory", || rel_path(ctx.dst_root, rel, Some(name)))?;
+                rel.push(e.name.clone());
+                let r = link_pass(ctx, root, fd.as_fd(), sub, rel);
+                rel.pop();
+                r?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Opens `comps` below the destination root, one `openat` per component
+/// (`None`: the root itself).
+fn open_rel(
+    ctx: &CopyCtx<'_>,
+    root: BorrowedFd<'_>,
+    comps: &[CString],
+) -> Result<Option<OwnedFd>, SeedError> {
+    let mut cur: Option<OwnedFd> = None;
+    for (i, c) in comps.iter().enumerate() {
+        let parent = cur.as_ref().map_or(root, |f| f.as_fd());
+        let next = rustix::fs::openat(parent, c.as_c_str(), DIR_FLAGS, Mode::empty())
+            .ctx("open directory", || {
+                rel_path(ctx.dst_root, &comps[..=i], None)
+            })?;
+        cur = Some(next);
+    }
+    Ok(cur)
+}
+
+/// Pass 3: owner, mode, xattrs and times of every directory, children first.
+fn finalize_dirs(
+    ctx: &CopyCtx<'_>,
+    dir: BorrowedFd<'_>,
+    node: &DirNode,
+    rel: &mut Vec<CString>,
+) -> Result<(), SeedError> {
+    for e in &node.children {
+        let Kind::Dir(sub) = &e.kind else { continue };
+        let name: &CStr = e.name.as_c_str();
+        let fd = rustix::fs::openat(dir, name, DIR_FLAGS, Mode::empty())
+            .ctx("open directory", || rel_path(ctx.dst_root, rel, Some(name)))?;
+        rel.push(e.name.clone());
+        let r = finalize_dirs(ctx, fd.as_fd(), sub, rel);
+        let path = || rel_path(ctx.dst_root, rel, None);
+        let r = r.and_then(|()| {
+            let t = Target::Fd(fd.as_fd());
+            let kept = apply_owner(ctx.id, t, &e.meta, ctx.nk).ctx("set owner of", path)?;
+            let mode = effective_mode(&e.meta, kept, ctx.nk);
+            t.chmod(mode).ctx("set mode of", path)?;
+            write_xattrs(t, &sub.xattrs, ctx.nk);
+            t.set_times(&e.meta).ctx("set times of", path)
+        });
+        rel.pop();
+        r?;
+    }
+    Ok(())
+}
+
+/// The destination root is the emptyDir mount point: it gets the source
+/// directory's owner, mode, xattrs and times where permitted (the volume
+/// root may belong to root); failures there are reported, not fatal.
+fn finalize_root(
+    ctx: &CopyCtx<'_>,
+    dst: BorrowedFd<'_>,
+    node: &DirNode,
+    meta: &Meta,
+) -> Result<(), SeedError> {
+    let t = Target::Fd(dst);
+    let kept = apply_owner(ctx.id, t, meta, ctx.nk).unwrap_or(false);
+    let mode = effective_mode(meta, kept, ctx.nk);
+    if t.chmod(mode).is_err() {
+        ctx.nk.root_mode.store(true, Relaxed);
+    }
+    write_xattrs(t, &node.xattrs, ctx.nk);
+    if t.set_times(meta).is_err() {
+        ctx.nk.root_mode.store(true, Relaxed);
+    }
+    Ok(())
+}

@@ -1,0 +1,73 @@
+//! `install DIR`: the agent copies its own executable to `DIR/rofs-agent`,
+//! atomically (temp file in DIR, fsync, chmod 0755, rename, fsync DIR), so a
+//! restarted install container never leaves a truncated binary behind. Works
+//! as any user when DIR is writable (the shared emptyDir is world-writable).
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Name of the installed binary inside DIR.
+pub const INSTALLED_NAME: &str = "rofs-agent";
+
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    #[error("{}: {op}: {source}", path.display())]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn ctx<T>(r: io::Result<T>, op: &'static str, path: &Path) -> Result<T, InstallError> {
+    r.map_err(|source| InstallError::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Copies the running executable to `dir/rofs-agent`; returns that path.
+pub fn run(dir: &Path) -> Result<PathBuf, InstallError> {
+    // /proc/self/exe opens the running image even if its path is gone.
+    let self_exe = Path::new("/proc/self/exe");
+    let (mut src, src_path) = match File::open(self_exe) {
+        Ok(f) => (f, self_exe.to_path_buf()),
+        Err(_) => {
+            let p = ctx(std::env::current_exe(), "find own executable", self_exe)?;
+            (ctx(File::open(&p), "open", &p)?, p)
+        }
+    };
+    ctx(std::fs::create_dir_all(dir), "create directory", dir)?;
+    let dest = dir.join(INSTALLED_NAME);
+    let tmp = dir.join(format!(".{INSTALLED_NAME}.tmp{}", std::process::id()));
+    let result = (|| {
+        let mut out = ctx(
+            OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o700)
+                .open(&tmp),
+            "create",
+            &tmp,
+        )?;
+        ctx(io::copy(&mut src, &mut out), "copy", &src_path)?;
+        ctx(out.sync_all(), "sync", &tmp)?;
+        ctx(
+            out.set_permissions(std::fs::Permissions::from_mode(0o755)),
+            "chmod",
+            &tmp,
+        )?;
+        drop(out);
+        ctx(std::fs::rename(&tmp, &dest), "rename", &dest)?;
+        ctx(File::open(dir).and_then(|d| d.sync_all()), "sync", dir)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map(|()| dest)
+}

@@ -1,0 +1,20 @@
+//! The in-pod agent of rofs: a lean library behind the static `rofs-agent`
+//! binary, also linked into the main `rofs` CLI so both behave identically.
+//!
+//! - [`seed::run`]: copy image trees into the writable volumes, exactly like
+//!   `cp -a` as root, degrading cleanly when not root, safe to re-run, fast.
+//! - [`install::run`]: the agent copies itself into a shared volume.
+//! - [`main_with_args`]: the command line of both (`seed`, `install`).
+//!
+//! No async runtime, no TLS, no DNS: raw syscalls through `rustix`.
+
+mod cli;
+mod copy;
+pub mod install;
+mod meta;
+pub mod seed;
+mod tree;
+mod wipe;
+
+pub use cli::main_with_args;
+pub use seed::{SeedError, SeedOptions, SeedReport};
