@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: unit and integration tests (incl. schema validation and
+# the front ends through real kubectl/kustomize), then the end-to-end tests on real containers.
+# Prerequisites: scripts/install-deps.sh (CI runs it; by hand, tests that need a missing tool
+# say so and skip).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== unit and integration tests"
+cargo test --workspace --locked
+
+if [ -x scripts/e2e.sh ]; then
+  echo "== end-to-end tests (podman)"
+  scripts/e2e.sh
+fi
