@@ -117,8 +117,8 @@ pub(crate) enum Target<'a> {
 
 impl Target<'_> {
     fn chown(self, uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
-        let uid = uid.map(|u| Uid::from_raw(u));
-        let gid = gid.map(|g| Gid::from_raw(g));
+        let uid = uid.map(Uid::from_raw);
+        let gid = gid.map(Gid::from_raw);
         match self {
             Target::Fd(fd) => rustix::fs::fchown(fd, uid, gid)?,
             Target::At(dir, name) => {

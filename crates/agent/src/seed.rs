@@ -35,7 +35,7 @@ pub const DEFAULT_STARTED_MARKER: &str = ".rofs-seeding";
 /// Environment variable of the crash-test hook: abort after N files.
 pub const FAULT_ENV: &str = "ROFS_AGENT_FAULT_AFTER_FILES";
 
-const TMPFS_MAGIC: i64 = 0x0102_1994;
+const TMPFS_MAGIC: u64 = 0x0102_1994;
 
 /// What to seed and how.
 #[derive(Debug, Clone, Default)]
@@ -414,7 +414,7 @@ fn seed_pair(
     let dst_st = rustix::fs::fstat(&dst_fd).ctx("stat", || dst.to_path_buf())?;
     let vfs = rustix::fs::fstatvfs(&dst_fd).ctx("statvfs", || dst.to_path_buf())?;
     let is_tmpfs = rustix::fs::fstatfs(&dst_fd)
-        .map(|s| s.f_type as i64 == TMPFS_MAGIC)
+        .map(|s| s.f_type as u64 == TMPFS_MAGIC)
         .unwrap_or(false);
     let src_st = rustix::fs::fstat(&src_fd).ctx("stat", || src.to_path_buf())?;
     let mut scanner = Scanner::new(

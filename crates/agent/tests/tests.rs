@@ -1,1 +1,11 @@
+//! One integration-test binary (ripgrep style): it links once.
+//! Tests that need root fail in CI (CI=true) when not root, and skip with a
+//! message when run by hand without root.
 
+mod cli;
+mod crash;
+mod fidelity;
+mod nonroot;
+mod restart;
+mod util;
+mod volume;
