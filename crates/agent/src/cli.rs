@@ -1,8 +1,10 @@
 //! The command line, hand-written: clap would double the binary's size. The
 //! forms are fixed by the pod rewrite (crates/core generates them):
 //!
-//!     rofs-agent install /.rofs/bin
-//!     /.rofs/bin/rofs-agent seed --state-dir /.rofs/state SRC1 DST1 [SRC2 DST2 ...]
+//! ```text
+//! rofs-agent install /.rofs/bin
+//! /.rofs/bin/rofs-agent seed --state-dir /.rofs/state SRC1 DST1 [SRC2 DST2 ...]
+//! ```
 
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
