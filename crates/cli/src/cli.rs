@@ -42,10 +42,16 @@ pub struct Cli {
 pub enum Command {
     /// Rewrite Kubernetes manifests so their containers run with a read-only root filesystem.
     #[command(after_help = PATCH_AFTER_HELP)]
-    Patch(PatchArgs),
-    /// Run as a kustomize KRM function: a ResourceList on stdin, the patched one on stdout.
+    Patch(Box<PatchArgs>),
+    /// Run as a kustomize plugin: a KRM function (ResourceList on stdin and stdout) or, given
+    /// CONFIG, a kustomize exec plugin (the form `kubectl kustomize` can run).
     #[command(after_help = KRM_AFTER_HELP)]
-    Krm,
+    Krm {
+        /// The plugin's config file (a RofsPatch). Given by kustomize when it runs rofs as an
+        /// exec plugin; then stdin and stdout are plain manifest streams, not ResourceLists.
+        #[arg(value_name = "CONFIG")]
+        config: Option<PathBuf>,
+    },
     /// List the built-in profiles and the paths each makes writable.
     Profiles,
     /// (in the pod) Copy an image's files into writable volumes, exactly and safely.
@@ -96,10 +102,22 @@ Examples:
        --post-renderer-args --profile=nginx";
 
 const KRM_AFTER_HELP: &str = "\
-Settings come from the ResourceList's functionConfig: either a `rofs.io/v1alpha1` object of
-kind `RofsPatch` whose `spec` has the config-file keys (writable, profiles, perContainer,
+Settings come from the functionConfig (or CONFIG): either a `rofs.io/v1alpha1` object of kind
+`RofsPatch` whose `spec` has the config-file keys (writable, profiles, perContainer,
 containers, seeder, agentImage), or a ConfigMap whose `data` has the same keys as strings
-(lists comma-separated). See examples/kustomize and docs/reference.md.";
+(lists comma-separated).
+
+Errors: exit status 1; as a KRM function the ResourceList on stdout also carries them as
+`results` with severity error, and every error and warning is printed on stderr.
+
+Installed under the name `rofs-krm`, rofs runs `rofs krm` (kustomize's exec functions take no
+arguments); under the name `RofsPatch`, `rofs krm CONFIG` (kustomize's exec plugin layout).
+
+Examples:
+  kustomize build --enable-alpha-plugins --enable-exec examples/kustomize/function
+  KUSTOMIZE_PLUGIN_HOME=$PWD/examples/kustomize/plugin \\
+      kubectl kustomize --enable-alpha-plugins examples/kustomize
+See docs/frontends.md.";
 
 #[derive(Debug, Args)]
 pub struct PatchArgs {
@@ -158,6 +176,32 @@ pub struct SettingsArgs {
     /// Image that provides the agent to the pod [default: the rofs image of this version].
     #[arg(long, value_name = "IMAGE", env = "ROFS_AGENT_IMAGE")]
     pub agent_image: Option<String>,
+
+    /// Give the app a writable copy of this configMap/secret/projected volume (by volume
+    /// name), kept in sync with its source by the rofs-sync sidecar; repeatable.
+    #[arg(long = "writable-volume", value_name = "VOLUME")]
+    pub writable_volumes: Vec<String>,
+
+    /// After a sync, tell the app: `signal:HUP:nginx` (signal every process with that name;
+    /// sets shareProcessNamespace) or `http://127.0.0.1:PORT/PATH` (POST).
+    #[arg(long, value_name = "HOOK")]
+    pub reload: Option<String>,
+
+    /// When the app edited a synced file and the source changed too: `app` keeps the app's
+    /// edit (default), `source` overwrites it.
+    #[arg(long, value_name = "WINNER")]
+    pub sync_conflict: Option<String>,
+
+    /// Kubernetes version of the cluster (MAJOR.MINOR). From 1.29 the sync sidecar is a
+    /// native sidecar (initContainer with restartPolicy: Always), before a plain container.
+    /// [default: 1.29]
+    #[arg(long, value_name = "VERSION")]
+    pub kube_version: Option<String>,
+
+    /// Add a `rofs.io/config-checksum` annotation to each pod template: a hash of the
+    /// ConfigMaps and Secrets from the same input that it uses, so a change rolls the pods.
+    #[arg(long)]
+    pub rollout_on_change: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -70,6 +70,21 @@ pub fn run(args: &PatchArgs) -> Result<()> {
             }
         );
     }
+    let unknown: Vec<&String> = settings
+        .writable_volumes
+        .iter()
+        .filter(|v| !patched.volumes.contains(*v))
+        .collect();
+    if !unknown.is_empty() {
+        bail!(
+            "--writable-volume {} names a volume that no pod template of the input has",
+            unknown
+                .iter()
+                .map(|n| format!("{n:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     if !args.quiet {
         for w in &patched.warnings {
             eprintln!("rofs: warning: {w}");

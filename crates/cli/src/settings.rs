@@ -88,6 +88,17 @@ pub fn from_args(args: &SettingsArgs) -> Result<Settings> {
         }
         flags.agent_image = Some(image.clone());
     }
+    flags.writable_volumes.clone_from(&args.writable_volumes);
+    if let Some(r) = &args.reload {
+        flags.reload = Some(r.parse().context("--reload")?);
+    }
+    if let Some(c) = &args.sync_conflict {
+        flags.sync_conflict = Some(c.parse().context("--sync-conflict")?);
+    }
+    if let Some(v) = &args.kube_version {
+        flags.kube_version = Some(v.parse().context("--kube-version")?);
+    }
+    flags.rollout_on_change = args.rollout_on_change;
     flags.validate().context("flags")?;
     settings.merge(&flags);
     Ok(settings)

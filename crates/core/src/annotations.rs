@@ -20,6 +20,14 @@ pub const CONTAINERS: &str = "rofs.io/containers";
 pub const SEEDER: &str = "rofs.io/seeder";
 /// Image of the install initContainer.
 pub const AGENT_IMAGE: &str = "rofs.io/agent-image";
+/// ConfigMap/Secret/projected volumes (by name) the app sees as writable, synced copies.
+pub const WRITABLE_VOLUMES: &str = "rofs.io/writable-volumes";
+/// Reload hook after a sync: `signal:HUP:nginx` or `http://127.0.0.1:PORT/PATH`.
+pub const RELOAD: &str = "rofs.io/reload";
+/// `app` (default) or `source`: who wins when both changed a synced file.
+pub const SYNC_CONFLICT: &str = "rofs.io/sync-conflict";
+/// Written by `rofs patch --rollout-on-change`: hash of the ConfigMaps/Secrets the pod uses.
+pub const CONFIG_CHECKSUM: &str = "rofs.io/config-checksum";
 /// `"true"`: leave this workload alone.
 pub const SKIP: &str = "rofs.io/skip";
 /// Written by rofs: what it injected (makes the rewrite idempotent). Not for users to set.
@@ -93,6 +101,16 @@ pub fn parse(annotations: &Map<String, Value>) -> Result<Annotations, Annotation
                 s.containers = Some(names);
             }
             SEEDER => s.seeder = Some(value.parse::<Seeder>().map_err(err)?),
+            WRITABLE_VOLUMES => {
+                for name in split_list(value) {
+                    if !is_dns_label(name) {
+                        return Err(err(SettingsError::VolumeName(name.to_string())));
+                    }
+                    s.writable_volumes.push(name.to_string());
+                }
+            }
+            RELOAD => s.reload = Some(value.parse().map_err(err)?),
+            SYNC_CONFLICT => s.sync_conflict = Some(value.parse().map_err(err)?),
             AGENT_IMAGE => {
                 if value.trim().is_empty() || value.contains(char::is_whitespace) {
                     return Err(AnnotationError::new(key, "expected an image reference"));
@@ -111,7 +129,7 @@ pub fn parse(annotations: &Map<String, Value>) -> Result<Annotations, Annotation
                     }
                 }
             }
-            STATUS => {} // read by the rewrite itself
+            STATUS | CONFIG_CHECKSUM => {} // written by rofs
             _ => {
                 let (prefix, container) = if let Some(c) = key.strip_prefix(WRITABLE_PREFIX) {
                     (WRITABLE_PREFIX, c)

@@ -11,9 +11,13 @@ pub mod profiles;
 pub mod quantity;
 pub mod rewrite;
 pub mod settings;
+mod sync;
 pub mod workload;
 
 pub use rewrite::{
     DEFAULT_AGENT_IMAGE, Outcome, RewriteError, Status, rewrite_document, rewrite_pod_template,
 };
-pub use settings::{ContainerSettings, Medium, Seeder, Settings, SettingsError, WritablePath};
+pub use settings::{
+    Conflict, ContainerSettings, KubeVersion, Medium, Reload, Seeder, Settings, SettingsError,
+    WritablePath,
+};

@@ -45,7 +45,7 @@ pub enum RewriteError {
     },
 }
 
-fn invalid(at: impl Into<String>, message: impl Into<String>) -> RewriteError {
+pub(crate) fn invalid(at: impl Into<String>, message: impl Into<String>) -> RewriteError {
     RewriteError::Invalid {
         at: at.into(),
         message: message.into(),
@@ -63,6 +63,8 @@ pub struct Outcome {
     pub warnings: Vec<String>,
     /// Names of all containers seen, to report settings that name a container nowhere.
     pub containers: BTreeSet<String>,
+    /// Names of all volumes seen, to report writable volumes that name a volume nowhere.
+    pub volumes: BTreeSet<String>,
 }
 
 /// What rofs injected into a pod template, stored in [`annotations::STATUS`].
@@ -78,6 +80,12 @@ pub struct Status {
     /// The writable paths applied, per container.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub writable: BTreeMap<String, Vec<WritablePath>>,
+    /// Writable copies of configMap/secret volumes: source volume -> its emptyDir copy.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub writable_volumes: BTreeMap<String, String>,
+    /// rofs set `shareProcessNamespace: true` (for a signal reload hook).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub share_process_namespace: bool,
 }
 
 /// Rewrite one document in place, whatever its kind. Documents that hold no pod template
@@ -177,6 +185,7 @@ pub fn rewrite_pod_template(
     for c in pod.containers.iter().chain(&pod.init_containers) {
         outcome.containers.insert(c.name.clone());
     }
+    outcome.volumes.extend(pod.volumes.iter().cloned());
 
     // Annotations must name containers of this pod; flag-level names are checked by the
     // caller across the whole input (a stream holds many workloads).
@@ -219,6 +228,13 @@ pub fn rewrite_pod_template(
         plan.add_target(target, paths, &mut outcome.warnings);
     }
     plan.apply(spec, &pod, seeder, &agent_image, &mut outcome.warnings)?;
+    crate::sync::apply(
+        spec,
+        &pod.at,
+        &crate::sync::Request::new(&previous, settings, &ann.settings, &agent_image),
+        &mut plan.status,
+        &mut outcome.warnings,
+    )?;
 
     // Record what was injected; drop the annotation again when nothing was.
     let status = plan.status;
@@ -267,6 +283,9 @@ fn strip(spec: &mut Map<String, Value>, previous: &Status) {
             .and_then(Value::as_str)
             .is_some_and(|n| previous.volumes.iter().any(|v| v == n))
     };
+    if previous.share_process_namespace {
+        spec.remove("shareProcessNamespace");
+    }
     for (key, names) in [
         ("initContainers", &previous.init_containers),
         ("containers", &previous.containers),
@@ -274,6 +293,7 @@ fn strip(spec: &mut Map<String, Value>, previous: &Status) {
         let Some(list) = spec.get_mut(key).and_then(Value::as_array_mut) else {
             continue;
         };
+        crate::sync::restore_mounts(list, &previous.writable_volumes);
         list.retain(|c| {
             !c.get("name")
                 .and_then(Value::as_str)
@@ -367,8 +387,8 @@ struct ContainerRef {
     mounts: Vec<String>,
 }
 
-struct PodSpec {
-    at: String,
+pub(crate) struct PodSpec {
+    pub(crate) at: String,
     containers: Vec<ContainerRef>,
     init_containers: Vec<ContainerRef>,
     volumes: BTreeSet<String>,
@@ -644,11 +664,15 @@ fn container<'a>(spec: &'a Map<String, Value>, list: &str, index: usize) -> &'a 
     &spec[list][index]
 }
 
-fn container_mut<'a>(spec: &'a mut Map<String, Value>, list: &str, index: usize) -> &'a mut Value {
+pub(crate) fn container_mut<'a>(
+    spec: &'a mut Map<String, Value>,
+    list: &str,
+    index: usize,
+) -> &'a mut Value {
     &mut spec[list][index]
 }
 
-fn push_all(spec: &mut Map<String, Value>, key: &str, items: Vec<Value>, front: bool) {
+pub(crate) fn push_all(spec: &mut Map<String, Value>, key: &str, items: Vec<Value>, front: bool) {
     let entry = spec.entry(key).or_insert_with(|| Value::Array(Vec::new()));
     if entry.is_null() {
         *entry = Value::Array(Vec::new());
@@ -700,7 +724,7 @@ fn set_security(c: &mut Value, key: &str, value: bool) {
 /// same admission policies and copies as the same user), plus a read-only root and no
 /// privilege escalation. `privileged` and `SYS_ADMIN` are dropped: Kubernetes refuses them
 /// together with `allowPrivilegeEscalation: false`, and copying files needs neither.
-fn injected_security(app: &Value) -> Value {
+pub(crate) fn injected_security(app: &Value) -> Value {
     let mut sc = app
         .get("securityContext")
         .and_then(Value::as_object)
@@ -852,7 +876,7 @@ pub fn volume_name(container: &str, path: &str) -> String {
 }
 
 /// `prefix` + `readable`, shortened with a hash of `key` when longer than 63 characters.
-fn bounded_name(prefix: &str, readable: &str, key: &str) -> String {
+pub(crate) fn bounded_name(prefix: &str, readable: &str, key: &str) -> String {
     let full = format!("{prefix}{readable}");
     if full.len() <= 63 {
         full

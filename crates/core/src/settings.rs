@@ -71,6 +71,14 @@ pub enum SettingsError {
     UnknownProfile { name: String, known: String },
     #[error("invalid container name {0:?}: expected a DNS label (lowercase letters, digits, `-`)")]
     ContainerName(String),
+    #[error("invalid volume name {0:?}: expected a DNS label (lowercase letters, digits, `-`)")]
+    VolumeName(String),
+    #[error("invalid reload hook {value:?}: {reason}")]
+    Reload { value: String, reason: String },
+    #[error("unknown conflict policy {0:?}: expected `app` (keep the app's edit) or `source`")]
+    Conflict(String),
+    #[error("invalid Kubernetes version {0:?}: expected MAJOR.MINOR, e.g. 1.29")]
+    KubeVersion(String),
 }
 
 const KERNEL_FS: [&str; 3] = ["/proc", "/sys", "/dev"];
@@ -284,7 +292,198 @@ pub struct Settings {
     /// Image of the install initContainer (holds the static agent).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_image: Option<String>,
+    /// configMap/secret/projected/downwardAPI volumes (by volume name) that the app sees as a
+    /// writable copy, kept in sync with the source by the `rofs-sync` sidecar.
+    pub writable_volumes: Vec<String>,
+    /// What to tell the app after the sidecar synced a change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reload: Option<Reload>,
+    /// Who wins when the app edited a synced file and the source changed too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync_conflict: Option<Conflict>,
+    /// Kubernetes version of the target cluster, `MAJOR.MINOR`: from 1.29 the sync sidecar is
+    /// a native sidecar (initContainer with `restartPolicy: Always`), before a plain container.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kube_version: Option<KubeVersion>,
+    /// Add `rofs.io/config-checksum` to pod templates: a hash of the ConfigMaps and Secrets of
+    /// the same input stream that they reference, so that a change rolls the pods.
+    pub rollout_on_change: bool,
 }
+
+/// A reload hook run by the sync sidecar after a change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reload {
+    /// `signal:HUP:nginx`: send SIGHUP to every process named `nginx` (sets
+    /// `shareProcessNamespace: true` on the pod).
+    Signal { signal: String, process: String },
+    /// `http://127.0.0.1:8080/-/reload`: POST to a loopback URL.
+    Http(String),
+}
+
+const SIGNALS: [&str; 7] = ["HUP", "USR1", "USR2", "TERM", "INT", "QUIT", "WINCH"];
+
+impl FromStr for Reload {
+    type Err = SettingsError;
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let value = value.trim();
+        let bad = |reason: &str| SettingsError::Reload {
+            value: value.to_string(),
+            reason: reason.to_string(),
+        };
+        if let Some(rest) = value.strip_prefix("signal:") {
+            let (signal, process) = rest
+                .split_once(':')
+                .ok_or_else(|| bad("expected signal:SIGNAL:PROCESS, e.g. signal:HUP:nginx"))?;
+            let signal = signal.trim().trim_start_matches("SIG").to_ascii_uppercase();
+            if !SIGNALS.contains(&signal.as_str()) {
+                return Err(bad(&format!(
+                    "unknown signal; expected one of {}",
+                    SIGNALS.join(", ")
+                )));
+            }
+            let process = process.trim();
+            if process.is_empty() || process.contains(['/', ' ', ',']) {
+                return Err(bad(
+                    "expected a process name (as in /proc/PID/comm), e.g. nginx",
+                ));
+            }
+            return Ok(Reload::Signal {
+                signal,
+                process: process.to_string(),
+            });
+        }
+        if let Some(rest) = value.strip_prefix("http://") {
+            let host = rest.split(['/', '?']).next().unwrap_or_default();
+            let host = match host.rsplit_once(':') {
+                Some((h, port)) if !h.ends_with(']') || host.starts_with('[') => {
+                    if port.parse::<u16>().is_err() {
+                        return Err(bad("bad port"));
+                    }
+                    h
+                }
+                _ => host,
+            };
+            let loopback = host == "localhost"
+                || host == "[::1]"
+                || host
+                    .parse::<std::net::Ipv4Addr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if !loopback {
+                return Err(bad(
+                    "the reload URL must point at the pod itself: 127.0.0.1, [::1] or localhost",
+                ));
+            }
+            return Ok(Reload::Http(value.to_string()));
+        }
+        Err(bad(
+            "expected signal:SIGNAL:PROCESS or http://127.0.0.1:PORT/PATH",
+        ))
+    }
+}
+
+impl fmt::Display for Reload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reload::Signal { signal, process } => write!(f, "signal:{signal}:{process}"),
+            Reload::Http(url) => f.write_str(url),
+        }
+    }
+}
+
+/// Who wins a sync conflict.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Conflict {
+    /// Keep the app's edit and log the conflict (default).
+    #[default]
+    App,
+    /// The source's new content replaces the app's edit.
+    Source,
+}
+
+impl FromStr for Conflict {
+    type Err = SettingsError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "app" => Ok(Conflict::App),
+            "source" => Ok(Conflict::Source),
+            other => Err(SettingsError::Conflict(other.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Conflict::App => "app",
+            Conflict::Source => "source",
+        })
+    }
+}
+
+/// A Kubernetes `MAJOR.MINOR` version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct KubeVersion {
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl KubeVersion {
+    /// The default target: native sidecars are on by default from 1.29.
+    pub const DEFAULT: KubeVersion = KubeVersion {
+        major: 1,
+        minor: 29,
+    };
+
+    pub fn native_sidecars(self) -> bool {
+        self >= KubeVersion {
+            major: 1,
+            minor: 29,
+        }
+    }
+}
+
+impl FromStr for KubeVersion {
+    type Err = SettingsError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim().trim_start_matches('v');
+        let mut parts = t.split('.');
+        let major = parts.next().and_then(|p| p.parse().ok());
+        let minor = parts.next().and_then(|p| {
+            p.trim_end_matches(|c: char| !c.is_ascii_digit())
+                .parse()
+                .ok()
+        });
+        match (major, minor) {
+            (Some(major), Some(minor)) => Ok(KubeVersion { major, minor }),
+            _ => Err(SettingsError::KubeVersion(s.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for KubeVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+macro_rules! serde_via_str {
+    ($t:ty) => {
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+serde_via_str!(Reload);
+serde_via_str!(KubeVersion);
 
 impl Settings {
     /// Apply `other` on top of `self`: lists are appended (later entries win per path),
@@ -306,6 +505,21 @@ impl Settings {
         if other.agent_image.is_some() {
             self.agent_image.clone_from(&other.agent_image);
         }
+        for v in &other.writable_volumes {
+            if !self.writable_volumes.contains(v) {
+                self.writable_volumes.push(v.clone());
+            }
+        }
+        if other.reload.is_some() {
+            self.reload.clone_from(&other.reload);
+        }
+        if other.sync_conflict.is_some() {
+            self.sync_conflict = other.sync_conflict;
+        }
+        if other.kube_version.is_some() {
+            self.kube_version = other.kube_version;
+        }
+        self.rollout_on_change |= other.rollout_on_change;
     }
 
     /// Check the values that cannot be checked while parsing: profile and container names.
@@ -326,6 +540,11 @@ impl Settings {
                 return Err(SettingsError::ContainerName(name.clone()));
             }
         }
+        for name in &self.writable_volumes {
+            if !is_dns_label(name) {
+                return Err(SettingsError::VolumeName(name.clone()));
+            }
+        }
         Ok(())
     }
 
@@ -333,6 +552,7 @@ impl Settings {
     pub fn is_empty(&self) -> bool {
         self.writable.is_empty()
             && self.profiles.is_empty()
+            && self.writable_volumes.is_empty()
             && self.per_container.values().all(ContainerSettings::is_empty)
     }
 
@@ -417,6 +637,45 @@ mod tests {
         let l = parse_writable_list(" /a, /b:memory\n/c ,, ").expect("valid");
         let s: Vec<String> = l.iter().map(ToString::to_string).collect();
         assert_eq!(s, ["/a", "/b:memory", "/c"]);
+    }
+
+    #[test]
+    fn reload_hooks() {
+        let r: Reload = "signal:SIGHUP:nginx".parse().expect("valid");
+        assert_eq!(r.to_string(), "signal:HUP:nginx");
+        let r: Reload = "http://127.0.0.1:9090/-/reload".parse().expect("valid");
+        assert_eq!(r, Reload::Http("http://127.0.0.1:9090/-/reload".into()));
+        assert!("http://localhost/x".parse::<Reload>().is_ok());
+        assert!("http://[::1]:80/".parse::<Reload>().is_ok());
+        for bad in [
+            "http://10.0.0.1/x",
+            "http://example.com/",
+            "https://127.0.0.1/",
+            "signal:KILLME:x",
+            "signal:HUP",
+            "signal:HUP:a/b",
+        ] {
+            assert!(bad.parse::<Reload>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn kube_versions() {
+        let v: KubeVersion = "v1.28.3".parse().expect("valid");
+        assert!(!v.native_sidecars());
+        assert!(
+            "1.29"
+                .parse::<KubeVersion>()
+                .expect("valid")
+                .native_sidecars()
+        );
+        assert!(
+            "1.31+"
+                .parse::<KubeVersion>()
+                .expect("valid")
+                .native_sidecars()
+        );
+        assert!("one".parse::<KubeVersion>().is_err());
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use rofs_core::{Outcome, RewriteError, Settings, rewrite_document, workload};
 use serde_json::Value;
 
+pub mod checksum;
 pub mod yaml;
 
 /// One input text and the name to use for it in messages (a file name, or `<stdin>`).
@@ -56,7 +57,7 @@ pub enum ManifestError {
         line: usize,
         what: String,
         #[source]
-        source: RewriteError,
+        source: Box<RewriteError>,
     },
     #[error("writing the output: {0}")]
     Output(String),
@@ -74,6 +75,8 @@ pub struct Patched {
     pub changed: usize,
     /// Every container name seen in a pod template.
     pub containers: BTreeSet<String>,
+    /// Every volume name seen in a pod template.
+    pub volumes: BTreeSet<String>,
 }
 
 /// Rewrite one document, recursing into `kind: List`. Errors inside a list name the item.
@@ -98,6 +101,7 @@ pub fn rewrite_any(doc: &mut Value, settings: &Settings) -> Result<Outcome, Rewr
                     .warnings
                     .extend(o.warnings.into_iter().map(|w| format!("items[{i}]: {w}")));
                 total.containers.extend(o.containers);
+                total.volumes.extend(o.volumes);
             }
         }
         return Ok(total);
@@ -160,12 +164,24 @@ pub fn patch(
         ..Patched::default()
     };
     let mut first = true;
+    let mut parsed = Vec::with_capacity(inputs.len());
     for input in inputs {
         let docs = if looks_like_json(input.text) {
             json_documents(input)?
         } else {
             yaml_documents(input)?
         };
+        parsed.push((input, docs));
+    }
+    let mut configs = checksum::Index::new();
+    if settings.rollout_on_change {
+        for doc in parsed.iter().flat_map(|(_, docs)| docs) {
+            if let Some(v) = &doc.value {
+                checksum::index(v, &mut configs);
+            }
+        }
+    }
+    for (input, docs) in parsed {
         for doc in docs {
             out.documents += 1;
             let Some(mut value) = doc.value else {
@@ -195,8 +211,12 @@ pub fn patch(
                     document: doc.index,
                     line: doc.line,
                     what: what.clone(),
-                    source,
+                    source: Box::new(source),
                 })?;
+            let mut outcome = outcome;
+            if settings.rollout_on_change && checksum::apply(&mut value, &configs) {
+                outcome.changed = true;
+            }
             if outcome.workload {
                 out.workloads += 1;
             }
@@ -204,6 +224,7 @@ pub fn patch(
                 out.changed += 1;
             }
             out.containers.extend(outcome.containers);
+            out.volumes.extend(outcome.volumes);
             out.warnings.extend(
                 outcome
                     .warnings

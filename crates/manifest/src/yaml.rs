@@ -74,9 +74,8 @@ pub fn split_documents(input: &str) -> Vec<RawDocument<'_>> {
     let mut start = 0usize;
     let mut start_line = 1usize;
     let mut offset = 0usize;
-    let mut line_no = 1usize;
     let mut explicit_start = false;
-    for line in input.split_inclusive('\n') {
+    for (line_no, line) in (1usize..).zip(input.split_inclusive('\n')) {
         let bare = line.trim_end_matches(['\n', '\r']);
         let is_marker = |m: &str| {
             bare.strip_prefix(m)
@@ -109,7 +108,6 @@ pub fn split_documents(input: &str) -> Vec<RawDocument<'_>> {
             explicit_start = false;
         }
         offset += line.len();
-        line_no += 1;
     }
     if start < input.len() || explicit_start {
         docs.push(RawDocument {
