@@ -8,24 +8,32 @@ mod settings;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    // Installed as `kubectl-rofs`, kubectl runs us as a plugin; as `rofs-krm`, kustomize runs
-    // us as an exec KRM function with no arguments.
+    // The name we are installed under picks the front end (docs/frontends.md):
+    // `kubectl-rofs`: a kubectl plugin, so help and usage say `kubectl rofs`;
+    // `rofs-krm`: a kustomize exec KRM function, run with no arguments;
+    // `RofsPatch`: a kustomize exec plugin, run with the plugin's config file as argument.
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let argv0 = args
         .first()
         .and_then(|a| std::path::Path::new(a).file_name())
         .map(|n| n.to_string_lossy().into_owned());
-    if argv0.as_deref() == Some("rofs-krm") {
-        args.insert(1, "krm".into());
+    let mut command = Cli::command();
+    match argv0.as_deref() {
+        Some("kubectl-rofs") => command = command.name("kubectl rofs").bin_name("kubectl rofs"),
+        Some("rofs-krm" | "RofsPatch") => args.insert(1, "krm".into()),
+        _ => {}
     }
-    let cli = Cli::parse_from(args);
+    let cli = match Cli::from_arg_matches(&command.get_matches_from(args)) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let result = match cli.command {
         Command::Patch(args) => patch::run(&args).map(|()| true),
-        Command::Krm => krm::run(),
+        Command::Krm { config } => krm::run(config.as_deref()),
         Command::Profiles => {
             print_profiles();
             Ok(true)
@@ -48,10 +56,7 @@ fn main() -> ExitCode {
 }
 
 fn agent(args: Vec<std::ffi::OsString>) -> ExitCode {
-    // TODO(seed issue): rofs_agent::main_with_args(args)
-    let _ = args;
-    eprintln!("rofs: the agent is not built into this binary yet");
-    ExitCode::FAILURE
+    rofs_agent::main_with_args(args)
 }
 
 fn print_profiles() {
