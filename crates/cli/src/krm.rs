@@ -1,7 +1,18 @@
-//! `rofs krm`: the kustomize KRM function protocol (a ResourceList on stdin and stdout).
-//! https://github.com/kubernetes-sigs/kustomize/blob/master/cmd/config/docs/api-conventions/functions-spec.md
+//! `rofs krm`: rofs as a kustomize plugin, in the two forms kustomize can execute.
+//!
+//! - KRM exec function (`rofs krm`, no argument): a ResourceList on stdin, the patched
+//!   ResourceList on stdout, with `results`. Spec:
+//!   https://github.com/kubernetes-sigs/kustomize/blob/master/cmd/config/docs/api-conventions/functions-spec.md
+//!   Runners: `kustomize build --enable-alpha-plugins --enable-exec`, `kpt fn eval --exec`.
+//!   `kubectl kustomize` has no `--enable-exec` and silently skips exec functions.
+//! - Exec plugin (`rofs krm CONFIG`): kustomize passes the plugin's config file as the first
+//!   argument and the resources as a plain YAML stream on stdin, and reads the transformed
+//!   stream on stdout. This is the form `kubectl kustomize --enable-alpha-plugins` runs.
+//!
+//! Both read the same RofsPatch config and end in the same core rewrite as `rofs patch`.
 
 use std::io::Read;
+use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
 use rofs_core::{ContainerSettings, Settings};
@@ -154,14 +165,94 @@ pub fn process(input: &str) -> Result<(Value, bool)> {
     Ok((list, failed))
 }
 
-pub fn run() -> Result<bool> {
+/// One result as a line for stderr: `Deployment default/web: message`.
+fn describe_result(r: &Value) -> String {
+    let message = r.get("message").and_then(Value::as_str).unwrap_or_default();
+    let Some(reference) = r.get("resourceRef") else {
+        return message.to_string();
+    };
+    let field = |k: &str| reference.get(k).and_then(Value::as_str).unwrap_or_default();
+    let name = match field("namespace") {
+        "" => field("name").to_string(),
+        ns => format!("{ns}/{}", field("name")),
+    };
+    format!("{} {name}: {message}", field("kind"))
+}
+
+fn read_stdin(what: &str) -> Result<String> {
     let mut input = String::new();
     std::io::stdin()
         .read_to_string(&mut input)
-        .context("reading the ResourceList from stdin")?;
+        .with_context(|| format!("reading {what} from stdin"))?;
+    Ok(input)
+}
+
+/// Run as a KRM function (no `config`) or as a kustomize exec plugin (`config` given).
+/// Returns whether the run succeeded; errors and warnings also go to stderr, because
+/// kustomize drops a failed function's stdout and only shows what it wrote on stderr.
+pub fn run(config: Option<&Path>) -> Result<bool> {
+    if let Some(config) = config {
+        return run_exec_plugin(config);
+    }
+    let input = read_stdin("the ResourceList")?;
     let (list, failed) = process(&input)?;
     let text = rofs_manifest::yaml::to_string(&list)
         .map_err(|e| anyhow!("writing the ResourceList: {e}"))?;
+    for r in list
+        .get("results")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let severity = r.get("severity").and_then(Value::as_str).unwrap_or("info");
+        eprintln!("rofs: {severity}: {}", describe_result(r));
+    }
     output::write_stdout(text.as_bytes())?;
     Ok(!failed)
+}
+
+/// The exec plugin protocol: CONFIG is the RofsPatch file, stdin and stdout plain streams.
+fn run_exec_plugin(config: &Path) -> Result<bool> {
+    let name = config.display();
+    let text =
+        std::fs::read_to_string(config).with_context(|| format!("reading plugin config {name}"))?;
+    let value = rofs_manifest::yaml::from_str(&text).map_err(|e| {
+        anyhow!(
+            "plugin config {name}{}: {}",
+            e.line.map(|l| format!(", line {l}")).unwrap_or_default(),
+            e.message
+        )
+    })?;
+    // kustomize hands us a temporary copy: name the config by what the user wrote instead.
+    let label = match (
+        value.get("kind").and_then(Value::as_str),
+        value.pointer("/metadata/name").and_then(Value::as_str),
+    ) {
+        (Some(kind), Some(n)) => format!("{kind} {n:?}"),
+        _ => format!("plugin config {name}"),
+    };
+    let settings = settings_from_function_config(Some(&value))
+        .map_err(|e| anyhow!("{e:#}").context(label.clone()))?;
+    let input = read_stdin("the resources")?;
+    let inputs = [rofs_manifest::Input {
+        name: "<stdin>",
+        text: &input,
+    }];
+    let patched = rofs_manifest::patch(&inputs, &settings, rofs_manifest::Format::Yaml)?;
+    let unknown: Vec<String> = settings
+        .container_names()
+        .filter(|n| !patched.containers.contains(*n))
+        .map(|n| format!("{n:?}"))
+        .collect();
+    if !unknown.is_empty() {
+        bail!(
+            "{label}: container {} named in the config is in no pod template",
+            unknown.join(", ")
+        );
+    }
+    for w in &patched.warnings {
+        eprintln!("rofs: warning: {w}");
+    }
+    output::write_stdout(patched.output.as_bytes())?;
+    Ok(true)
 }
