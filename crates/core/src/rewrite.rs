@@ -160,6 +160,17 @@ pub fn rewrite_pod_template(
     if ann.skip {
         return Ok(outcome);
     }
+    // Whether the user's template had these maps without rofs's annotation in them.
+    let had_metadata = tpl.get("metadata").is_some_and(|m| {
+        m.as_object()
+            .is_none_or(|m| m.keys().any(|k| k != "annotations"))
+            || template_annotations
+                .keys()
+                .any(|k| k != annotations::STATUS)
+    });
+    let had_annotations = template_annotations
+        .keys()
+        .any(|k| k != annotations::STATUS);
     let previous: Status = match template_annotations.get(annotations::STATUS) {
         None => Status::default(),
         Some(v) => v
@@ -236,33 +247,45 @@ pub fn rewrite_pod_template(
         &mut outcome.warnings,
     )?;
 
-    // Record what was injected; drop the annotation again when nothing was.
+    // Record what was injected; drop the annotation again when nothing was. Maps that rofs
+    // created only for it go too; the user's own (even empty) stay as they were.
     let status = plan.status;
-    let metadata = tpl
-        .entry("metadata")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if let Some(meta) = metadata.as_object_mut() {
-        let annotations = meta
-            .entry("annotations")
+    if status == Status::default() {
+        if previous != Status::default() {
+            remove_status(tpl, had_metadata, had_annotations);
+        }
+    } else {
+        let text = serde_json::to_string(&status).unwrap_or_default();
+        let meta = tpl
+            .entry("metadata")
             .or_insert_with(|| Value::Object(Map::new()));
-        if let Some(a) = annotations.as_object_mut() {
-            if status == Status::default() {
-                a.remove(annotations::STATUS);
-            } else {
-                let text = serde_json::to_string(&status).unwrap_or_default();
+        if let Some(meta) = meta.as_object_mut() {
+            let a = meta
+                .entry("annotations")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Some(a) = a.as_object_mut() {
                 a.insert(annotations::STATUS.to_string(), Value::String(text));
             }
-            if a.is_empty() {
-                meta.remove("annotations");
-            }
-        }
-        if meta.is_empty() {
-            tpl.remove("metadata");
         }
     }
     outcome.warnings.extend(memory_warnings(template));
     outcome.changed = *template != original;
     Ok(outcome)
+}
+
+/// Remove `rofs.io/status`, and the maps that held only it.
+fn remove_status(tpl: &mut Map<String, Value>, keep_metadata: bool, keep_annotations: bool) {
+    if let Some(meta) = tpl.get_mut("metadata").and_then(Value::as_object_mut) {
+        if let Some(a) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+            a.shift_remove(annotations::STATUS);
+            if a.is_empty() && !keep_annotations {
+                meta.shift_remove("annotations");
+            }
+        }
+        if meta.is_empty() && !keep_metadata {
+            tpl.shift_remove("metadata");
+        }
+    }
 }
 
 fn list(names: &BTreeSet<String>) -> String {
@@ -284,7 +307,7 @@ fn strip(spec: &mut Map<String, Value>, previous: &Status) {
             .is_some_and(|n| previous.volumes.iter().any(|v| v == n))
     };
     if previous.share_process_namespace {
-        spec.remove("shareProcessNamespace");
+        spec.shift_remove("shareProcessNamespace");
     }
     for (key, names) in [
         ("initContainers", &previous.init_containers),
@@ -303,18 +326,18 @@ fn strip(spec: &mut Map<String, Value>, previous: &Status) {
             if let Some(mounts) = c.get_mut("volumeMounts").and_then(Value::as_array_mut) {
                 mounts.retain(|m| !ours_volume(m));
                 if mounts.is_empty() {
-                    c.as_object_mut().map(|o| o.remove("volumeMounts"));
+                    c.as_object_mut().map(|o| o.shift_remove("volumeMounts"));
                 }
             }
         }
         if list.is_empty() {
-            spec.remove(key);
+            spec.shift_remove(key);
         }
     }
     if let Some(volumes) = spec.get_mut("volumes").and_then(Value::as_array_mut) {
         volumes.retain(|v| !ours_volume(v));
         if volumes.is_empty() {
-            spec.remove("volumes");
+            spec.shift_remove("volumes");
         }
     }
 }
@@ -730,7 +753,16 @@ pub(crate) fn injected_security(app: &Value) -> Value {
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
-    sc.remove("privileged");
+    // `shift_remove` keeps the order of the other keys (`remove` is `swap_remove` with
+    // preserve_order). The two keys rofs sets always come last, in this order, whether or
+    // not the app already had them: re-patching the output must give the same bytes.
+    for key in [
+        "privileged",
+        "allowPrivilegeEscalation",
+        "readOnlyRootFilesystem",
+    ] {
+        sc.shift_remove(key);
+    }
     if let Some(add) = sc
         .get_mut("capabilities")
         .and_then(|c| c.get_mut("add"))
@@ -800,7 +832,7 @@ fn seed_container(app: &Value, t: &TargetPlan, seeder: Seeder) -> Value {
     c.insert("command".into(), json!(command));
     if let Some(resources) = app.get("resources").and_then(Value::as_object) {
         let mut r = resources.clone();
-        r.remove("claims");
+        r.shift_remove("claims");
         if !r.is_empty() {
             c.insert("resources".into(), Value::Object(r));
         }

@@ -173,7 +173,7 @@ pub(crate) fn apply(
                 if chosen.iter().any(|(v, _)| *v == name) {
                     m["name"] = Value::String(copy_name(&name));
                     if let Some(o) = m.as_object_mut() {
-                        o.remove("readOnly");
+                        o.shift_remove("readOnly");
                     }
                     used.insert(name);
                     mounted = true;
