@@ -43,6 +43,8 @@ pub(crate) struct CopyCtx<'a> {
     pub fault_after_files: Option<u64>,
     pub files_done: AtomicU64,
     pub bytes_done: AtomicU64,
+    /// DST has no setgid bit: what we create belongs to (euid, egid).
+    pub fresh: bool,
     /// `copy_file_range` refused (different filesystems): use `sendfile`.
     no_cfr: AtomicBool,
     no_sendfile: AtomicBool,
@@ -55,6 +57,7 @@ impl<'a> CopyCtx<'a> {
         id: &'a Identity,
         nk: &'a NotKeptCounters,
         fault_after_files: Option<u64>,
+        dst_setgid: bool,
     ) -> Self {
         CopyCtx {
             src_root,
@@ -62,6 +65,7 @@ impl<'a> CopyCtx<'a> {
             id,
             nk,
             fault_after_files,
+            fresh: !dst_setgid,
             files_done: AtomicU64::new(0),
             bytes_done: AtomicU64::new(0),
             no_cfr: AtomicBool::new(false),
@@ -300,7 +304,7 @@ fn copy_entry(
                 format!("{} -> {}", src_path().display(), dst_path().display()).into()
             })?;
             ctx.bytes_done.fetch_add(n, Relaxed);
-            let kept = apply_owner(ctx.id, Target::Fd(d.as_fd()), &e.meta, ctx.nk)
+            let kept = apply_owner(ctx.id, Target::Fd(d.as_fd()), &e.meta, ctx.nk, ctx.fresh)
                 .ctx("set owner of", dst_path)?;
             let mode = effective_mode(&e.meta, kept, ctx.nk);
             if mode != e.meta.mode & 0o777 {
@@ -319,7 +323,7 @@ fn copy_entry(
                 rustix::fs::readlinkat(sfd, name, Vec::new()).ctx("read link", src_path)?;
             rustix::fs::symlinkat(target.as_c_str(), dfd, name).ctx("create symlink", dst_path)?;
             let t = Target::At(dfd, name);
-            apply_owner(ctx.id, t, &e.meta, ctx.nk).ctx("set owner of", dst_path)?;
+            apply_owner(ctx.id, t, &e.meta, ctx.nk, ctx.fresh).ctx("set owner of", dst_path)?;
             write_xattrs(t, xattrs, ctx.nk);
             t.set_times(&e.meta).ctx("set times of", dst_path)?;
         }
@@ -333,7 +337,8 @@ fn copy_entry(
             )
             .ctx("create fifo", dst_path)?;
             let t = Target::At(dfd, name);
-            let kept = apply_owner(ctx.id, t, &e.meta, ctx.nk).ctx("set owner of", dst_path)?;
+            let kept =
+                apply_owner(ctx.id, t, &e.meta, ctx.nk, ctx.fresh).ctx("set owner of", dst_path)?;
             let mode = effective_mode(&e.meta, kept, ctx.nk);
             if mode != e.meta.mode & 0o777 {
                 t.chmod(mode).ctx("set mode of", dst_path)?;
@@ -421,8 +426,10 @@ fn copy_range(
         }
     }
     if !ctx.no_sendfile.load(Relaxed) {
-        // sendfile writes at the output's file offset.
-        rustix::fs::seek(d, SeekFrom::Start(off + done))?;
+        // sendfile writes at the output's file offset (0 in a new file).
+        if off + done != 0 {
+            rustix::fs::seek(d, SeekFrom::Start(off + done))?;
+        }
         while done < len {
             let mut off_in = off + done;
             let want = (len - done).min(1 << 30) as usize;
@@ -552,7 +559,8 @@ fn finalize_dirs(
         let path = || rel_path(ctx.dst_root, rel, None);
         let r = r.and_then(|()| {
             let t = Target::Fd(fd.as_fd());
-            let kept = apply_owner(ctx.id, t, &e.meta, ctx.nk).ctx("set owner of", path)?;
+            let kept =
+                apply_owner(ctx.id, t, &e.meta, ctx.nk, ctx.fresh).ctx("set owner of", path)?;
             let mode = effective_mode(&e.meta, kept, ctx.nk);
             t.chmod(mode).ctx("set mode of", path)?;
             write_xattrs(t, &sub.xattrs, ctx.nk);
@@ -574,7 +582,7 @@ fn finalize_root(
     meta: &Meta,
 ) -> Result<(), SeedError> {
     let t = Target::Fd(dst);
-    let kept = apply_owner(ctx.id, t, meta, ctx.nk).unwrap_or(false);
+    let kept = apply_owner(ctx.id, t, meta, ctx.nk, false).unwrap_or(false);
     let mode = effective_mode(meta, kept, ctx.nk);
     if t.chmod(mode).is_err() {
         ctx.nk.root_mode.store(true, Relaxed);

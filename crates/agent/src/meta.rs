@@ -150,13 +150,19 @@ impl Target<'_> {
 }
 
 /// Sets owner and group like `cp -a` would, degrading when not permitted.
-/// Returns whether ownership was kept exactly.
+/// Returns whether ownership was kept exactly. `fresh` says the entry was
+/// just created by us in a directory tree without the setgid bit: it then
+/// already belongs to (euid, egid) and a matching source needs no syscall.
 pub(crate) fn apply_owner(
     id: &Identity,
     target: Target<'_>,
     meta: &Meta,
     nk: &NotKeptCounters,
+    fresh: bool,
 ) -> io::Result<bool> {
+    if fresh && meta.uid == id.euid && meta.gid == id.egid {
+        return Ok(true);
+    }
     if id.can_chown_any.load(Relaxed) {
         match target.chown(Some(meta.uid), Some(meta.gid)) {
             Ok(()) => return Ok(true),
@@ -169,7 +175,7 @@ pub(crate) fn apply_owner(
     // Not privileged: the copy belongs to us. The group can still be kept
     // when we are a member of it.
     let mut kept = meta.uid == id.euid;
-    if meta.gid != id.egid || !kept {
+    if meta.gid != id.egid || !kept || !fresh {
         if id.in_group(meta.gid) {
             if target.chown(None, Some(meta.gid)).is_err() {
                 kept = false;

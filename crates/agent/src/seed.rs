@@ -453,7 +453,8 @@ fn seed_pair(
     }
 
     let nk = NotKeptCounters::default();
-    let ctx = CopyCtx::new(src, dst, id, &nk, fault);
+    let dst_setgid = dst_st.st_mode & crate::meta::S_ISGID != 0;
+    let ctx = CopyCtx::new(src, dst, id, &nk, fault, dst_setgid);
     let dst_for_copy = rustix::io::dup(&dst_fd).ctx("dup", || dst.to_path_buf())?;
     copy_tree(
         &ctx,

@@ -1,0 +1,211 @@
+//! `rofs-agent sync`'s command line (hand-written, like the rest of the
+//! agent's). The forms are fixed by the pod rewrite:
+//!
+//!     /rofs-agent sync --once --state-dir /.rofs/sync SRC1 DST1 [SRC2 DST2 ...]
+//!     /rofs-agent sync --state-dir /.rofs/sync [--conflict app|source]
+//!         [--reload-signal SIG:PROCESS] [--reload-url URL] [--debounce-ms N]
+//!         [--resync-seconds N] SRC1 DST1 [SRC2 DST2 ...]
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use super::plan::ConflictPolicy;
+use super::{SyncOptions, reload};
+
+/// `rofs-agent sync --help`.
+pub const SYNC_HELP: &str = "\
+Usage: rofs-agent sync [OPTIONS] SRC DST [SRC DST ...]
+
+Keeps each writable directory DST a copy of the read-only directory SRC (a
+ConfigMap, Secret or projected volume): copies it once, then watches SRC
+with inotify and propagates additions, changes and deletions as they come.
+Understands the kubelet's AtomicWriter layout (timestamped data directory,
+`..data` symlink swapped by rename, visible names are symlinks through
+`..data`): a sync starts the moment `..data` is renamed, and reads the data
+directory it points to, never a half-updated set. A plain directory works
+too (changes are debounced). DST gets regular files (never symlinks), each
+replaced atomically (temporary file + rename), with the source file's mode.
+
+The app's own edits are never lost: a state file remembers what sync last
+wrote to each DST file. A DST file the app edited is left alone while the
+source keeps its version; if the source changed it too, that is a conflict
+(logged; --conflict decides). A file the app created is never deleted; a
+file deleted from the source is deleted from DST only if the app did not
+edit it.
+
+Options:
+  --once                One sync pass, then exit (the init container form).
+  --state-dir DIR       Keep the state files in DIR (created if missing),
+                        one per DST: DIR/<DST as a name>-<hash>.sync. In a
+                        pod: a volume that lives as long as the pod and that
+                        the app does not see, e.g. /.rofs/sync. Without it:
+                        DST/.rofs-sync.state.
+  --conflict app|source The app edited a file that the source changed too:
+                        keep the app's version (app, the default) or write
+                        the source's (source). Logged either way.
+  --reload-signal SIG:PROCESS
+                        After a sync that changed something, send SIG (HUP,
+                        USR1, USR2, INT, QUIT, TERM, WINCH, CONT) to every
+                        process whose name (/proc/PID/comm or argv[0]'s
+                        basename) is PROCESS, e.g. HUP:nginx. The pod needs
+                        shareProcessNamespace: true. Repeatable.
+  --reload-url URL      After a sync that changed something, POST to URL:
+                        http://127.0.0.1:PORT/PATH, http://[::1]:PORT/PATH or
+                        http://localhost:PORT/PATH (loopback only, no DNS;
+                        2 s timeouts). Repeatable.
+  --debounce-ms N       Quiet time before a plain directory's changes are
+                        synced and before the reload hooks run (default 100).
+                        A `..data` swap is synced at once: it is complete.
+  --resync-seconds N    Full resync every N seconds as a safety net
+                        (default 300; 0 turns it off: no wakeup at all while
+                        nothing changes). Every sync compares everything.
+  --log-format plain|json
+                        Log lines as text (default) or one JSON object each.
+  -q, --quiet           Print errors only.
+  -h, --help            Print this help.
+
+Logs (stderr): one line per sync that changed DST (files added, changed,
+removed, conflicts, the time from the event to done), one per conflict.
+
+Exit status: --once: 0 every pair synced, 1 an error; the watching form runs
+until SIGTERM (exit 0); 1 on an error at start; 2 usage.
+";
+
+fn usage(msg: &str) -> ExitCode {
+    let line = SYNC_HELP.lines().next().unwrap_or_default();
+    let _ = writeln!(
+        std::io::stderr(),
+        "rofs-agent: {msg}\n{line}\nTry --help for more."
+    );
+    ExitCode::from(2)
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Parsed {
+    Help,
+    Run(Box<SyncOptions>),
+}
+
+/// Runs `sync` with `args` (after the word `sync`).
+pub fn main_with_args(args: Vec<OsString>) -> ExitCode {
+    match parse(args) {
+        Err(msg) => usage(&msg),
+        Ok(Parsed::Help) => {
+            let _ = std::io::stdout().write_all(SYNC_HELP.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Ok(Parsed::Run(opts)) => match super::run(&opts, None) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                let _ = writeln!(std::io::stderr(), "rofs sync: error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn number(name: &str, v: &OsString, max: u64) -> Result<u64, String> {
+    v.to_str()
+        .and_then(|s| s.parse::<u64>().ok())
+        .filter(|n| *n <= max)
+        .ok_or_else(|| format!("{name}: {v:?} is not a number from 0 to {max}"))
+}
+
+/// Parses `sync`'s arguments.
+pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
+    let mut opts = SyncOptions::default();
+    let mut positional: Vec<PathBuf> = Vec::new();
+    let mut it = args.into_iter();
+    let mut options_done = false;
+    while let Some(a) = it.next() {
+        let bytes = std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str());
+        if options_done || !bytes.starts_with(b"-") || bytes == b"-" {
+            positional.push(PathBuf::from(a));
+            continue;
+        }
+        // --name=value or --name value
+        let (name, inline): (&str, Option<OsString>) = match a.to_str() {
+            Some(s) => match s.split_once('=') {
+                Some((n, v)) if n.starts_with("--") => (n, Some(OsString::from(v))),
+                _ => (s, None),
+            },
+            None => return Err(format!("unknown option {a:?}")),
+        };
+        let value = |it: &mut std::vec::IntoIter<OsString>| {
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        let text = |v: OsString| {
+            v.into_string()
+                .map_err(|v| format!("{name}: {v:?} is not UTF-8"))
+        };
+        match name {
+            "--" => options_done = true,
+            "-h" | "--help" => return Ok(Parsed::Help),
+            "--once" => opts.once = true,
+            "--state-dir" => opts.state_dir = Some(PathBuf::from(value(&mut it)?)),
+            "--conflict" => {
+                opts.policy = match text(value(&mut it)?)?.as_str() {
+                    "app" => ConflictPolicy::App,
+                    "source" => ConflictPolicy::Source,
+                    v => return Err(format!("--conflict: {v:?} is not app or source")),
+                }
+            }
+            "--reload-signal" => {
+                let v = text(value(&mut it)?)?;
+                opts.signal_hooks.push(reload::parse_signal_hook(&v)?);
+            }
+            "--reload-url" => {
+                let v = text(value(&mut it)?)?;
+                opts.url_hooks.push(reload::parse_url_hook(&v)?);
+            }
+            "--debounce-ms" => {
+                let n = number(name, &value(&mut it)?, 60_000)?;
+                opts.debounce = Duration::from_millis(n);
+            }
+            "--resync-seconds" => {
+                let n = number(name, &value(&mut it)?, 86_400 * 365)?;
+                opts.resync = (n > 0).then(|| Duration::from_secs(n));
+            }
+            "--log-format" => {
+                opts.json = match text(value(&mut it)?)?.as_str() {
+                    "plain" => false,
+                    "json" => true,
+                    v => return Err(format!("--log-format: {v:?} is not plain or json")),
+                }
+            }
+            "-q" | "--quiet" => opts.log = false,
+            _ => return Err(format!("unknown option {name}")),
+        }
+    }
+    if positional.is_empty() {
+        return Err("missing SRC DST".into());
+    }
+    if positional.len() % 2 != 0 {
+        return Err(format!(
+            "SRC and DST come in pairs; got {} paths (the last SRC has no DST)",
+            positional.len()
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for pair in positional.chunks(2) {
+        if !seen.insert(pair[1].clone()) {
+            return Err(format!("DST {} is given twice", pair[1].display()));
+        }
+        if pair[1].starts_with(&pair[0]) || pair[0].starts_with(&pair[1]) {
+            return Err(format!(
+                "SRC {} and DST {} must not contain each other",
+                pair[0].display(),
+                pair[1].display()
+            ));
+        }
+        opts.pairs.push((pair[0].clone(), pair[1].clone()));
+    }
+    Ok(Parsed::Run(Box::new(opts)))
+}

@@ -1,0 +1,815 @@
+//! `rofs-agent sync`: the pure core (plan table, debouncer replaying the
+//! recorded event sequences of `tests/sync_cases/*.events` with mocked time)
+//! and the real inotify loop driven by an emulation of the kubelet's
+//! AtomicWriter. Real-time tests wait for the expected state with a
+//! deadline; no sleep is an assertion.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rofs_agent::sync::debounce::{Debouncer, classify, mask};
+use rofs_agent::sync::fsio::{self, format_state, parse_state};
+use rofs_agent::sync::plan::{
+    Action, ConflictKind, ConflictPolicy, Entry, Plan, Snapshot, State, WriteKind, plan,
+};
+use rofs_agent::sync::{RunReport, SyncError, SyncOptions, cli, control, reload};
+
+// ---------------------------------------------------------------------
+// The pure decision core.
+
+fn e(content: &str) -> Entry {
+    Entry::file(fsio::fnv(content.as_bytes()), content.len() as u64, 0o644)
+}
+
+fn snap(items: &[(&str, Entry)]) -> Snapshot {
+    items.iter().map(|(p, e)| (PathBuf::from(p), *e)).collect()
+}
+
+fn p(s: &str) -> PathBuf {
+    PathBuf::from(s)
+}
+
+struct Case {
+    name: &'static str,
+    src: Option<Entry>,
+    dst: Option<Entry>,
+    state: Option<Entry>,
+    policy: ConflictPolicy,
+    action: Option<Action>,
+    conflict: Option<ConflictKind>,
+}
+
+#[test]
+fn plan_table() {
+    use ConflictPolicy::{App, Source};
+    let (v1, v2, app) = (e("v1"), e("v2"), e("app"));
+    let v1_0600 = Entry::file(v1.hash, v1.size, 0o600);
+    let path = p("k");
+    let write = |entry, kind| {
+        Some(Action::Write {
+            path: p("k"),
+            entry,
+            kind,
+        })
+    };
+    let adopt = |entry| Some(Action::Adopt { path: p("k"), entry });
+    let cases = [
+        Case { name: "new in source", src: Some(v1), dst: None, state: None, policy: App, action: write(v1, WriteKind::Add), conflict: None },
+        Case { name: "in sync", src: Some(v1), dst: Some(v1), state: Some(v1), policy: App, action: None, conflict: None },
+        Case { name: "source changed", src: Some(v2), dst: Some(v1), state: Some(v1), policy: App, action: write(v2, WriteKind::Change), conflict: None },
+        Case { name: "source mode changed", src: Some(v1_0600), dst: Some(v1), state: Some(v1), policy: App, action: Some(Action::Chmod { path: p("k"), entry: v1_0600 }), conflict: None },
+        Case { name: "app edited, source same", src: Some(v1), dst: Some(app), state: Some(v1), policy: App, action: None, conflict: None },
+        Case { name: "both changed, app wins", src: Some(v2), dst: Some(app), state: Some(v1), policy: App, action: adopt(v2), conflict: Some(ConflictKind::BothChanged) },
+        Case { name: "both changed, source wins", src: Some(v2), dst: Some(app), state: Some(v1), policy: Source, action: write(v2, WriteKind::Overwrite), conflict: Some(ConflictKind::BothChanged) },
+        Case { name: "app wrote what the source now has", src: Some(v2), dst: Some(v2), state: Some(v1), policy: App, action: adopt(v2), conflict: None },
+        Case { name: "app deleted, source same", src: Some(v1), dst: None, state: Some(v1), policy: App, action: None, conflict: None },
+        Case { name: "app deleted, source changed, app wins", src: Some(v2), dst: None, state: Some(v1), policy: App, action: adopt(v2), conflict: Some(ConflictKind::AppDeleted) },
+        Case { name: "app deleted, source changed, source wins", src: Some(v2), dst: None, state: Some(v1), policy: Source, action: write(v2, WriteKind::Overwrite), conflict: Some(ConflictKind::AppDeleted) },
+        Case { name: "first sync finds the same file", src: Some(v1), dst: Some(v1), state: None, policy: App, action: adopt(v1), conflict: None },
+        Case { name: "app created the name first, app wins", src: Some(v1), dst: Some(app), state: None, policy: App, action: adopt(v1), conflict: Some(ConflictKind::AppCreated) },
+        Case { name: "app created the name first, source wins", src: Some(v1), dst: Some(app), state: None, policy: Source, action: write(v1, WriteKind::Overwrite), conflict: Some(ConflictKind::AppCreated) },
+        Case { name: "deleted in source", src: None, dst: Some(v1), state: Some(v1), policy: App, action: Some(Action::Remove { path: p("k") }), conflict: None },
+        Case { name: "deleted in source, app edited, app wins", src: None, dst: Some(app), state: Some(v1), policy: App, action: Some(Action::Forget { path: p("k") }), conflict: Some(ConflictKind::SourceDeleted) },
+        Case { name: "deleted in source, app edited, source wins", src: None, dst: Some(app), state: Some(v1), policy: Source, action: Some(Action::Remove { path: p("k") }), conflict: Some(ConflictKind::SourceDeleted) },
+        Case { name: "deleted in source and by the app", src: None, dst: None, state: Some(v1), policy: App, action: Some(Action::Forget { path: p("k") }), conflict: None },
+        Case { name: "the app's own file", src: None, dst: Some(app), state: None, policy: Source, action: None, conflict: None },
+    ];
+    for c in cases {
+        let one = |x: Option<Entry>| -> Snapshot {
+            x.map(|e| snap(&[("k", e)])).unwrap_or_default()
+        };
+        let got = plan(&one(c.src), &one(c.dst), &one(c.state), c.policy);
+        let want_actions: Vec<Action> = c.action.into_iter().collect();
+        assert_eq!(got.actions, want_actions, "case {:?}", c.name);
+        let kinds: Vec<ConflictKind> = got.conflicts.iter().map(|x| x.kind).collect();
+        assert_eq!(kinds, c.conflict.into_iter().collect::<Vec<_>>(), "case {:?}", c.name);
+        for x in &got.conflicts {
+            assert_eq!(x.path, path);
+            assert_eq!(x.source_won, c.policy == Source, "case {:?}", c.name);
+        }
+    }
+}
+
+#[test]
+fn plan_a_swap_that_adds_changes_and_removes() {
+    let state = snap(&[("a", e("1")), ("b", e("1")), ("dir/c", e("1"))]);
+    let dst = snap(&[("a", e("1")), ("b", e("1")), ("dir/c", e("1"))]);
+    let src = snap(&[("a", e("2")), ("dir/c", e("1")), ("new", e("1"))]);
+    let got = plan(&src, &dst, &state, ConflictPolicy::App);
+    assert_eq!(
+        got,
+        Plan {
+            actions: vec![
+                Action::Write { path: p("a"), entry: e("2"), kind: WriteKind::Change },
+                Action::Write { path: p("new"), entry: e("1"), kind: WriteKind::Add },
+                Action::Remove { path: p("b") },
+            ],
+            conflicts: vec![],
+        }
+    );
+    // Applying the plan's state changes and planning again: nothing to do.
+    let mut st = state.clone();
+    for a in &got.actions {
+        rofs_agent::sync::plan::apply_to_state(&mut st, a);
+    }
+    assert_eq!(st, src);
+    assert!(plan(&src, &src, &st, ConflictPolicy::App).actions.is_empty());
+}
+
+#[test]
+fn a_conflict_is_logged_once_per_source_version() {
+    // The app keeps its edit; the next sync with the same source is silent,
+    // a newer source version is a new conflict.
+    let mut state = snap(&[("a", e("1"))]);
+    let dst = snap(&[("a", e("app"))]);
+    let p1 = plan(&snap(&[("a", e("2"))]), &dst, &state, ConflictPolicy::App);
+    assert_eq!(p1.conflicts.len(), 1);
+    for a in &p1.actions {
+        rofs_agent::sync::plan::apply_to_state(&mut state, a);
+    }
+    let p2 = plan(&snap(&[("a", e("2"))]), &dst, &state, ConflictPolicy::App);
+    assert_eq!(p2, Plan::default());
+    let p3 = plan(&snap(&[("a", e("3"))]), &dst, &state, ConflictPolicy::App);
+    assert_eq!(p3.conflicts.len(), 1);
+    assert!(p3.is_noop());
+}
+
+#[test]
+fn state_file_round_trips_odd_names() {
+    let mut st = State::new();
+    st.insert(p("plain.conf"), e("x"));
+    st.insert(p("dir/with space%.txt"), Entry::file(7, 1, 0o400));
+    st.insert(
+        PathBuf::from(<OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"bin\xff\n")),
+        e("y"),
+    );
+    let text = format_state(&st);
+    assert_eq!(text.lines().count(), 4, "{text}");
+    assert_eq!(parse_state(&text).expect("parses"), st);
+    assert!(parse_state("garbage\n").is_err());
+    assert!(parse_state("rofs-sync-state 1\nzz 1 644 a\n").is_err());
+}
+
+#[test]
+fn state_paths_are_distinct_per_dst() {
+    let dir = Path::new("/.rofs/sync");
+    let a = fsio::state_path(Some(dir), Path::new("/.rofs/dst/config"));
+    let b = fsio::state_path(Some(dir), Path::new("/.rofs/dst/config_"));
+    assert_ne!(a, b);
+    assert!(a.starts_with(dir));
+    assert!(a.to_string_lossy().contains("rofs_dst_config-"), "{}", a.display());
+    assert_eq!(
+        fsio::state_path(None, Path::new("/d")),
+        Path::new("/d/.rofs-sync.state")
+    );
+}
+
+// ---------------------------------------------------------------------
+// The debouncer, replaying recorded event sequences with mocked time.
+
+fn parse_mask(s: &str) -> u32 {
+    s.split('|')
+        .map(|m| match m {
+            "MODIFY" => mask::MODIFY,
+            "ATTRIB" => mask::ATTRIB,
+            "CLOSE_WRITE" => mask::CLOSE_WRITE,
+            "MOVED_FROM" => mask::MOVED_FROM,
+            "MOVED_TO" => mask::MOVED_TO,
+            "CREATE" => mask::CREATE,
+            "DELETE" => mask::DELETE,
+            "DELETE_SELF" => mask::DELETE_SELF,
+            "MOVE_SELF" => mask::MOVE_SELF,
+            "Q_OVERFLOW" => mask::Q_OVERFLOW,
+            "IGNORED" => mask::IGNORED,
+            "ISDIR" => mask::ISDIR,
+            other => panic!("unknown mask {other}"),
+        })
+        .fold(0, |a, b| a | b)
+}
+
+/// Replays a case: events grouped by time (one group = what one `read`
+/// returns after a wakeup), timers that expire before a group fire first,
+/// like `poll` timing out. Returns the times of the syncs, in ms.
+fn replay(text: &str) -> (Vec<u64>, Vec<u64>) {
+    let t0 = Instant::now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    let ms_of = |i: Instant| (i - t0).as_millis() as u64;
+    let mut atomic = false;
+    let mut debounce = Duration::from_millis(100);
+    let mut groups: BTreeMap<u64, Vec<(u32, Option<String>)>> = BTreeMap::new();
+    let mut expect = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut f = line.split_whitespace();
+        match f.next() {
+            Some("layout") => atomic = f.next() == Some("atomic"),
+            Some("debounce") => {
+                debounce = Duration::from_millis(f.next().and_then(|v| v.parse().ok()).expect("ms"))
+            }
+            Some("expect") => expect = f.map(|v| v.parse().expect("ms")).collect(),
+            Some(t) => {
+                let t: u64 = t.parse().expect("time");
+                let m = parse_mask(f.next().expect("mask"));
+                groups.entry(t).or_default().push((m, f.next().map(String::from)));
+            }
+            None => {}
+        }
+    }
+    let mut d = Debouncer::new(debounce, debounce * 10);
+    let mut syncs = Vec::new();
+    for (t, events) in groups {
+        while let Some(dl) = d.deadline().filter(|dl| *dl < at(t)) {
+            assert!(d.on_tick(dl));
+            syncs.push(ms_of(dl));
+        }
+        for (m, name) in events {
+            if let Some(trigger) = classify(m, name.as_deref().map(OsStr::new), atomic) {
+                d.on_event(trigger, at(t));
+            }
+        }
+        if d.on_tick(at(t)) {
+            syncs.push(t);
+        }
+    }
+    while let Some(dl) = d.deadline() {
+        assert!(!d.on_tick(dl - Duration::from_millis(1)), "fires early");
+        assert!(d.on_tick(dl));
+        syncs.push(ms_of(dl));
+    }
+    (syncs, expect)
+}
+
+#[test]
+fn debouncer_replays_recorded_sequences() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sync_cases");
+    let mut n = 0;
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .expect("tests/sync_cases")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension() == Some(OsStr::new("events")))
+        .collect();
+    files.sort();
+    for f in files {
+        let text = fs::read_to_string(&f).expect("read case");
+        let (got, want) = replay(&text);
+        assert_eq!(got, want, "case {}", f.display());
+        n += 1;
+    }
+    assert!(n >= 6, "only {n} cases found in {}", dir.display());
+}
+
+#[test]
+fn debouncer_is_idle_without_events() {
+    let mut d = Debouncer::new(Duration::from_millis(100), Duration::from_secs(1));
+    let now = Instant::now();
+    assert_eq!(d.deadline(), None);
+    assert!(!d.on_tick(now + Duration::from_secs(3600)));
+    assert_eq!(d.pending_since(), None);
+}
+
+// ---------------------------------------------------------------------
+// The command line and the reload hooks' parsers.
+
+fn args(v: &[&str]) -> Vec<std::ffi::OsString> {
+    v.iter().map(|s| s.into()).collect()
+}
+
+fn parse_ok(v: &[&str]) -> SyncOptions {
+    match cli::parse(args(v)) {
+        Ok(cli::Parsed::Run(o)) => *o,
+        other => panic!("{v:?}: {other:?}"),
+    }
+}
+
+#[test]
+fn cli_accepts_the_forms_the_rewrite_generates() {
+    let o = parse_ok(&["--once", "--state-dir", "/.rofs/sync", "/.rofs/src/a", "/.rofs/dst/a"]);
+    assert!(o.once);
+    assert_eq!(o.state_dir.as_deref(), Some(Path::new("/.rofs/sync")));
+    assert_eq!(o.pairs, vec![(p("/.rofs/src/a"), p("/.rofs/dst/a"))]);
+
+    let o = parse_ok(&[
+        "--state-dir=/.rofs/sync",
+        "--conflict",
+        "source",
+        "--reload-signal",
+        "HUP:nginx",
+        "--reload-url",
+        "http://127.0.0.1:9090/-/reload",
+        "--debounce-ms",
+        "250",
+        "--resync-seconds",
+        "0",
+        "/.rofs/src/a",
+        "/.rofs/dst/a",
+        "/.rofs/src/b",
+        "/.rofs/dst/b",
+    ]);
+    assert!(!o.once);
+    assert_eq!(o.policy, ConflictPolicy::Source);
+    assert_eq!(o.signal_hooks[0].process, "nginx");
+    assert_eq!(o.signal_hooks[0].signal_name, "SIGHUP");
+    assert_eq!(o.url_hooks[0].path, "/-/reload");
+    assert_eq!(o.debounce, Duration::from_millis(250));
+    assert_eq!(o.resync, None);
+    assert_eq!(o.pairs.len(), 2);
+    assert_eq!(parse_ok(&["s", "d"]).resync, Some(Duration::from_secs(300)));
+}
+
+#[test]
+fn cli_rejects_bad_input() {
+    for (v, needle) in [
+        (&["s"][..], "pairs"),
+        (&[][..], "missing SRC DST"),
+        (&["--conflict", "both", "s", "d"][..], "app or source"),
+        (&["--reload-signal", "nginx", "s", "d"][..], "SIG:PROCESS"),
+        (&["--reload-signal", "BOGUS:nginx", "s", "d"][..], "unknown signal"),
+        (&["--reload-url", "http://10.0.0.1/x", "s", "d"][..], "loopback"),
+        (&["--reload-url", "http://example.com/x", "s", "d"][..], "no DNS"),
+        (&["--reload-url", "https://127.0.0.1/x", "s", "d"][..], "http://"),
+        (&["--debounce-ms", "x", "s", "d"][..], "not a number"),
+        (&["--frobnicate", "s", "d"][..], "unknown option"),
+        (&["a", "d", "b", "d"][..], "twice"),
+        (&["/x", "/x/y"][..], "contain"),
+    ] {
+        match cli::parse(args(v)) {
+            Err(m) => assert!(m.contains(needle), "{v:?}: {m}"),
+            Ok(o) => panic!("{v:?} accepted: {o:?}"),
+        }
+    }
+    assert!(matches!(cli::parse(args(&["--help"])), Ok(cli::Parsed::Help)));
+}
+
+#[test]
+fn reload_url_forms() {
+    let u = reload::parse_url_hook("http://localhost:8080").expect("localhost");
+    assert_eq!(u.addr.to_string(), "127.0.0.1:8080");
+    assert_eq!(u.path, "/");
+    let u = reload::parse_url_hook("http://[::1]:9/r?x=1").expect("v6");
+    assert_eq!(u.addr.to_string(), "[::1]:9");
+    assert_eq!(u.path, "/r?x=1");
+    let u = reload::parse_url_hook("http://127.1.2.3/").expect("127/8");
+    assert_eq!(u.addr.port(), 80);
+    assert!(reload::parse_url_hook("http://[::2]:9/").is_err());
+    assert!(reload::parse_url_hook("http://0.0.0.0:9/").is_err());
+    let s = reload::parse_signal_hook("sigusr1:java").expect("usr1");
+    assert_eq!(s.signal_name, "SIGUSR1");
+    assert_eq!(reload::parse_signal_hook("1:x").expect("1").signal_name, "SIGHUP");
+}
+
+// ---------------------------------------------------------------------
+// The kubelet's AtomicWriter, emulated faithfully
+// (pkg/volume/util/atomic_writer.go): a new timestamped directory holding
+// the whole payload, a `..data_tmp` symlink to it renamed over `..data`,
+// visible top-level names as symlinks through `..data` (created for new
+// names, removed for gone ones), then the old directory removed.
+
+struct AtomicWriter {
+    dir: PathBuf,
+    n: u32,
+}
+
+impl AtomicWriter {
+    fn new(dir: &Path) -> Self {
+        fs::create_dir_all(dir).expect("mkdir");
+        AtomicWriter { dir: dir.to_path_buf(), n: 0 }
+    }
+
+    fn write(&mut self, payload: &[(&str, &str, u32)]) {
+        let link = self.dir.join("..data");
+        let old = fs::read_link(&link).ok();
+        self.n += 1;
+        let ts = format!("..2026_11_27_02_15_39.{:09}", self.n);
+        let data = self.dir.join(&ts);
+        fs::create_dir(&data).expect("mkdir ts");
+        for (path, content, mode) in payload {
+            let f = data.join(path);
+            fs::create_dir_all(f.parent().expect("parent")).expect("mkdir -p");
+            fs::write(&f, content).expect("write payload");
+            fs::set_permissions(&f, fs::Permissions::from_mode(*mode)).expect("chmod");
+        }
+        let tmp = self.dir.join("..data_tmp");
+        symlink(&ts, &tmp).expect("symlink ..data_tmp");
+        fs::rename(&tmp, &link).expect("rename over ..data");
+        let tops: Vec<&str> = payload
+            .iter()
+            .map(|(p, _, _)| p.split('/').next().expect("top"))
+            .collect();
+        for t in &tops {
+            let v = self.dir.join(t);
+            if fs::symlink_metadata(&v).is_err() {
+                symlink(format!("..data/{t}"), &v).expect("visible symlink");
+            }
+        }
+        for ent in fs::read_dir(&self.dir).expect("readdir") {
+            let name = ent.expect("entry").file_name();
+            let name = name.to_string_lossy();
+            if !name.starts_with("..") && !tops.contains(&name.as_ref()) {
+                fs::remove_file(self.dir.join(name.as_ref())).expect("remove visible");
+            }
+        }
+        if let Some(old) = old {
+            fs::remove_dir_all(self.dir.join(old)).expect("remove old ts dir");
+        }
+    }
+}
+
+/// DST as (relative path → (content, mode)); fails on anything but regular
+/// files and directories, or a leftover temporary file.
+fn dst_files(dst: &Path) -> BTreeMap<String, (String, u32)> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, (String, u32)>) {
+        for ent in fs::read_dir(dir).expect("readdir dst") {
+            let ent = ent.expect("entry");
+            let md = fs::symlink_metadata(ent.path()).expect("lstat");
+            let rel = ent
+                .path()
+                .strip_prefix(root)
+                .expect("under root")
+                .to_string_lossy()
+                .into_owned();
+            if md.is_dir() {
+                walk(root, &ent.path(), out);
+            } else {
+                assert!(md.is_file(), "{rel} is not a regular file");
+                assert!(!rel.ends_with(fsio::TMP_SUFFIX), "leftover {rel}");
+                if rel == fsio::IN_DST_STATE {
+                    continue;
+                }
+                let content = fs::read_to_string(ent.path()).expect("read");
+                out.insert(rel, (content, md.permissions().mode() & 0o7777));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dst, dst, &mut out);
+    out
+}
+
+fn want(items: &[(&str, &str, u32)]) -> BTreeMap<String, (String, u32)> {
+    items
+        .iter()
+        .map(|(p, c, m)| (p.to_string(), (c.to_string(), *m)))
+        .collect()
+}
+
+/// Polls `cond` until it holds, for at most 10 s.
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn wait_dst(dst: &Path, expected: &BTreeMap<String, (String, u32)>) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = dst_files(dst);
+        if &got == expected {
+            return;
+        }
+        assert!(Instant::now() < deadline, "DST never became {expected:?}; last {got:?}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+struct Running {
+    ctl: UnixStream,
+    thread: Option<JoinHandle<Result<RunReport, SyncError>>>,
+}
+
+impl Running {
+    fn start(opts: SyncOptions) -> Self {
+        let (ctl, loop_end) = UnixStream::pair().expect("socketpair");
+        let thread = std::thread::spawn(move || rofs_agent::sync::run(&opts, Some(loop_end)));
+        Running { ctl, thread: Some(thread) }
+    }
+    /// Sends a control byte and waits for the loop's acknowledgement.
+    fn send(&mut self, byte: u8) {
+        self.ctl.write_all(&[byte]).expect("control");
+        let mut ack = [0u8; 1];
+        self.ctl.read_exact(&mut ack).expect("ack");
+        assert_eq!(ack[0], byte);
+    }
+    fn stop(mut self) -> RunReport {
+        self.send(control::STOP);
+        self.thread
+            .take()
+            .expect("thread")
+            .join()
+            .expect("no panic")
+            .expect("run ok")
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = self.ctl.write_all(&[control::STOP]);
+            let _ = t.join();
+        }
+    }
+}
+
+struct Env {
+    _tmp: tempfile::TempDir,
+    src: PathBuf,
+    dst: PathBuf,
+    state: PathBuf,
+    aw: AtomicWriter,
+}
+
+fn env() -> Env {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let src = tmp.path().join("src");
+    let dst = tmp.path().join("dst");
+    let state = tmp.path().join("state");
+    let aw = AtomicWriter::new(&src);
+    fs::create_dir(&dst).expect("mkdir dst");
+    Env { src, dst, state, aw, _tmp: tmp }
+}
+
+impl Env {
+    fn opts(&self) -> SyncOptions {
+        SyncOptions {
+            pairs: vec![(self.src.clone(), self.dst.clone())],
+            state_dir: Some(self.state.clone()),
+            log: false,
+            resync: None,
+            ..SyncOptions::default()
+        }
+    }
+    /// The app (or the init container's pass) has done its initial copy.
+    fn once(&self) {
+        let opts = SyncOptions { once: true, ..self.opts() };
+        rofs_agent::sync::run(&opts, None).expect("--once");
+    }
+}
+
+const BASE: &[(&str, &str, u32)] = &[
+    ("a.conf", "a1", 0o644),
+    ("b.conf", "b1", 0o644),
+    ("secret.key", "k1", 0o400),
+    ("dir/c.conf", "c1", 0o644),
+];
+
+#[test]
+fn once_copies_the_atomic_writer_layout_as_regular_files() {
+    let mut t = env();
+    t.aw.write(BASE);
+    t.once();
+    wait_dst(&t.dst, &want(BASE));
+    // A second pass changes nothing, and the state lives in --state-dir.
+    t.once();
+    assert_eq!(dst_files(&t.dst), want(BASE));
+    assert_eq!(fs::read_dir(&t.state).expect("state dir").count(), 1);
+    assert!(!t.dst.join(fsio::IN_DST_STATE).exists());
+}
+
+#[test]
+fn once_fails_on_a_missing_source() {
+    let t = env();
+    let opts = SyncOptions {
+        once: true,
+        pairs: vec![(t.src.join("nope"), t.dst.clone())],
+        ..t.opts()
+    };
+    let err = rofs_agent::sync::run(&opts, None).expect_err("missing SRC");
+    assert!(err.to_string().contains("nope"), "{err}");
+}
+
+#[test]
+fn a_swap_that_adds_changes_and_removes_at_once() {
+    let mut t = env();
+    t.aw.write(BASE);
+    t.once();
+    let run = Running::start(t.opts());
+    let next = &[
+        ("a.conf", "a2", 0o644),       // changed
+        ("secret.key", "k1", 0o440),   // mode only
+        ("dir/c.conf", "c2", 0o644),   // nested, changed
+        ("dir/d.conf", "d1", 0o600),   // nested, added
+        ("new.conf", "n1", 0o644),     // added; b.conf removed
+    ];
+    t.aw.write(next);
+    wait_dst(&t.dst, &want(next));
+    let r = run.stop();
+    assert_eq!(r.conflicts, 0);
+    assert_eq!(r.errors, 0);
+    assert!(r.changed_syncs >= 1);
+}
+
+#[test]
+fn rapid_successive_swaps_end_in_the_last_state() {
+    let mut t = env();
+    t.aw.write(BASE);
+    t.once();
+    let run = Running::start(t.opts());
+    let mut last = Vec::new();
+    for i in 0..200 {
+        let a = format!("a{i}");
+        let extra = format!("x{}.conf", i % 7);
+        last = vec![
+            ("a.conf".to_string(), a, 0o644),
+            (extra, "x".to_string(), 0o644),
+        ];
+        if i % 2 == 0 {
+            last.push(("dir/c.conf".to_string(), format!("c{i}"), 0o644));
+        }
+        let payload: Vec<(&str, &str, u32)> =
+            last.iter().map(|(p, c, m)| (p.as_str(), c.as_str(), *m)).collect();
+        t.aw.write(&payload);
+    }
+    let payload: Vec<(&str, &str, u32)> =
+        last.iter().map(|(p, c, m)| (p.as_str(), c.as_str(), *m)).collect();
+    wait_dst(&t.dst, &want(&payload));
+    let r = run.stop();
+    assert_eq!(r.errors, 0, "{r:?}");
+}
+
+#[test]
+fn a_queue_overflow_is_healed_by_a_full_resync() {
+    let mut t = env();
+    t.aw.write(BASE);
+    t.once();
+    let mut run = Running::start(t.opts());
+    // Lose every event from here, as the kernel does on overflow (the
+    // loop acknowledges once it drops)…
+    run.send(control::DROP_EVENTS);
+    t.aw.write(&[("a.conf", "lost", 0o644)]);
+    t.aw.write(&[("a.conf", "lost again", 0o644), ("z", "z", 0o644)]);
+    // …once the loop has read (and dropped) those events, DST is stale…
+    run.send(control::PING);
+    assert_eq!(dst_files(&t.dst), want(BASE));
+    // …until IN_Q_OVERFLOW: only the full resync brings it up to date.
+    run.send(control::OVERFLOW);
+    wait_dst(&t.dst, &want(&[("a.conf", "lost again", 0o644), ("z", "z", 0o644)]));
+    let r = run.stop();
+    assert_eq!(r.overflows, 1);
+}
+
+#[test]
+fn the_apps_edits_and_files_survive() {
+    let mut t = env();
+    t.aw.write(BASE);
+    t.once();
+    let run = Running::start(t.opts());
+    // The app edits a.conf (a new file renamed over it, like sed -i) and
+    // b.conf (in place), creates its own file, and deletes secret.key.
+    fs::write(t.dst.join(".a.tmp"), "app-a").expect("write");
+    fs::rename(t.dst.join(".a.tmp"), t.dst.join("a.conf")).expect("rename");
+    fs::write(t.dst.join("b.conf"), "app-b").expect("write");
+    fs::write(t.dst.join("own.txt"), "mine").expect("write");
+    fs::remove_file(t.dst.join("secret.key")).expect("rm");
+    // The source changes a.conf (conflict: the app wins), keeps b.conf and
+    // secret.key, removes dir/c.conf (untouched by the app: removed), adds
+    // n.conf.
+    t.aw.write(&[
+        ("a.conf", "a2", 0o644),
+        ("b.conf", "b1", 0o644),
+        ("secret.key", "k1", 0o400),
+        ("n.conf", "n1", 0o644),
+    ]);
+    wait_dst(
+        &t.dst,
+        &want(&[
+            ("a.conf", "app-a", 0o644),
+            ("b.conf", "app-b", 0o644),
+            ("own.txt", "mine", 0o644),
+            ("n.conf", "n1", 0o644),
+        ]),
+    );
+    // The source deletes b.conf, which the app edited: it stays.
+    t.aw.write(&[("a.conf", "a2", 0o644), ("n.conf", "n1", 0o644)]);
+    wait_until("the state to forget b.conf", || {
+        let st = fs::read_dir(&t.state)
+            .expect("state")
+            .map(|e| fs::read_to_string(e.expect("e").path()).expect("read"))
+            .collect::<String>();
+        !st.contains(" b.conf")
+    });
+    assert_eq!(
+        dst_files(&t.dst),
+        want(&[
+            ("a.conf", "app-a", 0o644),
+            ("b.conf", "app-b", 0o644),
+            ("own.txt", "mine", 0o644),
+            ("n.conf", "n1", 0o644),
+        ])
+    );
+    let r = run.stop();
+    assert!(r.conflicts >= 2, "{r:?}");
+}
+
+#[test]
+fn conflict_source_makes_the_source_win() {
+    let mut t = env();
+    t.aw.write(BASE);
+    t.once();
+    let run = Running::start(SyncOptions {
+        policy: ConflictPolicy::Source,
+        ..t.opts()
+    });
+    fs::write(t.dst.join("a.conf"), "app-a").expect("write");
+    fs::write(t.dst.join("own.txt"), "mine").expect("write");
+    t.aw.write(&[("a.conf", "a2", 0o644)]);
+    wait_dst(
+        &t.dst,
+        &want(&[("a.conf", "a2", 0o644), ("own.txt", "mine", 0o644)]),
+    );
+    let r = run.stop();
+    assert_eq!(r.conflicts, 1, "{r:?}");
+}
+
+#[test]
+fn a_plain_directory_is_synced_too() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let src = tmp.path().join("src");
+    let dst = tmp.path().join("dst");
+    fs::create_dir_all(src.join("sub")).expect("mkdir");
+    fs::write(src.join("one"), "1").expect("write");
+    let opts = SyncOptions {
+        pairs: vec![(src.clone(), dst.clone())],
+        log: false,
+        resync: None,
+        debounce: Duration::from_millis(10),
+        ..SyncOptions::default()
+    };
+    let run = Running::start(opts);
+    wait_dst(&dst, &want(&[("one", "1", 0o644)]));
+    fs::write(src.join("sub/two"), "2").expect("write");
+    fs::write(src.join("one"), "1b").expect("write");
+    wait_dst(&dst, &want(&[("one", "1b", 0o644), ("sub/two", "2", 0o644)]));
+    fs::create_dir(src.join("sub/deeper")).expect("mkdir");
+    fs::write(src.join("sub/deeper/three"), "3").expect("write");
+    fs::remove_file(src.join("one")).expect("rm");
+    wait_dst(&dst, &want(&[("sub/two", "2", 0o644), ("sub/deeper/three", "3", 0o644)]));
+    // Without --state-dir the state lives in DST.
+    assert!(dst.join(fsio::IN_DST_STATE).is_file());
+    run.stop();
+}
+
+#[test]
+fn reload_hooks_fire_once_after_a_burst() {
+    let mut t = env();
+    t.aw.write(BASE);
+    t.once();
+    // A fake /proc naming a real child process "fakeapp".
+    let mut child = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("spawn sleep");
+    let proc_root = t.state.parent().expect("tmp").join("proc");
+    let pid_dir = proc_root.join(child.id().to_string());
+    fs::create_dir_all(&pid_dir).expect("mkdir");
+    fs::write(pid_dir.join("comm"), "fakeapp\n").expect("comm");
+    // A loopback HTTP server counting POSTs.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().expect("accept");
+        let mut req = Vec::new();
+        let mut b = [0u8; 512];
+        while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = s.read(&mut b).expect("read");
+            if n == 0 {
+                break;
+            }
+            req.extend_from_slice(&b[..n]);
+        }
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").expect("write");
+        String::from_utf8_lossy(&req).into_owned()
+    });
+    let run = Running::start(SyncOptions {
+        signal_hooks: vec![reload::parse_signal_hook("HUP:fakeapp").expect("hook")],
+        url_hooks: vec![
+            reload::parse_url_hook(&format!("http://127.0.0.1:{port}/-/reload")).expect("url"),
+        ],
+        debounce: Duration::from_millis(50),
+        proc_root,
+        ..t.opts()
+    });
+    for i in 0..5 {
+        t.aw.write(&[("a.conf", &format!("a{i}"), 0o644)]);
+    }
+    let status = child.wait().expect("wait sleep");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(1),
+        "sleep got SIGHUP"
+    );
+    let req = server.join().expect("server");
+    assert!(req.starts_with("POST /-/reload HTTP/1.1\r\n"), "{req}");
+    assert!(req.contains(&format!("Host: 127.0.0.1:{port}")), "{req}");
+    let r = run.stop();
+    assert!(r.reloads >= 1, "{r:?}");
+}
