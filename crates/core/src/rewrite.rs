@@ -37,12 +37,8 @@ pub const INSTALL_CONTAINER: &str = "rofs-install";
 pub enum RewriteError {
     #[error("{at}: {message}")]
     Invalid { at: String, message: String },
-    #[error("{at}: {source}")]
-    Annotation {
-        at: String,
-        #[source]
-        source: AnnotationError,
-    },
+    #[error("{at}: {error}")]
+    Annotation { at: String, error: AnnotationError },
 }
 
 pub(crate) fn invalid(at: impl Into<String>, message: impl Into<String>) -> RewriteError {
@@ -149,9 +145,9 @@ pub fn rewrite_pod_template(
     };
     let mut all_annotations = workload_annotations.cloned().unwrap_or_default();
     all_annotations.extend(template_annotations.clone());
-    let ann = annotations::parse(&all_annotations).map_err(|source| RewriteError::Annotation {
+    let ann = annotations::parse(&all_annotations).map_err(|error| RewriteError::Annotation {
         at: field("metadata.annotations"),
-        source,
+        error,
     })?;
     let mut outcome = Outcome {
         workload: true,

@@ -50,14 +50,13 @@ pub enum ManifestError {
         what: String,
         message: String,
     },
-    #[error("{input}: document {document} (line {line}, {what}): {source}")]
+    #[error("{input}: document {document} (line {line}, {what}): {error}")]
     Rewrite {
         input: String,
         document: usize,
         line: usize,
         what: String,
-        #[source]
-        source: Box<RewriteError>,
+        error: Box<RewriteError>,
     },
     #[error("writing the output: {0}")]
     Output(String),
@@ -90,9 +89,9 @@ pub fn rewrite_any(doc: &mut Value, settings: &Settings) -> Result<Outcome, Rewr
                         at: join(&format!("items[{i}]"), &at),
                         message,
                     },
-                    RewriteError::Annotation { at, source } => RewriteError::Annotation {
+                    RewriteError::Annotation { at, error } => RewriteError::Annotation {
                         at: join(&format!("items[{i}]"), &at),
-                        source,
+                        error,
                     },
                 })?;
                 total.workload |= o.workload;
@@ -211,7 +210,7 @@ pub fn patch(
                     document: doc.index,
                     line: doc.line,
                     what: what.clone(),
-                    source: Box::new(source),
+                    error: Box::new(source),
                 })?;
             let mut outcome = outcome;
             if settings.rollout_on_change && checksum::apply(&mut value, &configs) {

@@ -39,6 +39,11 @@ pub fn from_str(text: &str) -> Result<Value, YamlError> {
             Some((head, rest)) if head.starts_with("line ") => rest,
             _ => message,
         };
+        // ...and sometimes appends " at line L, column C" (relative to the document).
+        let message = match message.rfind(" at line ") {
+            Some(i) if message[i..].contains("column") => &message[..i],
+            _ => message,
+        };
         YamlError {
             line: location.as_ref().map(|l| l.line()).filter(|&l| l > 0),
             column: location.as_ref().map(|l| l.column()).filter(|&c| c > 0),

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Bounded fuzzing of the parser + rewrite (fuzz/fuzz_targets/patch.rs): no panic on any input,
+# and rofs's output patched again is unchanged. Runs for FUZZ_SECONDS (default 60) from the
+# committed seeds. The toolchain here is stable, so nightly-only flags are enabled with
+# RUSTC_BOOTSTRAP=1 (the same compiler; cargo-fuzz needs -Zsanitizer).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${FUZZ_SECONDS:-60}
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked -q
+mkdir -p fuzz/corpus/patch
+cp -n fuzz/seeds/patch/* fuzz/corpus/patch/ 2>/dev/null || true
+RUSTC_BOOTSTRAP=1 cargo fuzz run patch fuzz/corpus/patch -- \
+  -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 2>&1 | tail -n 25
