@@ -1,10 +1,12 @@
 //! `rofs-agent sync`'s command line (hand-written, like the rest of the
 //! agent's). The forms are fixed by the pod rewrite:
 //!
-//!     /rofs-agent sync --once --state-dir /.rofs/sync SRC1 DST1 [SRC2 DST2 ...]
-//!     /rofs-agent sync --state-dir /.rofs/sync [--conflict app|source]
-//!         [--reload-signal SIG:PROCESS] [--reload-url URL] [--debounce-ms N]
-//!         [--resync-seconds N] SRC1 DST1 [SRC2 DST2 ...]
+//! ```text
+//! /rofs-agent sync --once --state-dir /.rofs/sync SRC1 DST1 [SRC2 DST2 ...]
+//! /rofs-agent sync --state-dir /.rofs/sync [--conflict app|source]
+//!     [--reload-signal SIG:PROCESS] [--reload-url URL] [--debounce-ms N]
+//!     [--resync-seconds N] SRC1 DST1 [SRC2 DST2 ...]
+//! ```
 
 use std::ffi::OsString;
 use std::io::Write;

@@ -101,9 +101,7 @@ fn read_source_once(src: &Path) -> io::Result<Option<Source>> {
         },
         ..Source::default()
     };
-    if let Err(e) = fs::metadata(src) {
-        return Err(e);
-    }
+    fs::metadata(src)?;
     let mut buf = vec![0u8; 32 * 1024];
     let root = out.root.clone();
     match walk(&root, Path::new(""), 0, &mut out, &mut buf) {
@@ -121,13 +119,7 @@ fn read_source_once(src: &Path) -> io::Result<Option<Source>> {
     Ok(Some(out))
 }
 
-fn walk(
-    dir: &Path,
-    rel: &Path,
-    depth: usize,
-    out: &mut Source,
-    buf: &mut [u8],
-) -> io::Result<()> {
+fn walk(dir: &Path, rel: &Path, depth: usize, out: &mut Source, buf: &mut [u8]) -> io::Result<()> {
     if !out.atomic {
         out.dirs.push(dir.to_path_buf());
     }
@@ -213,7 +205,13 @@ pub fn read_dst<'a>(dst: &Path, paths: impl Iterator<Item = &'a PathBuf>) -> io:
 /// fsync: readers never see a partial file either way, and an emptyDir does
 /// not outlive the pod (a restarted sidecar rewrites what it had not
 /// recorded). Returns what was written.
-pub fn write_file(root: &Path, dst: &Path, rel: &Path, perm: u32, buf: &mut [u8]) -> io::Result<Entry> {
+pub fn write_file(
+    root: &Path,
+    dst: &Path,
+    rel: &Path,
+    perm: u32,
+    buf: &mut [u8],
+) -> io::Result<Entry> {
     let target = dst.join(rel);
     let parent = target.parent().unwrap_or(dst);
     if parent != dst {
@@ -292,10 +290,23 @@ pub fn state_path(state_dir: Option<&Path>, dst: &Path) -> PathBuf {
             let bytes = dst.as_os_str().as_bytes();
             let mut name: String = String::from_utf8_lossy(bytes)
                 .chars()
-                .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
                 .collect();
             let trimmed = name.trim_matches('_').to_string();
-            name = trimmed.chars().rev().take(80).collect::<Vec<_>>().into_iter().rev().collect();
+            name = trimmed
+                .chars()
+                .rev()
+                .take(80)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
             dir.join(format!("{name}-{:016x}.sync", fnv(bytes)))
         }
     }
@@ -338,7 +349,13 @@ pub fn format_state(state: &State) -> String {
     let mut s = String::from(STATE_HEADER);
     s.push('\n');
     for (path, e) in state {
-        s.push_str(&format!("{:016x} {} {:o} {}\n", e.hash, e.size, e.mode, escape(path)));
+        s.push_str(&format!(
+            "{:016x} {} {:o} {}\n",
+            e.hash,
+            e.size,
+            e.mode,
+            escape(path)
+        ));
     }
     s
 }
@@ -348,14 +365,20 @@ pub fn format_state(state: &State) -> String {
 pub fn parse_state(text: &str) -> Result<State, String> {
     let mut lines = text.lines();
     if lines.next() != Some(STATE_HEADER) {
-        return Err(format!("not a state file (first line is not {STATE_HEADER:?})"));
+        return Err(format!(
+            "not a state file (first line is not {STATE_HEADER:?})"
+        ));
     }
     let mut state = State::new();
     for (i, line) in lines.enumerate() {
         let bad = || format!("line {}: cannot parse {line:?}", i + 2);
         let mut f = line.splitn(4, ' ');
         let hash = u64::from_str_radix(f.next().ok_or_else(bad)?, 16).map_err(|_| bad())?;
-        let size = f.next().ok_or_else(bad)?.parse::<u64>().map_err(|_| bad())?;
+        let size = f
+            .next()
+            .ok_or_else(bad)?
+            .parse::<u64>()
+            .map_err(|_| bad())?;
         let mode = u32::from_str_radix(f.next().ok_or_else(bad)?, 8).map_err(|_| bad())?;
         let path = unescape(f.next().ok_or_else(bad)?).ok_or_else(bad)?;
         state.insert(path, Entry { hash, size, mode });
@@ -376,7 +399,10 @@ pub fn load_state(path: &Path) -> io::Result<State> {
 /// its directory if needed.
 pub fn save_state(path: &Path, state: &State) -> io::Result<()> {
     if let Some(parent) = path.parent() {
-        fs::DirBuilder::new().recursive(true).mode(0o755).create(parent)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(parent)?;
     }
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(TMP_SUFFIX);

@@ -264,9 +264,7 @@ impl Pair {
                             |written| {
                                 match kind {
                                     WriteKind::Add => report.added += 1,
-                                    WriteKind::Change | WriteKind::Overwrite => {
-                                        report.changed += 1
-                                    }
+                                    WriteKind::Change | WriteKind::Overwrite => report.changed += 1,
                                 }
                                 apply_to_state(
                                     &mut self.state,
@@ -390,7 +388,10 @@ fn sync_and_log(
                         ("conflicts", r.conflicts.to_string()),
                         ("errors", r.errors.to_string()),
                         ("sync_ms", ms(done - t0)),
-                        ("latency_ms", since.map(|s| ms(done - s)).unwrap_or_default()),
+                        (
+                            "latency_ms",
+                            since.map(|s| ms(done - s)).unwrap_or_default(),
+                        ),
                     ],
                 );
             }
@@ -426,10 +427,11 @@ fn ensure_watches(
         source.dirs.iter().map(PathBuf::as_path).collect()
     };
     for d in dirs {
-        if let Ok(wd) = inotify.watches().add(d, WATCH_MASK) {
-            if !wds.iter().any(|(w, _)| *w == wd) {
-                wds.push((wd, idx));
-            }
+        let Ok(wd) = inotify.watches().add(d, WATCH_MASK) else {
+            continue;
+        };
+        if !wds.iter().any(|(w, _)| *w == wd) {
+            wds.push((wd, idx));
         }
     }
 }
@@ -492,7 +494,10 @@ pub fn run(opts: &SyncOptions, control: Option<UnixStream>) -> Result<RunReport,
             Err(e) if opts.once => return Err(e),
             Err(_) => {
                 failed += 1;
-                pair.retry = Some((Instant::now() + Duration::from_secs(1), Duration::from_secs(1)));
+                pair.retry = Some((
+                    Instant::now() + Duration::from_secs(1),
+                    Duration::from_secs(1),
+                ));
             }
         }
     }
@@ -643,13 +648,11 @@ pub fn run(opts: &SyncOptions, control: Option<UnixStream>) -> Result<RunReport,
         }
 
         // 4. the periodic resync.
-        if let (Some(at), Some(every)) = (next_resync, opts.resync) {
-            if at <= now {
-                for p in pairs.iter_mut() {
-                    p.debouncer.on_event(Trigger::Commit, now);
-                }
-                next_resync = Some(now + every);
+        if let (Some(_), Some(every)) = (next_resync.filter(|at| *at <= now), opts.resync) {
+            for p in pairs.iter_mut() {
+                p.debouncer.on_event(Trigger::Commit, now);
             }
+            next_resync = Some(now + every);
         }
 
         // 5. due syncs.
@@ -690,12 +693,18 @@ fn run_hooks(opts: &SyncOptions, log: &Logger) {
         match reload::send_signal(h, &opts.proc_root) {
             Ok(0) => log.line(
                 "warn",
-                &format!("reload: no process named {:?} to send {} to", h.process, h.signal_name),
+                &format!(
+                    "reload: no process named {:?} to send {} to",
+                    h.process, h.signal_name
+                ),
                 &[("event", "reload".into())],
             ),
             Ok(n) => log.line(
                 "info",
-                &format!("reload: sent {} to {n} process(es) named {:?}", h.signal_name, h.process),
+                &format!(
+                    "reload: sent {} to {n} process(es) named {:?}",
+                    h.signal_name, h.process
+                ),
                 &[("event", "reload".into())],
             ),
             Err(e) => log.line(

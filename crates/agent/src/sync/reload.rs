@@ -54,7 +54,10 @@ pub fn parse_signal_hook(s: &str) -> Result<SignalHook, String> {
     }
     let upper = sig.to_ascii_uppercase();
     let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
-    let found = SIGNALS.iter().find(|(n, _)| *n == bare).map(|(n, s)| (*n, *s));
+    let found = SIGNALS
+        .iter()
+        .find(|(n, _)| *n == bare)
+        .map(|(n, s)| (*n, *s));
     let found = found.or_else(|| {
         let num: i32 = bare.parse().ok()?;
         SIGNALS
@@ -64,7 +67,10 @@ pub fn parse_signal_hook(s: &str) -> Result<SignalHook, String> {
     });
     let (name, signal) = found.ok_or_else(|| {
         let names: Vec<&str> = SIGNALS.iter().map(|(n, _)| *n).collect();
-        format!("--reload-signal {s:?}: unknown signal {sig:?} (one of {})", names.join(", "))
+        format!(
+            "--reload-signal {s:?}: unknown signal {sig:?} (one of {})",
+            names.join(", ")
+        )
     })?;
     Ok(SignalHook {
         signal,
@@ -107,10 +113,14 @@ pub fn parse_url_hook(s: &str) -> Result<UrlHook, String> {
             .map_err(|_| err("the host must be an IP literal or localhost (no DNS in the agent)"))?
     };
     if !ip.is_loopback() {
-        return Err(err("the host must be a loopback address (127.0.0.0/8, ::1, localhost)"));
+        return Err(err(
+            "the host must be a loopback address (127.0.0.0/8, ::1, localhost)",
+        ));
     }
     if path.bytes().any(|b| b.is_ascii_control() || b == b' ') {
-        return Err(err("the path must not contain spaces or control characters"));
+        return Err(err(
+            "the path must not contain spaces or control characters",
+        ));
     }
     Ok(UrlHook {
         addr: SocketAddr::new(ip, port),
@@ -133,7 +143,10 @@ fn process_matches(proc_dir: &Path, name: &[u8]) -> bool {
         let argv0 = cmdline.split(|b| *b == 0).next().unwrap_or_default();
         let base = argv0.rsplit(|b| *b == b'/').next().unwrap_or_default();
         // nginx rewrites its argv: "nginx: master process /usr/sbin/nginx".
-        let base = base.split(|b| *b == b':' || *b == b' ').next().unwrap_or_default();
+        let base = base
+            .split(|b| *b == b':' || *b == b' ')
+            .next()
+            .unwrap_or_default();
         if base == name {
             return true;
         }
