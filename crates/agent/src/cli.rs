@@ -4,6 +4,7 @@
 //! ```text
 //! rofs-agent install /.rofs/bin
 //! /.rofs/bin/rofs-agent seed --state-dir /.rofs/state SRC1 DST1 [SRC2 DST2 ...]
+//! /rofs-agent sync [--once] --state-dir /.rofs/sync [OPTIONS] SRC1 DST1 [...]
 //! ```
 
 use std::ffi::{OsStr, OsString};
@@ -19,6 +20,7 @@ rofs-agent: the in-pod agent of rofs (readOnlyRootFilesystem without pain)
 Usage:
   rofs-agent seed [OPTIONS] SRC DST [SRC DST ...]
   rofs-agent install DIR
+  rofs-agent sync [OPTIONS] SRC DST [SRC DST ...]
   rofs-agent --help | --version
 
 Commands:
@@ -27,8 +29,12 @@ Commands:
             pod, safe to re-run after a crash.
   install   Copy this executable to DIR/rofs-agent (atomically, mode 0755),
             so that another container can run it.
+  sync      Keep each writable DST a copy of the read-only SRC (a ConfigMap
+            or Secret volume): inotify, atomic replaces, the app's edits
+            kept; optional reload signal or URL.
 
-Run `rofs-agent seed --help` or `rofs-agent install --help` for details.
+Run `rofs-agent seed --help`, `rofs-agent install --help` or
+`rofs-agent sync --help` for details.
 ";
 
 const SEED_HELP: &str = "\
@@ -102,6 +108,7 @@ enum Parsed {
     Version,
     Seed(SeedOptions),
     Install(PathBuf),
+    Sync(Vec<OsString>),
 }
 
 struct UsageError(String, &'static str);
@@ -138,6 +145,7 @@ pub fn main_with_args(args: Vec<OsString>) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Ok(Parsed::Sync(args)) => crate::sync::main_with_args(args),
         Ok(Parsed::Install(dir)) => match crate::install::run(&dir) {
             Ok(path) => {
                 let _ = writeln!(
@@ -174,6 +182,7 @@ fn parse(args: Vec<OsString>) -> Result<Parsed, UsageError> {
     match cmd.to_str() {
         Some("seed") => parse_seed(rest),
         Some("install") => parse_install(rest),
+        Some("sync") => Ok(Parsed::Sync(rest)),
         _ => Err(UsageError(
             format!("unknown command {:?}", cmd),
             MAIN_HELP_USAGE,

@@ -4,7 +4,9 @@
 //! - [`seed::run`]: copy image trees into the writable volumes, exactly like
 //!   `cp -a` as root, degrading cleanly when not root, safe to re-run, fast.
 //! - [`install::run`]: the agent copies itself into a shared volume.
-//! - [`main_with_args`]: the command line of both (`seed`, `install`).
+//! - [`sync::run`]: keep writable copies of ConfigMap/Secret volumes in sync
+//!   with their source (inotify, the kubelet's `..data` layout).
+//! - [`main_with_args`]: the command line of all (`seed`, `install`, `sync`).
 //!
 //! No async runtime, no TLS, no DNS: raw syscalls through `rustix`.
 
@@ -13,6 +15,7 @@ mod copy;
 pub mod install;
 mod meta;
 pub mod seed;
+pub mod sync;
 mod tree;
 mod wipe;
 

@@ -7,5 +7,6 @@ mod crash;
 mod fidelity;
 mod nonroot;
 mod restart;
+mod sync;
 mod util;
 mod volume;
