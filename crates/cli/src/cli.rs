@@ -78,6 +78,10 @@ pub enum Command {
         )]
         args: Vec<OsString>,
     },
+    /// Serve the mutating admission webhook (HTTPS), or `rofs webhook certs` to make its
+    /// certificates.
+    #[command(after_help = crate::webhook::WEBHOOK_AFTER_HELP)]
+    Webhook(Box<crate::webhook::WebhookArgs>),
 }
 
 const PATCH_AFTER_HELP: &str = "\

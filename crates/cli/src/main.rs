@@ -5,6 +5,7 @@ mod krm;
 mod output;
 mod patch;
 mod settings;
+mod webhook;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Patch(args) => patch::run(&args).map(|()| true),
         Command::Krm { config } => krm::run(config.as_deref()),
+        // The only async command: its tokio runtime starts inside.
+        Command::Webhook(args) => webhook::run(*args).map(|()| true),
         Command::Profiles => {
             print_profiles();
             Ok(true)
