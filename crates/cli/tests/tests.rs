@@ -1,1 +1,2 @@
+mod errors;
 mod frontends;

@@ -1,0 +1,257 @@
+//! Bad input to `rofs patch`: a clear message naming the input, document and place, exit
+//! code 1, nothing written to `-o FILE` (an existing file is left as it was), never a panic.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const POD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: app\n    image: x\n";
+
+fn rofs(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rofs"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run rofs");
+    // rofs may refuse its flags before reading stdin: a broken pipe here is fine.
+    let _ = child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes());
+    child.wait_with_output().expect("rofs exits")
+}
+
+/// Run `rofs patch ARGS -` on `input`; assert a clean failure and return stderr.
+fn fails(args: &[&str], input: &str) -> String {
+    let mut all = vec!["patch"];
+    all.extend_from_slice(args);
+    let out = rofs(&all, input);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "exit code for {args:?}; stderr:\n{stderr}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "nothing on stdout on error: {:?}",
+        out.stdout
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.starts_with("rofs: error: "), "{stderr}");
+    stderr
+}
+
+fn contains_all(stderr: &str, parts: &[&str]) {
+    for p in parts {
+        assert!(stderr.contains(p), "expected {p:?} in:\n{stderr}");
+    }
+}
+
+#[test]
+fn malformed_yaml_names_document_line_and_column() {
+    let input = format!("{POD}---\napiVersion: v1\nkind: Pod\nmetadata: {{name: [x\n");
+    let e = fails(&["-w", "/tmp"], &input);
+    contains_all(&e, &["<stdin>", "document 2", "line 12", "column"]);
+}
+
+#[test]
+fn malformed_json_names_document_line_and_column() {
+    let input = "{\"apiVersion\": \"v1\", \"kind\": \"Service\"}\n{\"apiVersion\": \"v1\",\n  \"kind\": }\n";
+    let e = fails(&["-w", "/tmp"], input);
+    contains_all(&e, &["document 2", "line 3", "column"]);
+}
+
+#[test]
+fn duplicate_keys_are_refused() {
+    let e = fails(&["-w", "/tmp"], &format!("{POD}kind: Pod\n"));
+    contains_all(&e, &["document 1", "duplicate"]);
+}
+
+#[test]
+fn non_object_documents_are_refused() {
+    for (input, found) in [
+        ("- a\n- b\n", "a list"),
+        ("just text\n", "a string"),
+        ("42\n", "a number"),
+    ] {
+        let e = fails(&["-w", "/tmp"], input);
+        contains_all(&e, &["document 1", "expected a Kubernetes object", found]);
+    }
+}
+
+#[test]
+fn pod_template_without_containers_is_refused() {
+    let input = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  template:\n    spec:\n      containers: []\n";
+    let e = fails(&["-w", "/tmp"], input);
+    contains_all(
+        &e,
+        &[
+            "Deployment d",
+            "spec.template.spec.containers",
+            "at least one container",
+        ],
+    );
+    let input =
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  replicas: 1\n";
+    let e = fails(&["-w", "/tmp"], input);
+    contains_all(&e, &["Deployment d", "spec.template", "pod template"]);
+}
+
+#[test]
+fn bad_annotation_values_are_refused() {
+    for (annotation, expect) in [
+        ("rofs.io/writable: var/lib", "must be absolute"),
+        ("rofs.io/writable: /run:fast", "unknown option"),
+        ("rofs.io/skip: \"yes\"", "expected \"true\""),
+        ("rofs.io/skip: true", "must be a string"),
+        ("rofs.io/profile: ngnix", "unknown profile"),
+        ("rofs.io/writeable: /x", "unknown rofs annotation"),
+        ("writable.rofs.io/nope: /x", "container \"nope\""),
+        ("rofs.io/containers: nope", "container \"nope\""),
+    ] {
+        let input = POD.replace(
+            "  name: web\n",
+            &format!("  name: web\n  annotations:\n    {annotation}\n"),
+        );
+        let e = fails(&[], &input);
+        contains_all(&e, &["Pod web", "metadata.annotations", expect]);
+    }
+}
+
+#[test]
+fn unknown_container_names_in_flags_are_refused() {
+    let e = fails(&["-w", "/tmp", "--container", "nope"], POD);
+    contains_all(&e, &["\"nope\"", "containers seen: app"]);
+    let e = fails(&["-w", "nope=/tmp"], POD);
+    contains_all(&e, &["\"nope\"", "containers seen: app"]);
+    let e = fails(&["-w", "Bad_Name=/tmp"], POD);
+    contains_all(&e, &["invalid container name"]);
+}
+
+#[test]
+fn bad_flag_values_are_refused() {
+    for (args, expect) in [
+        (&["-w", "relative"][..], "must be absolute"),
+        (&["-w", "/"], "root directory"),
+        (&["-w", "/var/../etc"], "`..`"),
+        (&["-w", "/proc/x"], "kernel filesystem"),
+        (&["-w", "/run:64MB"], "invalid size"),
+        (&["--profile", "ngnix"], "unknown profile"),
+        (&["--seeder", "rsync"], "unknown seeder"),
+    ] {
+        let e = fails(args, POD);
+        contains_all(&e, &[expect]);
+    }
+}
+
+#[test]
+fn name_clash_with_rofs_volume_is_refused() {
+    let input = POD.replace(
+        "    image: x\n",
+        "    image: x\n  volumes:\n  - name: rofs-app-tmp\n    emptyDir: {}\n",
+    );
+    let e = fails(&["-w", "/tmp"], &input);
+    contains_all(&e, &["rofs-app-tmp", "rename"]);
+}
+
+fn output_file_untouched(dir: &Path, existing: Option<&str>) {
+    let out = dir.join("out.yaml");
+    if let Some(text) = existing {
+        std::fs::write(&out, text).expect("write");
+    }
+    let input = dir.join("in.yaml");
+    std::fs::write(&input, format!("{POD}---\nnot: [valid\n")).expect("write");
+    let o = rofs(
+        &[
+            "patch",
+            "-w",
+            "/tmp",
+            "-o",
+            out.to_str().expect("utf-8"),
+            input.to_str().expect("utf-8"),
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    match existing {
+        Some(text) => assert_eq!(std::fs::read_to_string(&out).expect("still there"), text),
+        None => assert!(!out.exists(), "-o FILE written on error"),
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "in.yaml" && n != "out.yaml")
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+#[test]
+fn output_file_is_not_written_on_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    output_file_untouched(dir.path(), None);
+    let dir = tempfile::tempdir().expect("tempdir");
+    output_file_untouched(dir.path(), Some("previous: content\n"));
+}
+
+#[test]
+fn unreadable_input_is_an_error_not_a_panic() {
+    let e = fails(&["-w", "/tmp", "/nonexistent/rofs-input.yaml"], "");
+    contains_all(&e, &["/nonexistent/rofs-input.yaml"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = dir.path().join("bin.yaml");
+    std::fs::write(&bin, [0xff, 0xfe, 0x00, 0x41]).expect("write");
+    let e = fails(&["-w", "/tmp", bin.to_str().expect("utf-8")], "");
+    contains_all(&e, &["not UTF-8"]);
+}
+
+/// Odd but valid or invalid inputs: any outcome but a crash.
+#[test]
+fn never_panics_on_odd_input() {
+    let inputs = [
+        "",
+        "---\n",
+        "...\n",
+        "---\n---\n",
+        "~\n",
+        "{}\n",
+        "[]\n",
+        "\"\"\n",
+        "!!binary aGk=\n",
+        "apiVersion: v1\n",
+        "kind: Pod\n",
+        "apiVersion: v1\nkind: Pod\n",
+        "apiVersion: v1\nkind: Pod\nspec: 3\n",
+        "apiVersion: v1\nkind: Pod\nspec:\n  containers: {}\n",
+        "apiVersion: v1\nkind: Pod\nspec:\n  containers: [3]\n",
+        "apiVersion: v1\nkind: Pod\nspec:\n  containers: [{name: a, volumeMounts: 3}]\n",
+        "apiVersion: v1\nkind: Pod\nspec:\n  containers: [{name: a, securityContext: 3}]\n",
+        "apiVersion: v1\nkind: Pod\nspec:\n  containers: [{name: a}]\n  volumes: {}\n",
+        "apiVersion: v1\nkind: Pod\nmetadata: 3\nspec:\n  containers: [{name: a}]\n",
+        "apiVersion: v1\nkind: Pod\nmetadata: {annotations: {rofs.io/status: '{'}}\nspec:\n  containers: [{name: a}]\n",
+        "apiVersion: v1\nkind: List\nitems: [3, {kind: Pod}]\n",
+        "apiVersion: batch/v1\nkind: CronJob\nspec:\n  jobTemplate: 3\n",
+        "a: &a [*a]\n",
+        "a: .nan\n",
+        "a: 1e999\n",
+        "\u{feff}a: 1\n",
+        "\t- x\n",
+        "{\"a\": 1e999}\n",
+        "[1, 2\n",
+        "{\"a\":\n",
+    ];
+    for input in inputs {
+        let out = rofs(&["patch", "-w", "/tmp"], input);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "input {input:?}: exit {:?}\n{stderr}",
+            out.status.code()
+        );
+        assert!(!stderr.contains("panicked"), "input {input:?}:\n{stderr}");
+    }
+}
