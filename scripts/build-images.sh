@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Build the images rofs' end-to-end tests run, with no registry and no Docker engine.
+#
+#   localhost/rofs:dev                  $ROFS_IMAGE; FROM scratch: /rofs, /rofs-agent (static)
+#   localhost/rofs-e2e-nginx:bookworm   debootstrap + Debian nginx-light
+#   localhost/rofs-e2e-tomcat:bookworm  debootstrap + Debian tomcat10 + default-jre-headless
+#   localhost/rofs-e2e-noshell:dev      FROM scratch: a static HTTP server, no sh, no cp
+#
+# Caching: every image carries the label dev.rofs.inputs = sha256 of its inputs
+# (recipe files, binaries, builder version). An image is rebuilt only when it is
+# missing or its label differs, so a warm run costs seconds. The rofs image's inputs
+# include the binaries, so it follows every change of the code.
+# Debian packages are cached in $ROFS_E2E_CACHE/debootstrap (debootstrap --cache-dir),
+# so even a rebuild of a Debian image downloads nothing new.
+#
+# Usage: scripts/build-images.sh [rofs|nginx|tomcat|noshell ...]   (default: all)
+# Env:
+#   ROFS_IMAGE            tag of the rofs image (default localhost/rofs:dev)
+#   ROFS_E2E_CACHE        cache dir (default /var/cache/rofs-e2e)
+#   ROFS_E2E_MIRROR       Debian mirror (default http://deb.debian.org/debian)
+#   ROFS_SKIP_CARGO=1     package the binaries already in target/ instead of building
+#   ROFS_E2E_FORCE=1      rebuild even when the label matches
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+ROFS_IMAGE="${ROFS_IMAGE:-localhost/rofs:dev}"
+NGINX_IMAGE=localhost/rofs-e2e-nginx:bookworm
+TOMCAT_IMAGE=localhost/rofs-e2e-tomcat:bookworm
+NOSHELL_IMAGE=localhost/rofs-e2e-noshell:dev
+CACHE="${ROFS_E2E_CACHE:-/var/cache/rofs-e2e}"
+MIRROR="${ROFS_E2E_MIRROR:-http://deb.debian.org/debian}"
+SUITE=bookworm
+TARGET=x86_64-unknown-linux-gnu
+LABEL=dev.rofs.inputs
+# Bump when the shared Debian builder below changes in a way that changes images.
+DEBIAN_BUILDER_VERSION=1
+
+log() { printf '[build-images] %s\n' "$*" >&2; }
+die() { printf '[build-images] ERROR: %s\n' "$*" >&2; exit 1; }
+
+command -v podman >/dev/null || die "podman missing: run scripts/setup-podman.sh first"
+
+# sha256 of files/dirs (paths + contents, sorted) plus extra strings.
+inputs_hash() {
+    local extra="$1"; shift
+    {
+        printf '%s\n' "$extra"
+        find "$@" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+    } | sha256sum | cut -d' ' -f1
+}
+
+image_label() {
+    timeout 60 podman image inspect --format "{{index .Labels \"$LABEL\"}}" "$1" 2>/dev/null || true
+}
+
+# up_to_date IMAGE HASH: 0 when IMAGE exists with the same inputs hash
+up_to_date() {
+    [ "${ROFS_E2E_FORCE:-0}" = 1 ] && return 1
+    [ "$(image_label "$1")" = "$2" ]
+}
+
+cleanup_dirs=()
+cleanup() {
+    local d
+    for d in "${cleanup_dirs[@]}"; do
+        [ -d "$d" ] || continue
+        for m in proc sys; do mountpoint -q "$d/root/$m" 2>/dev/null && umount -R "$d/root/$m"; done
+        rm -rf "$d"
+    done
+}
+trap cleanup EXIT
+
+elapsed() { echo "$(( $(date +%s) - $1 ))s"; }
+
+# --- rofs ---------------------------------------------------------------------
+build_rofs() {
+    local t0; t0=$(date +%s)
+    local bin_dir="target/$TARGET"
+    if [ "${ROFS_SKIP_CARGO:-0}" != 1 ]; then
+        log "cargo build (static, $TARGET): rofs-cli (release), rofs-agent (profile agent)"
+        # Same RUSTFLAGS for both builds so they share one cache; +crt-static on the gnu
+        # target gives static-pie binaries that run FROM scratch.
+        RUSTFLAGS="-C target-feature=+crt-static" \
+            cargo build --release --target "$TARGET" -p rofs-cli --bin rofs
+        RUSTFLAGS="-C target-feature=+crt-static" \
+            cargo build --profile agent --target "$TARGET" -p rofs-agent --bin rofs-agent
+    fi
+    local rofs="$bin_dir/release/rofs" agent="$bin_dir/agent/rofs-agent"
+    [ -x "$rofs" ] || die "$rofs not built"
+    [ -x "$agent" ] || die "$agent not built"
+    local h; h="$(inputs_hash "rofs-image-v1" deploy/image/Containerfile "$rofs" "$agent")"
+    if up_to_date "$ROFS_IMAGE" "$h"; then
+        log "$ROFS_IMAGE up to date"
+        return
+    fi
+    local ctx; ctx="$(mktemp -d)"; cleanup_dirs+=("$ctx")
+    cp "$rofs" "$agent" "$ctx/"
+    timeout 600 podman build -q --label "$LABEL=$h" -f deploy/image/Containerfile -t "$ROFS_IMAGE" "$ctx" >/dev/null
+    rm -rf "$ctx"
+    log "built $ROFS_IMAGE in $(elapsed "$t0")"
+}
+
+# --- noshell --------------------------------------------------------------------
+build_noshell() {
+    local t0; t0=$(date +%s)
+    local src=tests/e2e/src/bin/rofs-e2e-static-server.rs
+    local out="target/rofs-e2e/$TARGET/rofs-e2e-static-server"
+    mkdir -p "$(dirname "$out")"
+    # One dependency-free file: plain rustc, no cargo workspace needed, ~1 s.
+    if [ ! -x "$out" ] || [ "$src" -nt "$out" ]; then
+        rustc --edition 2024 -O -C target-feature=+crt-static -C strip=symbols \
+            --target "$TARGET" --crate-name rofs_e2e_static_server -o "$out" "$src"
+    fi
+    local h; h="$(inputs_hash "noshell-v1" deploy/image/e2e-noshell "$out")"
+    if up_to_date "$NOSHELL_IMAGE" "$h"; then
+        log "$NOSHELL_IMAGE up to date"
+        return
+    fi
+    local ctx; ctx="$(mktemp -d)"; cleanup_dirs+=("$ctx")
+    cp "$out" "$ctx/rofs-e2e-static-server"
+    cp -r deploy/image/e2e-noshell/www "$ctx/www"
+    timeout 600 podman build -q --label "$LABEL=$h" -f deploy/image/e2e-noshell/Containerfile -t "$NOSHELL_IMAGE" "$ctx" >/dev/null
+    rm -rf "$ctx"
+    log "built $NOSHELL_IMAGE in $(elapsed "$t0")"
+}
+
+# --- Debian application images ---------------------------------------------------
+# build_debian IMAGE RECIPE_DIR: debootstrap --variant=minbase --include=$PACKAGES,
+# the recipe's customize(), trim docs/caches, then `tar | podman import` with CHANGES.
+build_debian() {
+    local image="$1" dir="$2"
+    local h; h="$(inputs_hash "debian-v$DEBIAN_BUILDER_VERSION $SUITE" "$dir")"
+    if up_to_date "$image" "$h"; then
+        log "$image up to date"
+        return
+    fi
+    command -v debootstrap >/dev/null || die "debootstrap missing: run scripts/setup-podman.sh first"
+    local PACKAGES CHANGES=()
+    unset -f customize
+    # shellcheck disable=SC1091
+    . "$dir/recipe.sh"
+    local t0; t0=$(date +%s)
+    local work; work="$(mktemp -d /var/tmp/rofs-e2e-rootfs.XXXXXX)"
+    cleanup_dirs+=("$work")
+    mkdir -p "$CACHE/debootstrap"
+    log "debootstrap $SUITE + $PACKAGES for $image (cache $CACHE/debootstrap)"
+    if ! debootstrap --variant=minbase --cache-dir="$CACHE/debootstrap" --include="$PACKAGES" \
+        "$SUITE" "$work/root" "$MIRROR" >"$work/debootstrap.log" 2>&1; then
+        tail -n 30 "$work/debootstrap.log" >&2
+        die "debootstrap failed for $image (log above)"
+    fi
+    local t1; t1=$(date +%s)
+    for m in proc sys; do mountpoint -q "$work/root/$m" && umount -R "$work/root/$m"; done
+    if declare -F customize >/dev/null; then customize "$work/root"; fi
+    # Trim what a container never uses (like Debian's -slim images).
+    rm -rf "$work/root"/var/cache/apt/*.bin "$work/root"/var/cache/apt/archives/*.deb \
+        "$work/root"/var/lib/apt/lists/* "$work/root"/usr/share/doc/* "$work/root"/usr/share/man/* \
+        "$work/root"/usr/share/info/* "$work/root"/usr/share/locale/* "$work/root"/var/log/*.log \
+        "$work/root"/var/log/apt/* "$work/root"/var/cache/debconf/*-old "$work/root"/dev/*
+    local args=(-q --change "LABEL $LABEL=$h")
+    local c
+    for c in "${CHANGES[@]}"; do args+=(--change "$c"); done
+    tar --numeric-owner --xattrs -C "$work/root" -c . | timeout 600 podman import "${args[@]}" - "$image" >/dev/null
+    rm -rf "$work"
+    log "built $image in $(elapsed "$t0") (debootstrap $((t1 - t0))s)"
+}
+
+# --- main ----------------------------------------------------------------------------
+want=("$@")
+[ "${#want[@]}" -gt 0 ] || want=(rofs noshell nginx tomcat)
+for w in "${want[@]}"; do
+    case "$w" in
+        rofs) build_rofs ;;
+        noshell) build_noshell ;;
+        nginx) build_debian "$NGINX_IMAGE" deploy/image/e2e-nginx ;;
+        tomcat) build_debian "$TOMCAT_IMAGE" deploy/image/e2e-tomcat ;;
+        *) die "unknown image $w (rofs|noshell|nginx|tomcat)" ;;
+    esac
+done
+
+log "images:"
+timeout 60 podman images --format '{{.Repository}}:{{.Tag}}\t{{.Size}}' \
+    | grep -E "^(${ROFS_IMAGE%%:*}|localhost/rofs-e2e-)" | sort >&2 || true

@@ -1,0 +1,10 @@
+//! rofs end-to-end tests: real pods under `podman kube play`, real Debian images.
+//!
+//! Prerequisites: `scripts/setup-podman.sh` and `scripts/build-images.sh` (or just
+//! `scripts/e2e.sh`, which runs everything). Without podman or the images the tests are
+//! skipped, unless `CI=true`, where they fail.
+
+mod harness_podman;
+mod nginx;
+mod noshell;
+mod tomcat;
