@@ -66,6 +66,18 @@ pub enum Command {
         )]
         args: Vec<OsString>,
     },
+    /// (in the pod) Keep writable copies of ConfigMap/Secret volumes in sync with their source.
+    ///
+    /// The same command as `rofs-agent sync`; see `rofs sync --help`.
+    #[command(disable_help_flag = true)]
+    Sync {
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<OsString>,
+    },
     /// (in the pod) Copy the agent binary into a directory, atomically.
     ///
     /// The same command as `rofs-agent install`; see `rofs install --help`.

@@ -44,6 +44,9 @@ fn main() -> ExitCode {
         Command::Seed { args } => {
             return agent(std::iter::once("seed".into()).chain(args).collect());
         }
+        Command::Sync { args } => {
+            return agent(std::iter::once("sync".into()).chain(args).collect());
+        }
         Command::Install { args } => {
             return agent(std::iter::once("install".into()).chain(args).collect());
         }

@@ -31,6 +31,8 @@ pub const AGENT_MOUNT: &str = "/.rofs";
 pub const AGENT_IN_IMAGE: &str = "/rofs-agent";
 /// Name of the install initContainer.
 pub const INSTALL_CONTAINER: &str = "rofs-install";
+/// kubectl's annotation naming a pod's main container.
+const DEFAULT_CONTAINER: &str = "kubectl.kubernetes.io/default-container";
 
 /// A rewrite that cannot be done: where in the document, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -230,11 +232,33 @@ pub fn rewrite_pod_template(
             &target.name,
             previous.writable.get(&target.name),
             [settings, &ann.settings],
+            target.init,
             &mut outcome.warnings,
         );
         plan.add_target(target, paths, &mut outcome.warnings);
     }
-    plan.apply(spec, &pod, seeder, &agent_image, &mut outcome.warnings)?;
+    // The workload's own initContainers also see the main container's writable paths (they
+    // often prepare files there): the `kubectl.kubernetes.io/default-container`, else the
+    // first app container rofs changes.
+    let main = template_annotations
+        .get(DEFAULT_CONTAINER)
+        .and_then(Value::as_str)
+        .filter(|n| plan.targets.iter().any(|t| t.name == *n && !t.init))
+        .map(String::from)
+        .or_else(|| {
+            plan.targets
+                .iter()
+                .find(|t| t.list == "containers")
+                .map(|t| t.name.clone())
+        });
+    plan.apply(
+        spec,
+        &pod,
+        seeder,
+        &agent_image,
+        main.as_deref(),
+        &mut outcome.warnings,
+    )?;
     crate::sync::apply(
         spec,
         &pod.at,
@@ -252,6 +276,11 @@ pub fn rewrite_pod_template(
         }
     } else {
         let text = serde_json::to_string(&status).unwrap_or_default();
+        if !tpl.contains_key("metadata") {
+            // Where a person would write it: before `spec`.
+            let at = tpl.keys().position(|k| k == "spec").unwrap_or(tpl.len());
+            tpl.shift_insert(at, "metadata".into(), Value::Object(Map::new()));
+        }
         let meta = tpl
             .entry("metadata")
             .or_insert_with(|| Value::Object(Map::new()));
@@ -345,6 +374,7 @@ fn resolve_paths(
     container: &str,
     previous: Option<&Vec<WritablePath>>,
     layers: [&Settings; 2],
+    own_only: bool,
     warnings: &mut Vec<String>,
 ) -> Vec<WritablePath> {
     let mut by_path: BTreeMap<String, WritablePath> = BTreeMap::new();
@@ -357,12 +387,16 @@ fn resolve_paths(
         add(p);
     }
     for layer in layers {
-        for name in &layer.profiles {
-            if let Ok(profile) = crate::profiles::lookup(name) {
-                add(&profile.paths());
+        // Pod-wide profiles and paths describe the app; a run-to-completion initContainer
+        // only gets the paths named for it (it shares the main container's otherwise).
+        if !own_only {
+            for name in &layer.profiles {
+                if let Ok(profile) = crate::profiles::lookup(name) {
+                    add(&profile.paths());
+                }
             }
+            add(&layer.writable);
         }
-        add(&layer.writable);
         if let Some(cs) = layer.per_container.get(container) {
             for name in &cs.profiles {
                 if let Ok(profile) = crate::profiles::lookup(name) {
@@ -401,8 +435,8 @@ struct ContainerRef {
     list: &'static str,
     index: usize,
     name: String,
-    /// A native sidecar (`restartPolicy: Always` in initContainers).
-    sidecar: bool,
+    /// One of the workload's own run-to-completion initContainers.
+    init: bool,
     mounts: Vec<String>,
 }
 
@@ -458,8 +492,8 @@ impl PodSpec {
                         list: key,
                         index,
                         name: name.to_string(),
-                        sidecar: key == "initContainers"
-                            && c.get("restartPolicy").and_then(Value::as_str) == Some("Always"),
+                        init: key == "initContainers"
+                            && c.get("restartPolicy").and_then(Value::as_str) != Some("Always"),
                         mounts,
                     })
                 })
@@ -489,11 +523,10 @@ impl PodSpec {
         })
     }
 
-    /// Containers whose root becomes read-only: app containers and native sidecars.
+    /// Containers whose root becomes read-only: all of them, initContainers included
+    /// (admission policies such as Gatekeeper's check initContainers too).
     fn targets(&self) -> impl Iterator<Item = &ContainerRef> {
-        self.containers
-            .iter()
-            .chain(self.init_containers.iter().filter(|c| c.sidecar))
+        self.containers.iter().chain(&self.init_containers)
     }
 }
 
@@ -507,6 +540,7 @@ struct TargetPlan {
     list: &'static str,
     index: usize,
     name: String,
+    init: bool,
     paths: Vec<Planned>,
 }
 
@@ -545,6 +579,7 @@ impl Plan {
             list: target.list,
             index: target.index,
             name: target.name.clone(),
+            init: target.init,
             paths: planned,
         });
     }
@@ -555,6 +590,7 @@ impl Plan {
         pod: &PodSpec,
         seeder: Seeder,
         agent_image: &str,
+        main: Option<&str>,
         warnings: &mut Vec<String>,
     ) -> Result<(), RewriteError> {
         let seeded: Vec<&TargetPlan> = self
@@ -635,27 +671,28 @@ impl Plan {
                     .map(|p| (p.volume.as_str(), p.path.path.as_str())),
             );
         }
-        // The workload's own (non-sidecar) initContainers see the same writable paths.
-        for init in pod.init_containers.iter().filter(|c| !c.sidecar) {
-            let mut claimed: Vec<&str> = Vec::new();
-            let mut mounts: Vec<(&str, &str)> = Vec::new();
-            for t in &self.targets {
-                for p in &t.paths {
+        // The workload's own run-to-completion initContainers share the main container's
+        // volumes, where they have nothing of their own at or above the path.
+        // Selected or not: mounting is harmless, and a missing file there would not be.
+        if let Some(main) = self.targets.iter().find(|t| Some(t.name.as_str()) == main) {
+            for init in pod.init_containers.iter().filter(|c| c.init) {
+                let own: &[Planned] = self
+                    .targets
+                    .iter()
+                    .find(|t| t.init && t.index == init.index)
+                    .map_or(&[], |t| &t.paths);
+                let shared = main.paths.iter().filter(|p| {
                     let path = p.path.path.as_str();
-                    let taken = init.mounts.iter().any(|m| is_within(path, m))
-                        || claimed
+                    !init.mounts.iter().any(|m| is_within(path, m))
+                        && !own
                             .iter()
-                            .any(|m| is_within(path, m) || is_within(m, path));
-                    if !taken {
-                        claimed.push(path);
-                        mounts.push((p.volume.as_str(), path));
-                    }
-                }
+                            .any(|o| is_within(path, &o.path.path) || is_within(&o.path.path, path))
+                });
+                add_mounts(
+                    container_mut(spec, init.list, init.index),
+                    shared.map(|p| (p.volume.as_str(), p.path.path.as_str())),
+                );
             }
-            add_mounts(
-                container_mut(spec, init.list, init.index),
-                mounts.into_iter(),
-            );
         }
 
         if !volumes.is_empty() {

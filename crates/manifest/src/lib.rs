@@ -152,9 +152,27 @@ pub fn patch(
     settings: &Settings,
     format: Format,
 ) -> Result<Patched, ManifestError> {
-    let all_json = inputs.iter().all(|i| looks_like_json(i.text));
+    let mut parsed = Vec::with_capacity(inputs.len());
+    let mut all_json = !inputs.is_empty();
+    for input in inputs {
+        // A JSON stream, or YAML that happens to start with `{` (JSON is YAML): when the
+        // JSON reading fails, the YAML one decides, and the JSON error is shown if both fail.
+        let docs = if looks_like_json(input.text) {
+            match json_documents(input) {
+                Ok(docs) => docs,
+                Err(json_error) => {
+                    all_json = false;
+                    yaml_documents(input).map_err(|_| json_error)?
+                }
+            }
+        } else {
+            all_json = false;
+            yaml_documents(input)?
+        };
+        parsed.push((input, docs));
+    }
     let format = match format {
-        Format::Auto if all_json && !inputs.is_empty() => Format::Json,
+        Format::Auto if all_json => Format::Json,
         Format::Auto => Format::Yaml,
         f => f,
     };
@@ -163,15 +181,6 @@ pub fn patch(
         ..Patched::default()
     };
     let mut first = true;
-    let mut parsed = Vec::with_capacity(inputs.len());
-    for input in inputs {
-        let docs = if looks_like_json(input.text) {
-            json_documents(input)?
-        } else {
-            yaml_documents(input)?
-        };
-        parsed.push((input, docs));
-    }
     let mut configs = checksum::Index::new();
     if settings.rollout_on_change {
         for doc in parsed.iter().flat_map(|(_, docs)| docs) {
@@ -279,9 +288,10 @@ fn yaml_documents<'a>(input: &Input<'a>) -> Result<Vec<ParsedDoc<'a>>, ManifestE
     let mut docs = Vec::new();
     for (i, raw) in yaml::split_documents(input.text).into_iter().enumerate() {
         let content_line = raw.first_line + yaml::leading_comments(raw.text).lines().count();
+        // Comments only, or only directives (`%YAML 1.1` before `---`): kept as written.
         let is_empty = raw.text.lines().all(|l| {
             let t = l.trim();
-            t.is_empty() || t.starts_with('#')
+            t.is_empty() || t.starts_with('#') || l.starts_with('%')
         });
         let value = if is_empty {
             None

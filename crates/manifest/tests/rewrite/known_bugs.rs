@@ -48,7 +48,6 @@ fn yaml11_boolean_keys_mean_what_kubectl_reads() {
 
 /// A `%YAML 1.1` directive before `---` is valid YAML; it becomes a document of its own.
 #[test]
-#[ignore = "bug: %YAML directive is split off as a document and fails to parse"]
 fn yaml_directive_is_accepted() {
     patch(&format!("%YAML 1.1\n---\n{POD}")).expect("valid YAML stream");
 }
@@ -56,7 +55,6 @@ fn yaml_directive_is_accepted() {
 /// A stream whose first document is written as JSON and the next as YAML is valid YAML
 /// (`kubectl apply` takes it); rofs takes the whole input for JSON.
 #[test]
-#[ignore = "bug: a YAML stream starting with a JSON document is read as a JSON stream"]
 fn json_then_yaml_stream_is_accepted() {
     let json = r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"s"}}"#;
     patch(&format!("{json}\n---\n{POD}")).expect("valid YAML stream");
@@ -66,7 +64,6 @@ fn json_then_yaml_stream_is_accepted() {
 /// root: a policy that checks initContainers too (Gatekeeper's
 /// k8spspreadonlyrootfilesystem does) still rejects the patched pod.
 #[test]
-#[ignore = "questionable: the workload's own initContainers keep a writable root"]
 fn own_init_containers_get_a_read_only_root() {
     let text = POD.replace(
         "  containers:\n",
