@@ -143,6 +143,12 @@ pub fn review_bytes(body: &[u8], config: &Config) -> Result<Reviewed, BadReview>
 
 /// Review one AdmissionReview (as JSON). Pure: the same input and config give the same output.
 pub fn review(admission_review: Value, config: &Config) -> Result<Reviewed, BadReview> {
+    // (serde's derived structs would also accept arrays: `["admission.k8s.io/v1", ...]`.)
+    if !admission_review.is_object() {
+        return Err(BadReview::Json(
+            "not an AdmissionReview: expected a JSON object".to_string(),
+        ));
+    }
     let input: ReviewIn = serde_json::from_value(admission_review)
         .map_err(|e| BadReview::Json(format!("not an AdmissionReview: {e}")))?;
     if input.api_version != API_VERSION || input.kind != KIND {
@@ -153,6 +159,9 @@ pub fn review(admission_review: Value, config: &Config) -> Result<Reviewed, BadR
     }
     let request: AdmissionRequest = match input.request {
         None | Some(Value::Null) => return Err(BadReview::NoRequest),
+        Some(v) if !v.is_object() => {
+            return Err(BadReview::Request("expected an object".to_string()));
+        }
         Some(v) => serde_json::from_value(v).map_err(|e| BadReview::Request(e.to_string()))?,
     };
     if request.uid.is_empty() {
