@@ -15,7 +15,7 @@ use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
-use rofs_core::{ContainerSettings, Settings};
+use rofs_core::Settings;
 use serde_json::{Value, json};
 
 use crate::output;
@@ -49,47 +49,49 @@ pub fn settings_from_function_config(config: Option<&Value>) -> Result<Settings>
     Ok(settings)
 }
 
+/// The ConfigMap form: the config-file keys, with string values (lists comma-separated,
+/// booleans "true"/"false"), and `writable.<container>` / `profiles.<container>` keys.
 fn from_config_map(data: Option<&Value>) -> Result<Settings> {
-    let mut s = Settings::default();
+    const LISTS: [&str; 4] = ["writable", "profiles", "containers", "writableVolumes"];
+    const BOOLS: [&str; 1] = ["rolloutOnChange"];
     let Some(data) = data.and_then(Value::as_object) else {
-        return Ok(s);
+        return Ok(Settings::default());
     };
+    let list = |text: &str| -> Value {
+        rofs_core::settings::split_list(text)
+            .map(|s| Value::String(s.to_string()))
+            .collect()
+    };
+    let mut spec = serde_json::Map::new();
+    let mut per_container = serde_json::Map::new();
     for (key, value) in data {
         let text = value
             .as_str()
             .ok_or_else(|| anyhow!("functionConfig.data.{key}: must be a string"))?;
-        let at = || format!("functionConfig.data.{key}");
-        let names = || -> Vec<String> {
-            rofs_core::settings::split_list(text)
-                .map(String::from)
-                .collect()
-        };
-        match key.as_str() {
-            "writable" => {
-                s.writable = rofs_core::settings::parse_writable_list(text).with_context(at)?
-            }
-            "profiles" => s.profiles = names(),
-            "containers" => s.containers = Some(names()),
-            "seeder" => s.seeder = Some(text.parse().with_context(at)?),
-            "agentImage" => s.agent_image = Some(text.trim().to_string()),
-            _ => {
-                let (field, container) = key
-                    .split_once('.')
-                    .ok_or_else(|| anyhow!("{}: unknown key; expected writable, profiles, containers, seeder, agentImage, writable.<container> or profiles.<container>", at()))?;
-                let cs: &mut ContainerSettings =
-                    s.per_container.entry(container.to_string()).or_default();
-                match field {
-                    "writable" => {
-                        cs.writable =
-                            rofs_core::settings::parse_writable_list(text).with_context(at)?
-                    }
-                    "profiles" => cs.profiles = names(),
-                    _ => bail!("{}: unknown key", at()),
-                }
-            }
+        if let Some((field @ ("writable" | "profiles"), container)) = key.split_once('.') {
+            let entry = per_container
+                .entry(container.to_string())
+                .or_insert_with(|| json!({}));
+            entry[field] = list(text);
+        } else if LISTS.contains(&key.as_str()) {
+            spec.insert(key.clone(), list(text));
+        } else if BOOLS.contains(&key.as_str()) {
+            let b = match text.trim() {
+                "true" => true,
+                "false" => false,
+                other => bail!(
+                    "functionConfig.data.{key}: expected \"true\" or \"false\", found {other:?}"
+                ),
+            };
+            spec.insert(key.clone(), Value::Bool(b));
+        } else {
+            spec.insert(key.clone(), Value::String(text.trim().to_string()));
         }
     }
-    Ok(s)
+    if !per_container.is_empty() {
+        spec.insert("perContainer".into(), Value::Object(per_container));
+    }
+    serde_json::from_value(Value::Object(spec)).map_err(|e| anyhow!("functionConfig.data: {e}"))
 }
 
 fn result(severity: &str, message: String, item: Option<&Value>) -> Value {
@@ -132,12 +134,23 @@ pub fn process(input: &str) -> Result<(Value, bool)> {
         }
         Ok(settings) => {
             let mut seen = std::collections::BTreeSet::new();
+            let mut volumes = std::collections::BTreeSet::new();
             if let Some(items) = list.get_mut("items").and_then(Value::as_array_mut) {
+                let mut configs = rofs_manifest::checksum::Index::new();
+                if settings.rollout_on_change {
+                    for item in items.iter() {
+                        rofs_manifest::checksum::index(item, &mut configs);
+                    }
+                }
                 for item in items.iter_mut() {
                     let before = item.clone();
                     match rofs_manifest::rewrite_any(item, &settings) {
                         Ok(outcome) => {
+                            if settings.rollout_on_change {
+                                rofs_manifest::checksum::apply(item, &configs);
+                            }
                             seen.extend(outcome.containers);
+                            volumes.extend(outcome.volumes);
                             for w in outcome.warnings {
                                 results.push(result("warning", w, Some(item)));
                             }
@@ -148,6 +161,18 @@ pub fn process(input: &str) -> Result<(Value, bool)> {
                         }
                     }
                 }
+            }
+            for name in settings
+                .writable_volumes
+                .iter()
+                .filter(|v| !volumes.contains(*v))
+            {
+                failed = true;
+                results.push(result(
+                    "error",
+                    format!("volume {name:?} named in functionConfig.writableVolumes is in no pod template"),
+                    None,
+                ));
             }
             for name in settings.container_names().filter(|n| !seen.contains(*n)) {
                 failed = true;
