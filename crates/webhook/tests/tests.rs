@@ -4,5 +4,6 @@ mod bad_input;
 mod fixtures;
 mod fuzz;
 mod lifecycle;
+mod manifests;
 mod rotation;
 mod util;
