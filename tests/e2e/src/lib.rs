@@ -24,9 +24,10 @@
 //! 2. **emptyDirs are shared between pods by name**: the volume is named after the
 //!    `volumes[].name`, so two pods with an emptyDir `data` see the same files. The
 //!    harness renames each emptyDir to `<pod>--<name>` (mounts updated).
-//! 3. **`medium: Memory` and `sizeLimit` are ignored** (the volume is on disk). The
-//!    harness creates such volumes as tmpfs, `nr_blocks` from `sizeLimit`
-//!    (`o=size=` is refused by podman 4.3's quota code).
+//! 3. **`medium: Memory` and `sizeLimit` are ignored** (the volume is on disk). A podman
+//!    tmpfs volume is no substitute: it is unmounted, and so emptied, whenever no container
+//!    uses it (between two init containers). The harness mounts a tmpfs of `sizeLimit`
+//!    under /run/rofs-e2e/ for the pod's lifetime and binds it as the volume.
 //! 4. **`restartPolicy: Always` (also the default when unset) re-runs init containers**
 //!    in a loop (~200 runs in 5 s) while the app starts. The harness sets
 //!    `restartPolicy: OnFailure` when it is `Always` or unset.
@@ -39,7 +40,10 @@
 //!    re-run, volumes keep their data — a Kubernetes container restart. Use
 //!    [`Pod::replay`] for a Kubernetes pod-sandbox restart (init containers run again
 //!    over the existing emptyDirs).
-//! 7. `imagePullPolicy: Always` tries to pull `localhost/...` (fails after ~6 s of
+//! 7. **Annotation values longer than 63 characters are refused** ("value length exceeds
+//!    Kubernetetes max 63", the label-value limit wrongly applied), e.g. `rofs.io/status`.
+//!    The harness drops such annotations from what it plays (with a note on stderr).
+//! 8. `imagePullPolicy: Always` tries to pull `localhost/...` (fails after ~6 s of
 //!    retries); unset, `IfNotPresent` and `Never` use the local image, also for `:latest`.
 //!
 //! Podman's own ports: rootful podman with netavark forwards `hostPort` from
@@ -315,7 +319,7 @@ fn pod_specs(doc: &mut Value) -> Option<(String, &mut Value)> {
 }
 
 /// Rewrites a manifest for podman 4.3 (see the module docs): renames emptyDirs to
-/// `<pod>--<name>` and collects them, turns `restartPolicy: Always`/unset into
+/// `<pod>--<name>` and collects them, drops annotations podman refuses, turns `restartPolicy: Always`/unset into
 /// `OnFailure`. Returns the YAML to play, the pod names, and the emptyDirs to create.
 pub fn podmanize(yaml: &str) -> (String, Vec<String>, Vec<EmptyDir>) {
     let mut docs: Vec<Value> = serde_saphyr::from_multiple(yaml)
@@ -323,6 +327,20 @@ pub fn podmanize(yaml: &str) -> (String, Vec<String>, Vec<EmptyDir>) {
     let mut pods = Vec::new();
     let mut dirs = Vec::new();
     for doc in docs.iter_mut() {
+        for ptr in [
+            "/metadata/annotations",
+            "/spec/template/metadata/annotations",
+        ] {
+            if let Some(ann) = doc.pointer_mut(ptr).and_then(Value::as_object_mut) {
+                ann.retain(|k, v| {
+                    let keep = v.as_str().is_none_or(|v| v.len() <= 63);
+                    if !keep {
+                        eprintln!("rofs-e2e: dropped annotation {k} for podman 4.3 (values over 63 characters are refused)");
+                    }
+                    keep
+                });
+            }
+        }
         let Some((pod, spec)) = pod_specs(doc) else {
             continue;
         };
@@ -381,6 +399,25 @@ pub fn podmanize(yaml: &str) -> (String, Vec<String>, Vec<EmptyDir>) {
     (out, pods, dirs)
 }
 
+/// Host mount point of the tmpfs behind a `medium: Memory` emptyDir.
+fn memory_dir(volume: &str) -> PathBuf {
+    PathBuf::from("/run/rofs-e2e").join(volume)
+}
+
+fn remove_volume(d: &EmptyDir) {
+    let _ = podman(&["volume", "rm", "-f", &d.volume]);
+    if d.memory {
+        let dir = memory_dir(&d.volume);
+        if dir.exists() {
+            let _ = Command::new("umount")
+                .arg(&dir)
+                .stderr(Stdio::null())
+                .status();
+            let _ = std::fs::remove_dir(&dir);
+        }
+    }
+}
+
 fn create_volume(d: &EmptyDir) {
     let gid = d.fs_group.unwrap_or(0);
     // kubelet: emptyDir mode 0777; with fsGroup, group-owned and setgid.
@@ -392,17 +429,34 @@ fn create_volume(d: &EmptyDir) {
         "nocopy".into(),
     ];
     if d.memory {
+        // A podman tmpfs volume is unmounted (and emptied) whenever no container uses it,
+        // i.e. between two init containers. So the harness mounts the tmpfs itself, for the
+        // pod's lifetime, and binds it as the volume.
+        let dir = memory_dir(&d.volume);
+        std::fs::create_dir_all(&dir).expect("create tmpfs mount point");
         let mut o = format!("uid=0,gid={gid},mode={mode}");
         if let Some(bytes) = d.size_limit {
-            o.push_str(&format!(",nr_blocks={}", bytes.div_ceil(4096).max(1)));
+            o.push_str(&format!(",size={bytes}"));
         }
+        let st = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &o, "tmpfs"])
+            .arg(&dir)
+            .status()
+            .expect("mount tmpfs");
+        assert!(
+            st.success(),
+            "mount -t tmpfs -o {o} tmpfs {}",
+            dir.display()
+        );
         args.extend([
             "--opt".into(),
-            "type=tmpfs".into(),
+            "type=none".into(),
             "--opt".into(),
-            "device=tmpfs".into(),
+            // uid/gid (taken by podman, not passed to mount) stop podman from
+            // re-owning and re-moding the volume like the image's directory
+            format!("o=bind,uid=0,gid={gid}"),
         ]);
-        args.extend(["--opt".into(), format!("o={o}")]);
+        args.extend(["--opt".into(), format!("device={}", dir.display())]);
     } else {
         args.extend(["--opt".into(), format!("o=uid=0,gid={gid}")]);
     }
@@ -672,7 +726,7 @@ impl Pod {
     fn teardown(&self) {
         let _ = podman(&["pod", "rm", "-f", "-t", "0", "--ignore", &self.name]);
         for v in &self.volumes {
-            let _ = podman(&["volume", "rm", "-f", &v.volume]);
+            remove_volume(v);
         }
     }
 }

@@ -175,3 +175,63 @@ fn hand_fixed_pod_as_non_root_needs_more_than_cp_a() {
     assert_eq!(String::from_utf8_lossy(&id.stdout).trim(), "33");
     assert_root_read_only(&pod, "nginx");
 }
+
+/// `rofs patch --profile nginx` on the failing manifest: serves 200 with the root still
+/// read-only; what nginx wrote survives a container restart and a pod replay (the seed
+/// runs again and must not clobber it).
+#[test]
+fn patched_with_profile_serves() {
+    let agent_image = rofs_e2e::rofs_image();
+    require!(NGINX_IMAGE, &agent_image);
+    let name = unique_name("e2e-nginx-patched");
+    let port = free_port();
+    let input = pod_yaml(&name, port, true, "");
+    let patched = rofs_e2e::rofs_patch(
+        &["--profile", "nginx", "--agent-image", &agent_image],
+        &input,
+    );
+    let opts = PlayOptions {
+        keep_init_containers: true,
+    };
+    let pod = Pod::try_play_with(&patched, opts).unwrap_or_else(|e| panic!("{e}"));
+    wait_http(
+        port,
+        "/rofs-e2e.txt",
+        200,
+        Duration::from_secs(30),
+        Some((&pod, "nginx")),
+    );
+    assert_root_read_only(&pod, "nginx");
+    wait_http(port, "/before-restart", 404, Duration::from_secs(5), None);
+    let access_log = |pod: &Pod| {
+        String::from_utf8_lossy(
+            &pod.exec("nginx", &["/bin/cat", "/var/log/nginx/access.log"])
+                .stdout,
+        )
+        .into_owned()
+    };
+    pod.restart("nginx");
+    wait_http(
+        port,
+        "/rofs-e2e.txt",
+        200,
+        Duration::from_secs(30),
+        Some((&pod, "nginx")),
+    );
+    assert!(
+        access_log(&pod).contains("GET /before-restart"),
+        "access.log lost across restart"
+    );
+    pod.replay().unwrap_or_else(|e| panic!("{e}"));
+    wait_http(
+        port,
+        "/rofs-e2e.txt",
+        200,
+        Duration::from_secs(30),
+        Some((&pod, "nginx")),
+    );
+    assert!(
+        access_log(&pod).contains("GET /before-restart"),
+        "the seed re-run clobbered access.log"
+    );
+}
