@@ -180,6 +180,9 @@ for w in "${want[@]}"; do
     esac
 done
 
+# drop our images that a rebuild left untagged
+timeout 120 podman image prune -f --filter "label=$LABEL" >/dev/null 2>&1 || true
+
 log "images:"
 timeout 60 podman images --format '{{.Repository}}:{{.Tag}}\t{{.Size}}' \
     | grep -E "^(${ROFS_IMAGE%%:*}|localhost/rofs-e2e-)" | sort >&2 || true
