@@ -1,0 +1,45 @@
+//! Time the pure review (no TLS, no HTTP) on a fixture: `cargo run --release --example
+//! review_cost -p rofs-webhook [FILE] [N]`.
+use std::time::Instant;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let file = args
+        .next()
+        .unwrap_or_else(|| "crates/webhook/tests/data/deployment-pod.json".into());
+    let n: u32 = args.next().and_then(|s| s.parse().ok()).unwrap_or(20_000);
+    let body = std::fs::read(&file).expect("fixture");
+    let config = rofs_webhook::Config::default();
+    let value: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let pod = value["request"]["object"].clone();
+    let time = |label: &str, f: &mut dyn FnMut()| {
+        for _ in 0..n / 10 {
+            f();
+        }
+        let start = Instant::now();
+        for _ in 0..n {
+            f();
+        }
+        println!(
+            "{label:>28}: {:>8.1} µs",
+            start.elapsed().as_secs_f64() * 1e6 / f64::from(n)
+        );
+    };
+    time("review_bytes (all)", &mut || {
+        let r = rofs_webhook::review_bytes(&body, &config).expect("review");
+        std::hint::black_box(serde_json::to_vec(&r.response).expect("json"));
+    });
+    time("parse JSON", &mut || {
+        std::hint::black_box(serde_json::from_slice::<serde_json::Value>(&body).expect("json"));
+    });
+    time("core rewrite", &mut || {
+        let mut p = pod.clone();
+        rofs_core::rewrite_pod_template(&mut p, "", None, &config.defaults).expect("rewrite");
+        std::hint::black_box(p);
+    });
+    let mut after = pod.clone();
+    rofs_core::rewrite_pod_template(&mut after, "", None, &config.defaults).expect("rewrite");
+    time("json_patch::diff", &mut || {
+        std::hint::black_box(json_patch::diff(&pod, &after));
+    });
+}
