@@ -147,185 +147,292 @@ fn kind_of(v: &Value) -> &'static str {
 }
 
 /// Patch a stream of inputs with one set of settings.
+///
+/// Documents are independent, so they are parsed, rewritten and written on all cores; the
+/// output keeps the input order, and the first error in that order is the one reported.
 pub fn patch(
     inputs: &[Input<'_>],
     settings: &Settings,
     format: Format,
 ) -> Result<Patched, ManifestError> {
-    let mut parsed = Vec::with_capacity(inputs.len());
+    let mut docs: Vec<Doc<'_>> = Vec::new();
     let mut all_json = !inputs.is_empty();
     for input in inputs {
         // A JSON stream, or YAML that happens to start with `{` (JSON is YAML): when the
         // JSON reading fails, the YAML one decides, and the JSON error is shown if both fail.
-        let docs = if looks_like_json(input.text) {
+        if looks_like_json(input.text) {
             match json_documents(input) {
-                Ok(docs) => docs,
+                Ok(d) => {
+                    docs.extend(d);
+                    continue;
+                }
                 Err(json_error) => {
                     all_json = false;
-                    yaml_documents(input).map_err(|_| json_error)?
+                    let mut d = yaml_documents(input);
+                    if d.iter_mut().all(|d| d.parse().is_ok()) {
+                        docs.extend(d);
+                        continue;
+                    }
+                    return Err(json_error);
                 }
             }
-        } else {
-            all_json = false;
-            yaml_documents(input)?
-        };
-        parsed.push((input, docs));
+        }
+        all_json = false;
+        docs.extend(yaml_documents(input));
     }
     let format = match format {
         Format::Auto if all_json => Format::Json,
         Format::Auto => Format::Yaml,
         f => f,
     };
+
+    let results: Vec<Result<DocOut, ManifestError>> = if settings.rollout_on_change {
+        // The checksums need every ConfigMap and Secret before any workload is written.
+        let parsed = parallel_map(docs, |mut d| {
+            let v = d.parse();
+            (d, v)
+        });
+        let mut configs = checksum::Index::new();
+        for v in parsed
+            .iter()
+            .filter_map(|(_, v)| v.as_ref().ok().and_then(Option::as_ref))
+        {
+            checksum::index(v, &mut configs);
+        }
+        parallel_map(parsed, |(d, v)| {
+            v.and_then(|v| process(&d, v, settings, Some(&configs), format))
+        })
+    } else {
+        parallel_map(docs, |mut d| {
+            d.parse()
+                .and_then(|v| process(&d, v, settings, None, format))
+        })
+    };
+
     let mut out = Patched {
         format: Some(format),
         ..Patched::default()
     };
     let mut first = true;
-    let mut configs = checksum::Index::new();
-    if settings.rollout_on_change {
-        for doc in parsed.iter().flat_map(|(_, docs)| docs) {
-            if let Some(v) = &doc.value {
-                checksum::index(v, &mut configs);
+    for r in results {
+        let d = r?;
+        out.documents += 1;
+        out.workloads += usize::from(d.workload);
+        out.changed += usize::from(d.changed);
+        out.containers.extend(d.containers);
+        out.volumes.extend(d.volumes);
+        out.warnings.extend(d.warnings);
+        if let Some(text) = d.text {
+            if !first && format != Format::Json {
+                out.output.push_str("---\n");
             }
-        }
-    }
-    for (input, docs) in parsed {
-        for doc in docs {
-            out.documents += 1;
-            let Some(mut value) = doc.value else {
-                // Empty or comment-only document: keep it as written.
-                if format == Format::Yaml && !doc.raw.trim().is_empty() {
-                    emit_separator(&mut out.output, &mut first, format);
-                    push_text(&mut out.output, doc.raw);
-                }
-                continue;
-            };
-            let what = describe(&value);
-            if !value.is_object() {
-                return Err(ManifestError::Document {
-                    input: input.name.to_string(),
-                    document: doc.index,
-                    line: doc.line,
-                    what,
-                    message: format!(
-                        "expected a Kubernetes object (a map), found {}",
-                        kind_of(&value)
-                    ),
-                });
-            }
-            let outcome =
-                rewrite_any(&mut value, settings).map_err(|source| ManifestError::Rewrite {
-                    input: input.name.to_string(),
-                    document: doc.index,
-                    line: doc.line,
-                    what: what.clone(),
-                    error: Box::new(source),
-                })?;
-            let mut outcome = outcome;
-            if settings.rollout_on_change && checksum::apply(&mut value, &configs) {
-                outcome.changed = true;
-            }
-            if outcome.workload {
-                out.workloads += 1;
-            }
-            if outcome.changed {
-                out.changed += 1;
-            }
-            out.containers.extend(outcome.containers);
-            out.volumes.extend(outcome.volumes);
-            out.warnings.extend(
-                outcome
-                    .warnings
-                    .into_iter()
-                    .map(|w| format!("{}: document {} ({what}): {w}", input.name, doc.index)),
-            );
-            emit_separator(&mut out.output, &mut first, format);
-            match format {
-                Format::Json => {
-                    let text = serde_json::to_string_pretty(&value)
-                        .map_err(|e| ManifestError::Output(e.to_string()))?;
-                    out.output.push_str(&text);
-                    out.output.push('\n');
-                }
-                _ if !outcome.changed && !doc.from_json => push_text(&mut out.output, doc.raw),
-                _ => {
-                    if !doc.from_json {
-                        out.output.push_str(yaml::leading_comments(doc.raw));
-                    }
-                    let text = yaml::to_string(&value).map_err(ManifestError::Output)?;
-                    out.output.push_str(&text);
-                }
-            }
+            first = false;
+            out.output.push_str(&text);
         }
     }
     Ok(out)
 }
 
-/// YAML documents after the first get a `---` line; JSON documents are concatenated.
-fn emit_separator(out: &mut String, first: &mut bool, format: Format) {
-    if !*first && format != Format::Json {
-        out.push_str("---\n");
+/// Run `f` on every item, on up to as many threads as there are cores, keeping the order.
+fn parallel_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    const MIN_PER_THREAD: usize = 64;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(8)
+        .min(items.len() / MIN_PER_THREAD)
+        .max(1);
+    if threads == 1 {
+        return items.into_iter().map(f).collect();
     }
-    *first = false;
+    let per = items.len().div_ceil(threads);
+    let mut chunks: Vec<Vec<T>> = Vec::with_capacity(threads);
+    let mut items = items.into_iter();
+    loop {
+        let chunk: Vec<T> = items.by_ref().take(per).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        chunks.push(chunk);
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| scope.spawn(move || chunk.into_iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(v) => v,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
 }
 
-fn push_text(out: &mut String, text: &str) {
-    out.push_str(text);
-    if !text.ends_with('\n') {
-        out.push('\n');
-    }
-}
-
-struct ParsedDoc<'a> {
+/// One document of the input, not parsed yet (YAML) or already parsed (JSON).
+struct Doc<'a> {
+    input: &'a str,
     index: usize,
+    /// First line of the document's content (after leading comments).
     line: usize,
+    first_line: usize,
     raw: &'a str,
-    value: Option<Value>,
     from_json: bool,
+    json: Option<Value>,
 }
 
-fn yaml_documents<'a>(input: &Input<'a>) -> Result<Vec<ParsedDoc<'a>>, ManifestError> {
-    let mut docs = Vec::new();
-    for (i, raw) in yaml::split_documents(input.text).into_iter().enumerate() {
-        let content_line = raw.first_line + yaml::leading_comments(raw.text).lines().count();
+impl Doc<'_> {
+    /// The document's value; `None` for an empty or comment-only document.
+    fn parse(&mut self) -> Result<Option<Value>, ManifestError> {
+        if self.from_json {
+            return Ok(self.json.take());
+        }
         // Comments only, or only directives (`%YAML 1.1` before `---`): kept as written.
-        let is_empty = raw.text.lines().all(|l| {
+        let is_empty = self.raw.lines().all(|l| {
             let t = l.trim();
             t.is_empty() || t.starts_with('#') || l.starts_with('%')
         });
-        let value = if is_empty {
-            None
-        } else {
-            let v = yaml::from_str(raw.text).map_err(|e| ManifestError::Syntax {
-                input: input.name.to_string(),
-                document: i + 1,
-                line: e
-                    .line
-                    .map_or(content_line, |l| raw.first_line + l as usize - 1),
-                column: e.column,
-                message: e.message,
-            })?;
-            (!v.is_null()).then_some(v)
-        };
-        docs.push(ParsedDoc {
-            index: i + 1,
-            line: content_line,
-            raw: raw.text,
-            value,
-            from_json: false,
-        });
+        if is_empty {
+            return Ok(None);
+        }
+        let v = yaml::from_str(self.raw).map_err(|e| ManifestError::Syntax {
+            input: self.input.to_string(),
+            document: self.index,
+            line: e
+                .line
+                .map_or(self.line, |l| self.first_line + l as usize - 1),
+            column: e.column,
+            message: e.message,
+        })?;
+        Ok((!v.is_null()).then_some(v))
     }
-    Ok(docs)
 }
 
-fn json_documents<'a>(input: &Input<'a>) -> Result<Vec<ParsedDoc<'a>>, ManifestError> {
+/// What one document contributes to the output.
+struct DocOut {
+    /// The document's text, without a separator; `None`: nothing to write.
+    text: Option<String>,
+    workload: bool,
+    changed: bool,
+    warnings: Vec<String>,
+    containers: BTreeSet<String>,
+    volumes: BTreeSet<String>,
+}
+
+fn process(
+    doc: &Doc<'_>,
+    value: Option<Value>,
+    settings: &Settings,
+    configs: Option<&checksum::Index>,
+    format: Format,
+) -> Result<DocOut, ManifestError> {
+    let from_json = doc.from_json;
+    let Some(mut value) = value else {
+        // Empty or comment-only document: keep it as written.
+        let keep = format == Format::Yaml && !doc.raw.trim().is_empty();
+        return Ok(DocOut {
+            text: keep.then(|| with_newline(doc.raw)),
+            workload: false,
+            changed: false,
+            warnings: Vec::new(),
+            containers: BTreeSet::new(),
+            volumes: BTreeSet::new(),
+        });
+    };
+    let what = describe(&value);
+    if !value.is_object() {
+        return Err(ManifestError::Document {
+            input: doc.input.to_string(),
+            document: doc.index,
+            line: doc.line,
+            what,
+            message: format!(
+                "expected a Kubernetes object (a map), found {}",
+                kind_of(&value)
+            ),
+        });
+    }
+    let mut outcome = rewrite_any(&mut value, settings).map_err(|e| ManifestError::Rewrite {
+        input: doc.input.to_string(),
+        document: doc.index,
+        line: doc.line,
+        what: what.clone(),
+        error: Box::new(e),
+    })?;
+    if let Some(configs) = configs
+        && checksum::apply(&mut value, configs)
+    {
+        outcome.changed = true;
+    }
+    let text = match format {
+        Format::Json => {
+            let mut text = serde_json::to_string_pretty(&value)
+                .map_err(|e| ManifestError::Output(e.to_string()))?;
+            text.push('\n');
+            text
+        }
+        _ if !outcome.changed && !from_json => with_newline(doc.raw),
+        _ => {
+            let mut text = if from_json {
+                String::new()
+            } else {
+                yaml::leading_comments(doc.raw).to_string()
+            };
+            text.push_str(&yaml::to_string(&value).map_err(ManifestError::Output)?);
+            text
+        }
+    };
+    Ok(DocOut {
+        text: Some(text),
+        workload: outcome.workload,
+        changed: outcome.changed,
+        warnings: outcome
+            .warnings
+            .into_iter()
+            .map(|w| format!("{}: document {} ({what}): {w}", doc.input, doc.index))
+            .collect(),
+        containers: outcome.containers,
+        volumes: outcome.volumes,
+    })
+}
+
+fn with_newline(text: &str) -> String {
+    let mut s = text.to_string();
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    s
+}
+
+fn yaml_documents<'a>(input: &Input<'a>) -> Vec<Doc<'a>> {
+    yaml::split_documents(input.text)
+        .into_iter()
+        .enumerate()
+        .map(|(i, raw)| Doc {
+            input: input.name,
+            index: i + 1,
+            line: raw.first_line + yaml::leading_comments(raw.text).lines().count(),
+            first_line: raw.first_line,
+            raw: raw.text,
+            from_json: false,
+            json: None,
+        })
+        .collect()
+}
+
+fn json_documents<'a>(input: &Input<'a>) -> Result<Vec<Doc<'a>>, ManifestError> {
     let mut docs = Vec::new();
     let mut stream = serde_json::Deserializer::from_str(input.text).into_iter::<Value>();
     let mut index = 0;
+    // Lines before `offset`, counted incrementally (a JSON stream may hold many documents).
+    let (mut counted_to, mut lines_before) = (0usize, 0usize);
     loop {
         let offset = stream.byte_offset();
+        lines_before += input.text[counted_to..offset].matches('\n').count();
+        counted_to = offset;
         let line = 1
-            + input.text[..offset].matches('\n').count()
+            + lines_before
             + input.text[offset..]
                 .chars()
                 .take_while(|c| c.is_whitespace())
@@ -335,12 +442,14 @@ fn json_documents<'a>(input: &Input<'a>) -> Result<Vec<ParsedDoc<'a>>, ManifestE
             None => break,
             Some(Ok(value)) => {
                 index += 1;
-                docs.push(ParsedDoc {
+                docs.push(Doc {
+                    input: input.name,
                     index,
                     line,
+                    first_line: line,
                     raw: "",
-                    value: Some(value),
                     from_json: true,
+                    json: Some(value),
                 });
             }
             Some(Err(e)) => {
