@@ -58,42 +58,33 @@ pub enum Command {
     ///
     /// The same command as `rofs-agent seed`; see `rofs seed --help`.
     #[command(disable_help_flag = true)]
-    Seed {
-        #[arg(
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            value_name = "ARGS"
-        )]
-        args: Vec<OsString>,
-    },
+    Seed(AgentArgs),
     /// (in the pod) Keep writable copies of ConfigMap/Secret volumes in sync with their source.
     ///
     /// The same command as `rofs-agent sync`; see `rofs sync --help`.
     #[command(disable_help_flag = true)]
-    Sync {
-        #[arg(
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            value_name = "ARGS"
-        )]
-        args: Vec<OsString>,
-    },
+    Sync(AgentArgs),
     /// (in the pod) Copy the agent binary into a directory, atomically.
     ///
     /// The same command as `rofs-agent install`; see `rofs install --help`.
     #[command(disable_help_flag = true)]
-    Install {
-        #[arg(
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            value_name = "ARGS"
-        )]
-        args: Vec<OsString>,
-    },
+    Install(AgentArgs),
     /// Serve the mutating admission webhook (HTTPS), or `rofs webhook certs` to make its
     /// certificates.
     #[command(after_help = crate::webhook::WEBHOOK_AFTER_HELP)]
     Webhook(Box<crate::webhook::WebhookArgs>),
+}
+
+/// The arguments of an agent command, handed to `rofs-agent` as they are (its own parser and
+/// help apply, so `rofs seed` and `rofs-agent seed` cannot differ).
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARGS"
+    )]
+    pub args: Vec<OsString>,
 }
 
 const PATCH_AFTER_HELP: &str = "\

@@ -41,15 +41,9 @@ fn main() -> ExitCode {
             print_profiles();
             Ok(true)
         }
-        Command::Seed { args } => {
-            return agent(std::iter::once("seed".into()).chain(args).collect());
-        }
-        Command::Sync { args } => {
-            return agent(std::iter::once("sync".into()).chain(args).collect());
-        }
-        Command::Install { args } => {
-            return agent(std::iter::once("install".into()).chain(args).collect());
-        }
+        Command::Seed(a) => return agent("seed", a),
+        Command::Sync(a) => return agent("sync", a),
+        Command::Install(a) => return agent("install", a),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -61,8 +55,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn agent(args: Vec<std::ffi::OsString>) -> ExitCode {
-    rofs_agent::main_with_args(args)
+/// `rofs seed|sync|install ...` is `rofs-agent seed|sync|install ...`.
+fn agent(command: &str, a: cli::AgentArgs) -> ExitCode {
+    rofs_agent::main_with_args(std::iter::once(command.into()).chain(a.args).collect())
 }
 
 fn print_profiles() {
