@@ -7,4 +7,5 @@
 mod harness_podman;
 mod nginx;
 mod noshell;
+mod sync;
 mod tomcat;

@@ -691,7 +691,20 @@ pub fn run(opts: &SyncOptions, control: Option<UnixStream>) -> Result<RunReport,
 fn run_hooks(opts: &SyncOptions, log: &Logger) {
     for h in &opts.signal_hooks {
         match reload::send_signal(h, &opts.proc_root) {
-            Ok(0) => log.line(
+            Ok(s) if s.denied > 0 => log.line(
+                "error",
+                &format!(
+                    "reload: sent {} to {} process(es) named {:?}, not permitted for {} \
+                     (EPERM: they run as another user than this sidecar, uid {})",
+                    h.signal_name,
+                    s.sent,
+                    h.process,
+                    s.denied,
+                    rustix::process::getuid().as_raw()
+                ),
+                &[("event", "reload".into())],
+            ),
+            Ok(s) if s.sent == 0 => log.line(
                 "warn",
                 &format!(
                     "reload: no process named {:?} to send {} to",
@@ -699,11 +712,11 @@ fn run_hooks(opts: &SyncOptions, log: &Logger) {
                 ),
                 &[("event", "reload".into())],
             ),
-            Ok(n) => log.line(
+            Ok(s) => log.line(
                 "info",
                 &format!(
-                    "reload: sent {} to {n} process(es) named {:?}",
-                    h.signal_name, h.process
+                    "reload: sent {} to {} process(es) named {:?}",
+                    h.signal_name, s.sent, h.process
                 ),
                 &[("event", "reload".into())],
             ),

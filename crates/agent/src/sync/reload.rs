@@ -154,11 +154,20 @@ fn process_matches(proc_dir: &Path, name: &[u8]) -> bool {
     false
 }
 
+/// What [`send_signal`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Signalled {
+    /// Processes that got the signal.
+    pub sent: usize,
+    /// Processes of that name the signal was refused for (EPERM: another
+    /// user, e.g. a root nginx while the sidecar runs as uid 65532).
+    pub denied: usize,
+}
+
 /// Sends the hook's signal to every process named so (not to this one).
-/// Returns how many processes were signalled.
-pub fn send_signal(hook: &SignalHook, proc_root: &Path) -> io::Result<usize> {
+pub fn send_signal(hook: &SignalHook, proc_root: &Path) -> io::Result<Signalled> {
     let me = rustix::process::getpid();
-    let mut n = 0;
+    let mut n = Signalled::default();
     for ent in fs::read_dir(proc_root)? {
         let Ok(ent) = ent else { continue };
         let fname = ent.file_name();
@@ -172,10 +181,12 @@ pub fn send_signal(hook: &SignalHook, proc_root: &Path) -> io::Result<usize> {
         if pid == me || !process_matches(&ent.path(), hook.process.as_bytes()) {
             continue;
         }
-        // The process may have exited meanwhile, or belong to another user
-        // (EPERM): count only the ones that got it.
-        if rustix::process::kill_process(pid, hook.signal).is_ok() {
-            n += 1;
+        // The process may have exited meanwhile (ESRCH: not counted), or
+        // belong to another user (EPERM: counted, so the log can say so).
+        match rustix::process::kill_process(pid, hook.signal) {
+            Ok(()) => n.sent += 1,
+            Err(rustix::io::Errno::PERM) => n.denied += 1,
+            Err(_) => {}
         }
     }
     Ok(n)
