@@ -33,13 +33,8 @@ pub const PROFILES: &[Profile] = &[
     },
     Profile {
         name: "tomcat",
-        description: "Apache Tomcat 10 from Debian packages (tomcat10): logs, work dir (compiled JSPs), webapps (WAR expansion), temp dir",
-        writable: &[
-            "/var/log/tomcat10",
-            "/var/cache/tomcat10",
-            "/var/lib/tomcat10/webapps",
-            "/tmp:empty",
-        ],
+        description: "Apache Tomcat 10 from Debian packages (tomcat10): logs, work dir (compiled JSPs), temp dir",
+        writable: &["/var/log/tomcat10", "/var/cache/tomcat10", "/tmp:empty"],
     },
 ];
 
