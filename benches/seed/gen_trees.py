@@ -38,7 +38,7 @@ def appserver(root, rnd, block):
     # many small xml/properties files, depth up to 8
     while files < 12_000:
         depth = rnd.randint(2, 8)
-        parts = [rnd.choice(mods)] + [f"p{rnd.randint(0, 6)}" for _ in range(depth - 1)]
+        parts = [rnd.choice(mods)] + [f"p{rnd.randint(0, 1)}" for _ in range(depth - 1)]
         d = os.path.join(root, *parts)
         os.makedirs(d, exist_ok=True)
         ext = rnd.choice([".xml", ".properties", ".xsd", ".txt", ".conf"])

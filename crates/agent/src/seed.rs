@@ -26,7 +26,7 @@ use rustix::io::Errno;
 
 use crate::copy::{CopyCtx, copy_tree};
 use crate::meta::{Identity, Meta, NotKeptCounters};
-use crate::tree::{DIR_FLAGS, Scanner};
+use crate::tree::{DIR_FLAGS, Estimate};
 
 /// Name of the done marker inside DST when no `--state-dir` is given.
 pub const DEFAULT_DONE_MARKER: &str = ".rofs-seeded";
@@ -417,19 +417,19 @@ fn seed_pair(
         .map(|s| s.f_type as u64 == TMPFS_MAGIC)
         .unwrap_or(false);
     let src_st = rustix::fs::fstat(&src_fd).ctx("stat", || src.to_path_buf())?;
-    let mut scanner = Scanner::new(
-        src,
-        vfs.f_frsize.max(vfs.f_bsize),
-        !is_tmpfs,
-        (dst_st.st_dev, dst_st.st_ino),
-    );
-    let root = scanner.scan_dir(src_fd.as_fd())?;
-    let totals = scanner.totals.clone();
-    for w in &scanner.warnings {
+    let est = Estimate {
+        unit: vfs.f_frsize.max(vfs.f_bsize).max(512),
+        dirs_cost_blocks: !is_tmpfs,
+    };
+    let t_scan = Instant::now();
+    let scan_fd = rustix::io::dup(&src_fd).ctx("dup", || src.to_path_buf())?;
+    let (root, totals, warnings) =
+        crate::tree::scan(src, scan_fd, (dst_st.st_dev, dst_st.st_ino), &est, threads)?;
+    let scan_secs = t_scan.elapsed().as_secs_f64();
+    for w in &warnings {
         log(opts, format_args!("warning: {w}"));
     }
-    report.warnings = std::mem::take(&mut scanner.warnings);
-    drop(scanner);
+    report.warnings = warnings;
 
     let free_bytes = vfs.f_bavail.saturating_mul(vfs.f_frsize.max(1));
     let free_inodes = if vfs.f_files == 0 {
@@ -456,6 +456,7 @@ fn seed_pair(
     let dst_setgid = dst_st.st_mode & crate::meta::S_ISGID != 0;
     let ctx = CopyCtx::new(src, dst, id, &nk, fault, dst_setgid);
     let dst_for_copy = rustix::io::dup(&dst_fd).ctx("dup", || dst.to_path_buf())?;
+    let t_copy = Instant::now();
     copy_tree(
         &ctx,
         &root,
@@ -465,8 +466,11 @@ fn seed_pair(
         threads,
     )?;
     let bytes = ctx.bytes_done.load(Relaxed);
+    let copy_secs = t_copy.elapsed().as_secs_f64();
     // Durable before the marker says so (a no-op on tmpfs).
+    let t_sync = Instant::now();
     rustix::fs::syncfs(&dst_fd).ctx("sync", || dst.to_path_buf())?;
+    let sync_secs = t_sync.elapsed().as_secs_f64();
 
     report.stats = PairStats {
         files: totals.files,
@@ -502,7 +506,7 @@ fn seed_pair(
     log(
         opts,
         format_args!(
-            "{} -> {}: done: {} files, {} dirs, {} symlinks, {} hard links, {} fifos, {} bytes ({}), {} skipped, in {:.3} s ({:.1} MB/s)",
+            "{} -> {}: done: {} files, {} dirs, {} symlinks, {} hard links, {} fifos, {} bytes ({}), {} skipped, in {:.3} s ({:.1} MB/s; scan {:.3} s, copy {:.3} s, sync {:.3} s)",
             src.display(),
             dst.display(),
             s.files,
@@ -514,7 +518,10 @@ fn seed_pair(
             human(s.bytes),
             s.skipped,
             secs,
-            s.bytes as f64 / 1e6 / secs.max(1e-9)
+            s.bytes as f64 / 1e6 / secs.max(1e-9),
+            scan_secs,
+            copy_secs,
+            sync_secs
         ),
     );
     if !report.not_kept.is_empty() {

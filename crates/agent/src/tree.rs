@@ -6,10 +6,11 @@
 
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
-use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Condvar, Mutex};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
@@ -25,6 +26,8 @@ pub(crate) struct Entry {
     pub name: CString,
     pub meta: Meta,
     pub kind: Kind,
+    /// (dev, ino) of non-directories with more than one link.
+    pub link_id: Option<(u64, u64)>,
 }
 
 pub(crate) enum Kind {
@@ -39,7 +42,7 @@ pub(crate) enum Kind {
     /// A later name of an inode already seen; `first` is the path (from the
     /// root, as components) of the name that is copied.
     HardLink {
-        first: std::sync::Arc<Vec<CString>>,
+        first: Arc<Vec<CString>>,
     },
     /// Sockets, devices, and the destination itself when it lies inside the
     /// source: not copied, one warning each.
@@ -51,6 +54,8 @@ pub(crate) struct DirNode {
     pub xattrs: Xattrs,
     /// Some entry below this directory is a [`Kind::HardLink`].
     pub has_links: bool,
+    /// While scanning: the slot the scan of this directory fills.
+    slot: usize,
 }
 
 /// Totals the free-space check and the logs need.
@@ -71,182 +76,324 @@ pub(crate) struct Totals {
     pub inodes: u64,
 }
 
-pub(crate) struct Scanner<'a> {
-    pub src_root: &'a Path,
-    /// Allocation unit of the destination (statvfs f_frsize).
+/// How the destination allocates space, for the estimate.
+pub(crate) struct Estimate {
+    /// Allocation unit (statvfs f_frsize).
     pub unit: u64,
     /// Directories cost blocks on disk filesystems, not on tmpfs.
     pub dirs_cost_blocks: bool,
-    /// (dev, ino) of the destination, never copied into itself.
-    pub dst_id: (u64, u64),
-    pub totals: Totals,
-    pub warnings: Vec<String>,
-    links: HashMap<(u64, u64), std::sync::Arc<Vec<CString>>>,
-    stack: Vec<CString>,
-    buf: Vec<MaybeUninit<u8>>,
 }
 
 fn round_up(n: u64, unit: u64) -> u64 {
     n.div_ceil(unit) * unit
 }
 
-impl<'a> Scanner<'a> {
-    pub fn new(src_root: &'a Path, unit: u64, dirs_cost_blocks: bool, dst_id: (u64, u64)) -> Self {
-        Scanner {
-            src_root,
-            unit: unit.max(512),
-            dirs_cost_blocks,
-            dst_id,
-            totals: Totals::default(),
-            warnings: Vec::new(),
-            links: HashMap::new(),
-            stack: Vec::new(),
-            buf: vec![MaybeUninit::uninit(); 64 * 1024],
+struct ScanJob {
+    parent: Arc<OwnedFd>,
+    name: CString,
+    rel: Vec<CString>,
+    slot: usize,
+}
+
+struct ScanState {
+    jobs: Vec<ScanJob>,
+    active: usize,
+    error: Option<SeedError>,
+    done: Vec<Option<DirNode>>,
+}
+
+struct ScanShared<'a> {
+    src_root: &'a Path,
+    dst_id: (u64, u64),
+    state: Mutex<ScanState>,
+    cv: Condvar,
+    warnings: Mutex<Vec<String>>,
+    skipped: AtomicU64,
+    next_slot: AtomicUsize,
+}
+
+/// Scans the tree under `src` with `threads` threads, then resolves hard
+/// links and adds up the totals in one sequential pass (so which name of an
+/// inode is "first" does not depend on thread timing).
+pub(crate) fn scan(
+    src_root: &Path,
+    src: OwnedFd,
+    dst_id: (u64, u64),
+    est: &Estimate,
+    threads: usize,
+) -> Result<(DirNode, Totals, Vec<String>), SeedError> {
+    let shared = ScanShared {
+        src_root,
+        dst_id,
+        state: Mutex::new(ScanState {
+            jobs: vec![ScanJob {
+                parent: Arc::new(src),
+                name: c".".to_owned(),
+                rel: Vec::new(),
+                slot: 0,
+            }],
+            active: 0,
+            error: None,
+            done: vec![None],
+        }),
+        cv: Condvar::new(),
+        warnings: Mutex::new(Vec::new()),
+        skipped: AtomicU64::new(0),
+        next_slot: AtomicUsize::new(1),
+    };
+    std::thread::scope(|s| {
+        for _ in 1..threads.max(1) {
+            s.spawn(|| scan_worker(&shared));
+        }
+        scan_worker(&shared);
+    });
+    let mut st = shared.state.into_inner().unwrap_or_else(|e| e.into_inner());
+    if let Some(e) = st.error.take() {
+        return Err(e);
+    }
+    let mut root = assemble(&mut st.done, 0);
+    let mut totals = Totals {
+        skipped: shared.skipped.load(Relaxed),
+        ..Totals::default()
+    };
+    let mut links = HashMap::new();
+    root.has_links = resolve(&mut root, &mut Vec::new(), &mut links, &mut totals, est);
+    let warnings = shared
+        .warnings
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
+    Ok((root, totals, warnings))
+}
+
+fn assemble(done: &mut Vec<Option<DirNode>>, slot: usize) -> DirNode {
+    let mut node = done
+        .get_mut(slot)
+        .and_then(Option::take)
+        .unwrap_or(DirNode {
+            children: Vec::new(),
+            xattrs: Vec::new(),
+            has_links: false,
+            slot,
+        });
+    for e in &mut node.children {
+        if let Kind::Dir(d) = &mut e.kind {
+            *d = assemble(done, d.slot);
         }
     }
+    node
+}
 
-    pub fn path_of(&self, name: Option<&CStr>) -> PathBuf {
-        rel_path(self.src_root, &self.stack, name)
-    }
-
-    /// Scans the children of the open directory `dir`.
-    pub fn scan_dir(&mut self, dir: BorrowedFd<'_>) -> Result<DirNode, SeedError> {
-        let xattrs = read_xattrs_fd(dir).ctx("read xattrs of", || self.path_of(None))?;
-        // Read all names first: the buffer is reused by the recursion.
-        let mut names: Vec<(CString, FileType)> = Vec::new();
-        {
-            let mut buf = std::mem::take(&mut self.buf);
-            let mut rd = rustix::fs::RawDir::new(dir, &mut buf);
-            while let Some(ent) = rd.next() {
-                let ent = ent
-                    .map_err(io::Error::from)
-                    .ctx("read directory", || self.path_of(None))?;
-                let name = ent.file_name();
-                if name == c"." || name == c".." {
-                    continue;
-                }
-                names.push((name.to_owned(), ent.file_type()));
+/// Hard links (first name in tree order is copied, later ones linked) and
+/// totals. Returns whether the subtree holds a hard link.
+fn resolve(
+    node: &mut DirNode,
+    path: &mut Vec<CString>,
+    links: &mut HashMap<(u64, u64), Arc<Vec<CString>>>,
+    t: &mut Totals,
+    est: &Estimate,
+) -> bool {
+    let mut has_links = false;
+    for e in &mut node.children {
+        if let Some(id) = e.link_id {
+            if let Some(first) = links.get(&id) {
+                e.kind = Kind::HardLink {
+                    first: first.clone(),
+                };
+                t.hardlinks += 1;
+                has_links = true;
+                continue;
             }
-            self.buf = buf;
+            let mut p = path.clone();
+            p.push(e.name.clone());
+            links.insert(id, Arc::new(p));
         }
-        let mut children = Vec::with_capacity(names.len());
-        let mut has_links = false;
-        for (name, _dtype) in names {
-            let st = rustix::fs::statat(dir, &name, AtFlags::SYMLINK_NOFOLLOW)
-                .map_err(io::Error::from)
-                .ctx("stat", || self.path_of(Some(&name)))?;
-            let meta = Meta::from_stat(&st);
-            let ftype = FileType::from_raw_mode(st.st_mode);
-            let id = (st.st_dev, st.st_ino);
-            if ftype != FileType::Directory && st.st_nlink > 1 && is_copied(ftype) {
-                if let Some(first) = self.links.get(&id) {
-                    self.totals.hardlinks += 1;
-                    has_links = true;
-                    children.push(Entry {
-                        name,
-                        meta,
-                        kind: Kind::HardLink {
-                            first: first.clone(),
-                        },
-                    });
-                    continue;
-                }
-                let mut path = self.stack.clone();
-                path.push(name.clone());
-                self.links.insert(id, std::sync::Arc::new(path));
+        match &mut e.kind {
+            Kind::File => {
+                t.files += 1;
+                t.inodes += 1;
+                t.bytes += e.meta.size;
+                let allocated = e.meta.blocks * 512;
+                t.alloc += round_up(allocated.min(e.meta.size), est.unit);
             }
-            let kind = match ftype {
-                FileType::RegularFile => {
-                    self.totals.files += 1;
-                    self.totals.inodes += 1;
-                    self.totals.bytes += meta.size;
-                    let allocated = meta.blocks * 512;
-                    let used = if allocated < meta.size {
-                        allocated
-                    } else {
-                        meta.size
-                    };
-                    self.totals.alloc += round_up(used, self.unit);
-                    Kind::File
+            Kind::Dir(sub) => {
+                t.dirs += 1;
+                t.inodes += 1;
+                if est.dirs_cost_blocks {
+                    t.alloc += round_up(e.meta.size.max(1), est.unit);
                 }
-                FileType::Directory => {
-                    if id == self.dst_id {
-                        self.skip(&name, "it is the destination itself");
-                        continue;
-                    }
-                    self.totals.dirs += 1;
-                    self.totals.inodes += 1;
-                    if self.dirs_cost_blocks {
-                        self.totals.alloc += round_up(meta.size.max(1), self.unit);
-                    }
-                    let fd: OwnedFd = rustix::fs::openat(dir, &name, DIR_FLAGS, Mode::empty())
-                        .map_err(io::Error::from)
-                        .ctx("open directory", || self.path_of(Some(&name)))?;
-                    self.stack.push(name);
-                    let node = self.scan_dir(fd.as_fd());
-                    let name = self.stack.pop().unwrap_or_default();
-                    let node = node?;
-                    has_links |= node.has_links;
-                    children.push(Entry {
-                        name,
-                        meta,
-                        kind: Kind::Dir(node),
-                    });
-                    continue;
+                path.push(e.name.clone());
+                sub.has_links = resolve(sub, path, links, t, est);
+                path.pop();
+                has_links |= sub.has_links;
+            }
+            Kind::Symlink { .. } => {
+                t.symlinks += 1;
+                t.inodes += 1;
+                // Fast symlinks live in the inode; long targets take a block.
+                if e.meta.size > 60 {
+                    t.alloc += est.unit;
                 }
-                FileType::Symlink => {
-                    self.totals.symlinks += 1;
-                    self.totals.inodes += 1;
-                    // Fast symlinks live in the inode; long targets take a block.
-                    if meta.size > 60 {
-                        self.totals.alloc += self.unit;
-                    }
-                    Kind::Symlink {
-                        xattrs: read_xattrs_at(dir, &name),
-                    }
-                }
-                FileType::Fifo => {
-                    self.totals.fifos += 1;
-                    self.totals.inodes += 1;
-                    Kind::Fifo {
-                        xattrs: read_xattrs_at(dir, &name),
-                    }
-                }
-                FileType::Socket => {
-                    self.skip(&name, "sockets are not copied");
-                    Kind::Skipped
-                }
-                FileType::CharacterDevice | FileType::BlockDevice => {
-                    self.skip(&name, "device nodes are not copied");
-                    Kind::Skipped
-                }
-                FileType::Unknown => {
-                    self.skip(&name, "unknown file type");
-                    Kind::Skipped
-                }
-            };
-            children.push(Entry { name, meta, kind });
+            }
+            Kind::Fifo { .. } => {
+                t.fifos += 1;
+                t.inodes += 1;
+            }
+            Kind::HardLink { .. } | Kind::Skipped => {}
         }
-        Ok(DirNode {
-            children,
-            xattrs,
-            has_links,
-        })
     }
+    has_links
+}
 
-    fn skip(&mut self, name: &CStr, why: &str) {
-        self.totals.skipped += 1;
-        let path = self.path_of(Some(name));
-        self.warnings
-            .push(format!("skipping {}: {why}", path.display()));
+fn scan_worker(sh: &ScanShared<'_>) {
+    let mut buf: Vec<MaybeUninit<u8>> = vec![MaybeUninit::uninit(); 64 * 1024];
+    let mut st = sh.state.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        if st.error.is_some() {
+            sh.cv.notify_all();
+            return;
+        }
+        let Some(job) = st.jobs.pop() else {
+            if st.active == 0 {
+                sh.cv.notify_all();
+                return;
+            }
+            st = sh.cv.wait(st).unwrap_or_else(|e| e.into_inner());
+            continue;
+        };
+        st.active += 1;
+        drop(st);
+        let mut new_jobs = Vec::new();
+        let result = scan_one(sh, &job, &mut new_jobs, &mut buf);
+        st = sh.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.active -= 1;
+        match result {
+            Ok(node) => {
+                for j in &new_jobs {
+                    if st.done.len() <= j.slot {
+                        st.done.resize_with(j.slot + 1, || None);
+                    }
+                }
+                if st.done.len() <= job.slot {
+                    st.done.resize_with(job.slot + 1, || None);
+                }
+                st.done[job.slot] = Some(node);
+                if !new_jobs.is_empty() {
+                    st.jobs.append(&mut new_jobs);
+                    sh.cv.notify_all();
+                }
+            }
+            Err(e) => {
+                if st.error.is_none() {
+                    st.error = Some(e);
+                }
+                sh.cv.notify_all();
+            }
+        }
+        if st.jobs.is_empty() && st.active == 0 {
+            sh.cv.notify_all();
+        }
     }
 }
 
-fn is_copied(t: FileType) -> bool {
-    matches!(
-        t,
-        FileType::RegularFile | FileType::Symlink | FileType::Fifo
-    )
+/// Lists and stats one directory; its subdirectories become new jobs.
+fn scan_one(
+    sh: &ScanShared<'_>,
+    job: &ScanJob,
+    out: &mut Vec<ScanJob>,
+    buf: &mut [MaybeUninit<u8>],
+) -> Result<DirNode, SeedError> {
+    let here = |name: Option<&CStr>| rel_path(sh.src_root, &job.rel, name);
+    let dir: OwnedFd = rustix::fs::openat(&*job.parent, &job.name, DIR_FLAGS, Mode::empty())
+        .ctx("open directory", || here(None))?;
+    let xattrs = read_xattrs_fd(dir.as_fd()).ctx("read xattrs of", || here(None))?;
+    let mut names: Vec<CString> = Vec::new();
+    {
+        let mut rd = rustix::fs::RawDir::new(&dir, buf);
+        while let Some(ent) = rd.next() {
+            let ent = ent.ctx("read directory", || here(None))?;
+            let name = ent.file_name();
+            if name == c"." || name == c".." {
+                continue;
+            }
+            names.push(name.to_owned());
+        }
+    }
+    let dir = Arc::new(dir);
+    let mut children = Vec::with_capacity(names.len());
+    for name in names {
+        let st = rustix::fs::statat(&*dir, &name, AtFlags::SYMLINK_NOFOLLOW)
+            .ctx("stat", || here(Some(&name)))?;
+        let meta = Meta::from_stat(&st);
+        let ftype = FileType::from_raw_mode(st.st_mode);
+        let id = (st.st_dev, st.st_ino);
+        let link_id = (st.st_nlink > 1
+            && matches!(
+                ftype,
+                FileType::RegularFile | FileType::Symlink | FileType::Fifo
+            ))
+        .then_some(id);
+        let kind = match ftype {
+            FileType::RegularFile => Kind::File,
+            FileType::Directory => {
+                if id == sh.dst_id {
+                    skip(sh, here(Some(&name)), "it is the destination itself");
+                    continue;
+                }
+                let slot = sh.next_slot.fetch_add(1, Relaxed);
+                let mut rel = job.rel.clone();
+                rel.push(name.clone());
+                out.push(ScanJob {
+                    parent: dir.clone(),
+                    name: name.clone(),
+                    rel,
+                    slot,
+                });
+                Kind::Dir(DirNode {
+                    children: Vec::new(),
+                    xattrs: Vec::new(),
+                    has_links: false,
+                    slot,
+                })
+            }
+            FileType::Symlink => Kind::Symlink {
+                xattrs: read_xattrs_at(dir.as_fd(), &name),
+            },
+            FileType::Fifo => Kind::Fifo {
+                xattrs: read_xattrs_at(dir.as_fd(), &name),
+            },
+            FileType::Socket => {
+                skip(sh, here(Some(&name)), "sockets are not copied");
+                Kind::Skipped
+            }
+            FileType::CharacterDevice | FileType::BlockDevice => {
+                skip(sh, here(Some(&name)), "device nodes are not copied");
+                Kind::Skipped
+            }
+            FileType::Unknown => {
+                skip(sh, here(Some(&name)), "unknown file type");
+                Kind::Skipped
+            }
+        };
+        children.push(Entry {
+            name,
+            meta,
+            kind,
+            link_id,
+        });
+    }
+    Ok(DirNode {
+        children,
+        xattrs,
+        has_links: false,
+        slot: job.slot,
+    })
+}
+
+fn skip(sh: &ScanShared<'_>, path: PathBuf, why: &str) {
+    sh.skipped.fetch_add(1, Relaxed);
+    if let Ok(mut w) = sh.warnings.lock() {
+        w.push(format!("skipping {}: {why}", path.display()));
+    }
 }
 
 /// `root/a/b/name` for messages. Names that are not UTF-8 are shown with
