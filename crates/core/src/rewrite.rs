@@ -29,6 +29,8 @@ pub const AGENT_VOLUME: &str = "rofs";
 pub const AGENT_MOUNT: &str = "/.rofs";
 /// The agent binary inside the rofs image.
 pub const AGENT_IN_IMAGE: &str = "/rofs-agent";
+/// The agent as installed into the `rofs` volume, run inside app images.
+pub const AGENT_BINARY: &str = "/.rofs/bin/rofs-agent";
 /// Name of the install initContainer.
 pub const INSTALL_CONTAINER: &str = "rofs-install";
 /// kubectl's annotation naming a pod's main container.
@@ -808,7 +810,7 @@ pub(crate) fn injected_security(app: &Value) -> Value {
     Value::Object(sc)
 }
 
-fn install_container(app: &Value, agent_image: &str) -> Value {
+pub(crate) fn install_container(app: &Value, agent_image: &str) -> Value {
     json!({
         "name": INSTALL_CONTAINER,
         "image": agent_image,
@@ -840,7 +842,7 @@ fn seed_container(app: &Value, t: &TargetPlan, seeder: Seeder) -> Value {
     let command: Vec<String> = match seeder {
         Seeder::Agent => {
             let mut c = vec![
-                format!("{AGENT_MOUNT}/bin/rofs-agent"),
+                AGENT_BINARY.to_string(),
                 "seed".into(),
                 "--state-dir".into(),
                 format!("{AGENT_MOUNT}/state"),

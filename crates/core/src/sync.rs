@@ -3,21 +3,23 @@
 //! For a volume `config` made writable:
 //! - every container mount of `config` is renamed to the emptyDir `rofs-copy-config` (same
 //!   mountPath and subPath; `readOnly` dropped: that is the point), so the app sees a copy;
-//! - `rofs-sync-init` (agent image) does one sync pass before the app starts, and `rofs-sync`
+//! - `rofs-sync-init` does one sync pass before the app starts, and `rofs-sync`
 //!   keeps the copy in sync: a native sidecar (initContainer with `restartPolicy: Always`) for
 //!   Kubernetes >= 1.29, a plain container before. Both mount the source read-only at
 //!   `/.rofs/src/<volume>` and the copy at `/.rofs/dst/<copy>`, and keep their state under
 //!   `/.rofs/sync` (the `rofs` volume, which lives as long as the pod);
-//! - both run as the first container that mounts a writable volume (its securityContext, plus
-//!   a read-only root and no privilege escalation), so the copies belong to the app's user.
+//! - both run the image and securityContext of the first app container that mounts a writable
+//!   volume (plus a read-only root, no privilege escalation, no capabilities), with the agent
+//!   that `rofs-install` copied into the `rofs` volume: so they run as the app's user, even when
+//!   only the image knows it; the copies belong to that user and a reload signal reaches the app.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 
 use crate::rewrite::{
-    AGENT_IN_IMAGE, AGENT_MOUNT, AGENT_VOLUME, RewriteError, Status, bounded_name,
-    injected_security, invalid, push_all,
+    AGENT_BINARY, AGENT_MOUNT, AGENT_VOLUME, INSTALL_CONTAINER, RewriteError, Status, bounded_name,
+    injected_security, install_container, invalid, push_all,
 };
 use crate::settings::{Conflict, KubeVersion, Reload, Settings};
 
@@ -240,16 +242,23 @@ pub(crate) fn apply(
         pairs.push(src);
         pairs.push(dst);
     }
-    let security = injected_security(&runner);
+    // Same image and user as the app (so the copies are the app's, and a signal reaches
+    // it), with the agent installed by `rofs-install`; no capabilities at all.
+    let mut security = injected_security(&runner);
+    security["capabilities"] = json!({"drop": ["ALL"]});
     let container = |name: &str, args: Vec<String>| {
-        let mut command = vec![AGENT_IN_IMAGE.to_string(), "sync".into()];
+        let mut command = vec![AGENT_BINARY.to_string(), "sync".into()];
         command.extend(args);
         command.extend(["--state-dir".to_string(), STATE_DIR.to_string()]);
         command.extend(pairs.iter().cloned());
-        json!({
+        let mut c = json!({
             "name": name,
-            "image": req.agent_image,
-            "imagePullPolicy": "IfNotPresent",
+            "image": runner.get("image").cloned().unwrap_or(Value::Null),
+        });
+        if let Some(policy) = runner.get("imagePullPolicy") {
+            c["imagePullPolicy"] = policy.clone();
+        }
+        let rest = json!({
             "command": command,
             "resources": {
                 "requests": {"cpu": "5m", "memory": "8Mi"},
@@ -258,7 +267,11 @@ pub(crate) fn apply(
             "securityContext": security,
             "terminationMessagePolicy": "FallbackToLogsOnError",
             "volumeMounts": mounts,
-        })
+        });
+        if let (Some(c), Value::Object(rest)) = (c.as_object_mut(), rest) {
+            c.extend(rest);
+        }
+        c
     };
     let mut sidecar_args = Vec::new();
     if req.conflict == Conflict::Source {
@@ -296,9 +309,21 @@ pub(crate) fn apply(
             ));
         }
     }
-    // After rofs's own initContainers (install, seeds), before the workload's.
-    let position = status.init_containers.len();
-    let mut injected = vec![init];
+    // After rofs's own initContainers (install, seeds), before the workload's; the agent
+    // must be installed first (it is not, with `--seeder shell` or without seeded paths).
+    let mut injected = Vec::new();
+    if !status
+        .init_containers
+        .iter()
+        .any(|c| c == INSTALL_CONTAINER)
+    {
+        injected.push(install_container(&runner, req.agent_image));
+        status
+            .init_containers
+            .insert(0, INSTALL_CONTAINER.to_string());
+    }
+    let position = status.init_containers.len() - injected.len();
+    injected.push(init);
     status.init_containers.push(SYNC_INIT_CONTAINER.to_string());
     if req.native {
         sidecar["restartPolicy"] = Value::String("Always".into());

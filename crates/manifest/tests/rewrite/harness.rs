@@ -4,7 +4,9 @@
 //! `# rofs-args: FLAGS...`: the `rofs patch` settings flags to apply (several lines are
 //! joined; words are split on whitespace, no quoting). Supported flags, with the meaning
 //! of `rofs patch`: `-w/--writable [CONTAINER=]PATH[:...]`, `-p/--profile [CONTAINER=]NAME`,
-//! `-c/--container NAME`, `--seeder agent|shell`, `--agent-image IMAGE` (also `--flag=value`).
+//! `-c/--container NAME`, `--seeder agent|shell`, `--agent-image IMAGE`, `--writable-volume NAME`,
+//! `--reload HOOK`, `--sync-conflict app|source`, `--kube-version V`, `--rollout-on-change`
+//! (also `--flag=value`).
 //! The header is test metadata, not input: it is removed before patching (JSON has no
 //! comments), so the snapshot shows exactly what rofs made of the rest.
 
@@ -139,6 +141,15 @@ pub fn settings_from_args(args: &[String]) -> Result<Settings, String> {
             "-c" | "--container" => s.containers.get_or_insert_with(Vec::new).push(value()?),
             "--seeder" => s.seeder = Some(value()?.parse().map_err(|e| format!("{e}"))?),
             "--agent-image" => s.agent_image = Some(value()?),
+            "--writable-volume" => s.writable_volumes.push(value()?),
+            "--reload" => s.reload = Some(value()?.parse().map_err(|e| format!("{e}"))?),
+            "--sync-conflict" => {
+                s.sync_conflict = Some(value()?.parse().map_err(|e| format!("{e}"))?)
+            }
+            "--kube-version" => {
+                s.kube_version = Some(value()?.parse().map_err(|e| format!("{e}"))?)
+            }
+            "--rollout-on-change" => s.rollout_on_change = true,
             other => return Err(format!("unsupported flag in {HEADER} {other}")),
         }
     }
