@@ -690,6 +690,23 @@ impl Pod {
         podman(&full)
     }
 
+    /// `podman exec <pod>-<c> /bin/sh -c SCRIPT`: stdout + stderr, whatever the exit status.
+    pub fn sh(&self, c: &str, script: &str) -> String {
+        text(&self.exec(c, &["/bin/sh", "-c", script]))
+    }
+
+    /// Asserts that writing to `/` in container `c` fails with EROFS (`touch` through the
+    /// image's `/bin/sh`): the root file system is still read-only.
+    pub fn assert_root_read_only(&self, c: &str) {
+        let out = self.exec(c, &["/bin/sh", "-c", "touch /rofs-e2e-probe"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains("Read-only file system"),
+            "writing / in {} must fail with EROFS: {err}",
+            self.container(c)
+        );
+    }
+
     /// A Kubernetes container restart, done as a pod stop + start (podman 4.3 cannot restart
     /// a single container of a kube pod: the pod stops when its last container stops, and
     /// `podman pod restart` races with that exit policy and often leaves the pod stopped).

@@ -7,5 +7,6 @@
 mod harness_podman;
 mod nginx;
 mod noshell;
+mod profile_paths;
 mod sync;
 mod tomcat;

@@ -91,15 +91,6 @@ fn hand_fixed_yaml(name: &str, port: u16, security: &str) -> String {
     )
 }
 
-fn assert_root_read_only(pod: &Pod, c: &str) {
-    let out = pod.exec(c, &["/bin/sh", "-c", "touch /rofs-e2e-probe"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("Read-only file system"),
-        "writing / must fail with EROFS: {err}"
-    );
-}
-
 #[test]
 fn hand_fixed_pod_serves_with_readonly_root() {
     require!(NGINX_IMAGE);
@@ -113,7 +104,7 @@ fn hand_fixed_pod_serves_with_readonly_root() {
         Duration::from_secs(30),
         Some((&pod, "nginx")),
     );
-    assert_root_read_only(&pod, "nginx");
+    pod.assert_root_read_only("nginx");
     // what the app wrote survives a container restart
     wait_http(port, "/before-restart", 404, Duration::from_secs(5), None);
     pod.restart("nginx");
@@ -173,65 +164,113 @@ fn hand_fixed_pod_as_non_root_needs_more_than_cp_a() {
     );
     let id = pod.exec("nginx", &["/usr/bin/id", "-u"]);
     assert_eq!(String::from_utf8_lossy(&id.stdout).trim(), "33");
-    assert_root_read_only(&pod, "nginx");
+    pod.assert_root_read_only("nginx");
 }
 
-/// `rofs patch --profile nginx` on the failing manifest: serves 200 with the root still
-/// read-only; what nginx wrote survives a container restart and a pod replay (the seed
-/// runs again and must not clobber it).
-#[test]
-fn patched_with_profile_serves() {
+/// The profile's paths as explicit flags.
+pub const WRITABLE_FLAGS: &[&str] = &[
+    "--writable",
+    "/var/lib/nginx",
+    "--writable",
+    "/var/log/nginx",
+    "--writable",
+    "/run:memory:1Mi:empty",
+];
+
+/// www-data (uid 33), restricted-style. Debian's config listens on port 80 (and the image
+/// offers no other port without a config change), so it needs NET_BIND_SERVICE, which podman
+/// 4.3 puts in the ambient set; on Kubernetes with containerd use the pod sysctl
+/// `net.ipv4.ip_unprivileged_port_start=0` instead (see tests/e2e/README.md).
+pub const NON_ROOT: &str = "      runAsUser: 33\n      runAsGroup: 33\n      runAsNonRoot: true\n      allowPrivilegeEscalation: false\n      capabilities: {drop: [ALL], add: [NET_BIND_SERVICE]}\n";
+
+fn access_log(pod: &Pod) -> String {
+    pod.sh("nginx", "cat /var/log/nginx/access.log")
+}
+
+/// `rofs patch ARGS` on the failing manifest (with `security` in the container's
+/// securityContext), then on the real pod: 200 with the root still read-only; a request
+/// logged to access.log survives a container restart and a pod replay, where the seed runs
+/// again and must skip (not clobber) the volumes.
+fn patched_case(prefix: &str, how: &[&str], security: &str, uid: &str) {
     let agent_image = rofs_e2e::rofs_image();
     require!(NGINX_IMAGE, &agent_image);
-    let name = unique_name("e2e-nginx-patched");
+    let name = unique_name(prefix);
     let port = free_port();
-    let input = pod_yaml(&name, port, true, "");
-    let patched = rofs_e2e::rofs_patch(
-        &["--profile", "nginx", "--agent-image", &agent_image],
-        &input,
-    );
+    let input = pod_yaml(&name, port, true, security);
+    let mut args = how.to_vec();
+    args.extend(["--agent-image", &agent_image]);
+    let patched = rofs_e2e::rofs_patch(&args, &input);
     let opts = PlayOptions {
         keep_init_containers: true,
     };
     let pod = Pod::try_play_with(&patched, opts).unwrap_or_else(|e| panic!("{e}"));
-    wait_http(
-        port,
-        "/rofs-e2e.txt",
-        200,
-        Duration::from_secs(30),
-        Some((&pod, "nginx")),
-    );
-    assert_root_read_only(&pod, "nginx");
-    wait_http(port, "/before-restart", 404, Duration::from_secs(5), None);
-    let access_log = |pod: &Pod| {
-        String::from_utf8_lossy(
-            &pod.exec("nginx", &["/bin/cat", "/var/log/nginx/access.log"])
-                .stdout,
-        )
-        .into_owned()
+    let serve = |pod: &Pod| {
+        let body = wait_http(
+            port,
+            "/rofs-e2e.txt",
+            200,
+            Duration::from_secs(30),
+            Some((pod, "nginx")),
+        );
+        assert_eq!(body, "rofs-e2e-nginx ok\n");
     };
-    pod.restart("nginx");
-    wait_http(
-        port,
-        "/rofs-e2e.txt",
-        200,
-        Duration::from_secs(30),
-        Some((&pod, "nginx")),
+    serve(&pod);
+    wait_http(port, "/", 200, Duration::from_secs(5), None);
+    pod.assert_root_read_only("nginx");
+    assert_eq!(pod.sh("nginx", "id -u").trim(), uid);
+    let seed_log = pod.logs("rofs-seed-nginx");
+    assert!(
+        seed_log.contains("/var/lib/nginx -> ") && seed_log.contains(": done: "),
+        "{seed_log}"
     );
+
+    wait_http(port, "/before-restart", 404, Duration::from_secs(5), None);
+    pod.restart("nginx");
+    serve(&pod);
     assert!(
         access_log(&pod).contains("GET /before-restart"),
         "access.log lost across restart"
     );
+
     pod.replay().unwrap_or_else(|e| panic!("{e}"));
-    wait_http(
-        port,
-        "/rofs-e2e.txt",
-        200,
-        Duration::from_secs(30),
-        Some((&pod, "nginx")),
+    serve(&pod);
+    let seed_log = pod.logs("rofs-seed-nginx");
+    assert!(
+        seed_log.contains("/var/log/nginx -> ") && seed_log.contains("already seeded"),
+        "the seed should skip on replay:\n{seed_log}"
     );
     assert!(
         access_log(&pod).contains("GET /before-restart"),
         "the seed re-run clobbered access.log"
     );
+}
+
+#[test]
+fn patched_with_profile_serves() {
+    patched_case("e2e-nginx-prof", &["--profile", "nginx"], "", "0");
+}
+
+#[test]
+fn patched_with_writable_flags_serves() {
+    patched_case("e2e-nginx-flags", WRITABLE_FLAGS, "", "0");
+}
+
+#[test]
+fn patched_with_profile_serves_as_non_root() {
+    patched_case("e2e-nginx-prof-nr", &["--profile", "nginx"], NON_ROOT, "33");
+}
+
+#[test]
+fn patched_with_writable_flags_serves_as_non_root() {
+    patched_case("e2e-nginx-flags-nr", WRITABLE_FLAGS, NON_ROOT, "33");
+}
+
+/// The profile and the same paths as flags give the same bytes.
+#[test]
+fn profile_equals_flags() {
+    let input = pod_yaml("same", 8080, true, NON_ROOT);
+    let a = rofs_e2e::rofs_patch(&["--profile", "nginx", "--agent-image", "x"], &input);
+    let mut args = WRITABLE_FLAGS.to_vec();
+    args.extend(["--agent-image", "x"]);
+    assert_eq!(a, rofs_e2e::rofs_patch(&args, &input));
 }

@@ -69,3 +69,79 @@ fn unseeded_emptydir_hides_the_site() {
     wait_http(port, "/", 404, Duration::from_secs(30), Some((&pod, "web")));
     wait_http(port, "/hits.log", 200, Duration::from_secs(5), None);
 }
+
+/// `rofs patch -w /srv/www` (agent seeder, the default): the injected static agent copies
+/// the image's files into the emptyDir although the image has no shell and no `cp`; the
+/// site is served and its log survives a restart.
+#[test]
+fn agent_seeded_serves_the_image_site() {
+    let agent_image = rofs_e2e::rofs_image();
+    require!(NOSHELL_IMAGE, &agent_image);
+    let name = unique_name("e2e-noshell-agent");
+    let port = free_port();
+    let input =
+        pod_yaml(&name, port, true, "").replace("restartPolicy: Never", "restartPolicy: OnFailure");
+    let patched = rofs_e2e::rofs_patch(&["-w", "/srv/www", "--agent-image", &agent_image], &input);
+    let opts = rofs_e2e::PlayOptions {
+        keep_init_containers: true,
+    };
+    let pod = Pod::try_play_with(&patched, opts).unwrap_or_else(|e| panic!("{e}"));
+    let body = wait_http(port, "/", 200, Duration::from_secs(30), Some((&pod, "web")));
+    assert!(body.contains("rofs-e2e-noshell ok"), "{body}");
+    let seed_log = pod.logs("rofs-seed-web");
+    assert!(
+        seed_log.contains("/srv/www -> ") && seed_log.contains(": done: "),
+        "{seed_log}"
+    );
+    let ro = rofs_e2e::podman_ok(&[
+        "inspect",
+        "--format",
+        "{{.HostConfig.ReadonlyRootfs}}",
+        &pod.container("web"),
+    ]);
+    assert_eq!(ro.trim(), "true");
+    wait_http(port, "/before-restart", 404, Duration::from_secs(5), None);
+    pod.restart("web");
+    wait_http(port, "/", 200, Duration::from_secs(30), Some((&pod, "web")));
+    let hits = wait_http(port, "/hits.log", 200, Duration::from_secs(5), None);
+    assert!(
+        hits.contains("/before-restart"),
+        "hits.log lost across restart:\n{hits}"
+    );
+}
+
+/// `--seeder shell` on the same image: `rofs patch` accepts it silently (exit 0, no
+/// warning: it cannot know whether an image has a shell); the seed init container then
+/// fails at start because the runtime cannot exec `/bin/sh` (podman 4.3: `kube play` exits
+/// 125 with `runc create failed: unable to start container process: exec: "/bin/sh": stat
+/// /bin/sh: no such file or directory`; Kubernetes: the init container's StartError with the
+/// same message, pod `Init:RunContainerError`/`Init:CrashLoopBackOff`). The app never starts.
+#[test]
+fn shell_seeder_fails_clearly() {
+    require!(NOSHELL_IMAGE);
+    let name = unique_name("e2e-noshell-shell");
+    let port = free_port();
+    let input = pod_yaml(&name, port, true, "");
+    let out = rofs_e2e::rofs(&["patch", "-w", "/srv/www", "--seeder", "shell"], &input);
+    assert!(out.status.success(), "rofs patch refused --seeder shell");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let patched = String::from_utf8(out.stdout).expect("UTF-8");
+    let opts = rofs_e2e::PlayOptions {
+        keep_init_containers: true,
+    };
+    let err = match Pod::try_play_with(&patched, opts) {
+        Ok(pod) => panic!(
+            "the shell seeder cannot work without /bin/sh; web log:\n{}",
+            pod.logs("web")
+        ),
+        Err(e) => e,
+    };
+    // what `kubectl describe pod` shows as the init container's StartError, and podman here
+    let needle = r#"exec: "/bin/sh": stat /bin/sh: no such file or directory"#;
+    assert!(err.contains(needle), "expected {needle:?} in:\n{err}");
+    assert!(err.contains("--- log of"), "{err}");
+}
