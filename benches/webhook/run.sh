@@ -74,4 +74,17 @@ echo "wrk (max, 2 threads, $CONNS connections):"
 "${gen_pin[@]}" wrk -t2 -c "$CONNS" -d "${DURATION}s" --latency -s "$repo/benches/webhook/post.lua" "$url" \
     | grep -E "Requests/sec|50%|99%|Latency|non-200"
 echo "RSS / peak after all runs (MiB): $(rss)"
-curl -sk "https://127.0.0.1:$PORT/metrics" | grep -E '^rofs_webhook_(requests_total\{code="200"\}|mutations_total)'
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews the tails)"
+# Server-side time (request received -> response ready), from the server's own histogram: the
+# part of the latency that is rofs's, without the load generator and the scheduler queueing.
+curl -sk "https://127.0.0.1:$PORT/metrics" | python3 -c '
+import re, sys
+b, n, s = {}, 0, 0.0
+for l in sys.stdin:
+    m = re.match(r"rofs_webhook_review_duration_seconds_bucket\{le=\"([^\"]+)\"\} (\d+)", l)
+    if m: b[m.group(1)] = int(m.group(2))
+    if l.startswith("rofs_webhook_review_duration_seconds_count"): n = int(l.split()[1])
+    if l.startswith("rofs_webhook_review_duration_seconds_sum"): s = float(l.split()[1])
+print(f"server-side: {n} reviews, mean {s / n * 1e6:.0f} us; " + ", ".join(
+    f"<= {float(k) * 1000:g} ms: {v / n:.2%}" for k, v in b.items() if k != "+Inf" and float(k) <= 0.01))
+'
