@@ -398,10 +398,10 @@ fn synced_configmap_reloads_nginx_and_keeps_app_edits() {
 }
 
 /// The same manifest as users write it, without `runAsUser` (Debian's nginx image runs as
-/// root): the sidecar then runs as uid 65532 (the rofs image's USER) and its SIGHUP to
-/// nginx fails with EPERM, so nginx keeps serving the old config.
+/// root): the sync containers run the app's image, so they run as the image's user (root, with
+/// no capabilities) and the SIGHUP reaches the nginx master (its workers, www-data, are not
+/// signalled and need not be).
 #[test]
-#[ignore = "rofs bug: without runAsUser on the app, rofs-sync runs as 65532 and cannot signal a root nginx"]
 fn synced_configmap_reloads_nginx_without_run_as_user() {
     nginx_synced_configmap("e2e-sync-nginx-img-user", "");
 }

@@ -691,6 +691,21 @@ pub fn run(opts: &SyncOptions, control: Option<UnixStream>) -> Result<RunReport,
 fn run_hooks(opts: &SyncOptions, log: &Logger) {
     for h in &opts.signal_hooks {
         match reload::send_signal(h, &opts.proc_root) {
+            // nginx-like apps: the master (the app's user) takes the signal, its workers run
+            // as another user and ignore it anyway. Only a signal that reached nobody fails.
+            Ok(s) if s.denied > 0 && s.sent > 0 => log.line(
+                "info",
+                &format!(
+                    "reload: sent {} to {} process(es) named {:?} ({} more run as another user \
+                     than this sidecar, uid {}, and were not signalled)",
+                    h.signal_name,
+                    s.sent,
+                    h.process,
+                    s.denied,
+                    rustix::process::getuid().as_raw()
+                ),
+                &[("event", "reload".into())],
+            ),
             Ok(s) if s.denied > 0 => log.line(
                 "error",
                 &format!(
