@@ -43,7 +43,9 @@
 //! 7. **Annotation values longer than 63 characters are refused** ("value length exceeds
 //!    Kubernetetes max 63", the label-value limit wrongly applied), e.g. `rofs.io/status`.
 //!    The harness drops such annotations from what it plays (with a note on stderr).
-//! 8. `imagePullPolicy: Always` tries to pull `localhost/...` (fails after ~6 s of
+//! 8. A Deployment's replicas are all played, as pods `<name>-pod-0`, `<name>-pod-1`, ...
+//!    (same hostPort: the second fails to bind). The harness plays `replicas: 1`.
+//! 9. `imagePullPolicy: Always` tries to pull `localhost/...` (fails after ~6 s of
 //!    retries); unset, `IfNotPresent` and `Never` use the local image, also for `:latest`.
 //!
 //! Podman's own ports: rootful podman with netavark forwards `hostPort` from
@@ -309,9 +311,10 @@ fn pod_specs(doc: &mut Value) -> Option<(String, &mut Value)> {
     let name = doc.pointer("/metadata/name")?.as_str()?.to_string();
     match kind.as_str() {
         "Pod" => Some((name, doc.get_mut("spec")?)),
-        // podman kube play names a Deployment's pod `<name>-pod`
+        // podman 4.3 plays each replica of a Deployment as a pod `<name>-pod-<i>`; the
+        // harness plays one (podmanize sets `replicas: 1`)
         "Deployment" => Some((
-            format!("{name}-pod"),
+            format!("{name}-pod-0"),
             doc.pointer_mut("/spec/template/spec")?,
         )),
         _ => None,
@@ -339,6 +342,11 @@ pub fn podmanize(yaml: &str) -> (String, Vec<String>, Vec<EmptyDir>) {
                     }
                     keep
                 });
+            }
+        }
+        if doc.get("kind").and_then(Value::as_str) == Some("Deployment") {
+            if let Some(spec) = doc.get_mut("spec").and_then(Value::as_object_mut) {
+                spec.insert("replicas".into(), json!(1));
             }
         }
         let Some((pod, spec)) = pod_specs(doc) else {
@@ -500,14 +508,17 @@ fn keep_init_containers(json_docs: &str) -> String {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        let meta = match kind.as_str() {
-            "Pod" => doc.get_mut("metadata"),
-            "Deployment" => doc.pointer_mut("/spec/template/metadata"),
-            _ => None,
+        // podman 4.3 reads it from the Pod's metadata, and from the Deployment's own
+        // metadata (not the pod template's)
+        let metas: &[&str] = match kind.as_str() {
+            "Pod" | "Deployment" => &["/metadata"],
+            _ => &[],
         };
-        if let Some(meta) = meta.and_then(Value::as_object_mut) {
-            let ann = meta.entry("annotations").or_insert_with(|| json!({}));
-            ann["io.podman.annotations.init.container.type"] = json!("always");
+        for ptr in metas {
+            if let Some(meta) = doc.pointer_mut(ptr).and_then(Value::as_object_mut) {
+                let ann = meta.entry("annotations").or_insert_with(|| json!({}));
+                ann["io.podman.annotations.init.container.type"] = json!("always");
+            }
         }
     }
     docs.iter()
@@ -518,7 +529,7 @@ fn keep_init_containers(json_docs: &str) -> String {
 
 /// A pod played with `podman kube play`; torn down (pod + volumes) on drop.
 pub struct Pod {
-    /// podman's pod name (`metadata.name`, `<name>-pod` for a Deployment)
+    /// podman's pod name (`metadata.name`, `<name>-pod-0` for a Deployment)
     pub name: String,
     /// the manifest as played (after [`podmanize`])
     pub yaml: String,
@@ -903,7 +914,8 @@ data: {a: b}
     fn podmanize_deployment() {
         let yaml = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: c, image: x}]\n";
         let (out, pods, dirs) = podmanize(yaml);
-        assert_eq!(pods, vec!["d-pod"]);
+        assert_eq!(pods, vec!["d-pod-0"]);
+        assert!(out.contains("\"replicas\": 1"), "{out}");
         assert!(dirs.is_empty());
         assert!(out.contains("\"Never\""));
     }
