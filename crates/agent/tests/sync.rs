@@ -678,6 +678,13 @@ fn want(items: &[(&str, &str, u32)]) -> BTreeMap<String, (String, u32)> {
 }
 
 /// Polls `cond` until it holds, for at most 10 s.
+/// Writes a file with mode 0644 whatever the process umask (the seed tests in this binary run
+/// the seeder in-process, which sets the umask to 0 while it copies).
+fn write_0644(path: impl AsRef<Path>, content: &str) -> std::io::Result<()> {
+    fs::write(path.as_ref(), content)?;
+    fs::set_permissions(path.as_ref(), fs::Permissions::from_mode(0o644))
+}
+
 fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !cond() {
@@ -903,10 +910,10 @@ fn the_apps_edits_and_files_survive() {
     let run = Running::start(t.opts());
     // The app edits a.conf (a new file renamed over it, like sed -i) and
     // b.conf (in place), creates its own file, and deletes secret.key.
-    fs::write(t.dst.join(".a.tmp"), "app-a").expect("write");
+    write_0644(t.dst.join(".a.tmp"), "app-a").expect("write");
     fs::rename(t.dst.join(".a.tmp"), t.dst.join("a.conf")).expect("rename");
-    fs::write(t.dst.join("b.conf"), "app-b").expect("write");
-    fs::write(t.dst.join("own.txt"), "mine").expect("write");
+    write_0644(t.dst.join("b.conf"), "app-b").expect("write");
+    write_0644(t.dst.join("own.txt"), "mine").expect("write");
     fs::remove_file(t.dst.join("secret.key")).expect("rm");
     // The source changes a.conf (conflict: the app wins), keeps b.conf and
     // secret.key, removes dir/c.conf (untouched by the app: removed), adds
@@ -957,8 +964,8 @@ fn conflict_source_makes_the_source_win() {
         policy: ConflictPolicy::Source,
         ..t.opts()
     });
-    fs::write(t.dst.join("a.conf"), "app-a").expect("write");
-    fs::write(t.dst.join("own.txt"), "mine").expect("write");
+    write_0644(t.dst.join("a.conf"), "app-a").expect("write");
+    write_0644(t.dst.join("own.txt"), "mine").expect("write");
     t.aw.write(&[("a.conf", "a2", 0o644)]);
     wait_dst(
         &t.dst,
@@ -974,7 +981,7 @@ fn a_plain_directory_is_synced_too() {
     let src = tmp.path().join("src");
     let dst = tmp.path().join("dst");
     fs::create_dir_all(src.join("sub")).expect("mkdir");
-    fs::write(src.join("one"), "1").expect("write");
+    write_0644(src.join("one"), "1").expect("write");
     let opts = SyncOptions {
         pairs: vec![(src.clone(), dst.clone())],
         log: false,
@@ -984,14 +991,14 @@ fn a_plain_directory_is_synced_too() {
     };
     let run = Running::start(opts);
     wait_dst(&dst, &want(&[("one", "1", 0o644)]));
-    fs::write(src.join("sub/two"), "2").expect("write");
-    fs::write(src.join("one"), "1b").expect("write");
+    write_0644(src.join("sub/two"), "2").expect("write");
+    write_0644(src.join("one"), "1b").expect("write");
     wait_dst(
         &dst,
         &want(&[("one", "1b", 0o644), ("sub/two", "2", 0o644)]),
     );
     fs::create_dir(src.join("sub/deeper")).expect("mkdir");
-    fs::write(src.join("sub/deeper/three"), "3").expect("write");
+    write_0644(src.join("sub/deeper/three"), "3").expect("write");
     fs::remove_file(src.join("one")).expect("rm");
     wait_dst(
         &dst,

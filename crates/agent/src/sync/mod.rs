@@ -483,10 +483,14 @@ pub fn run(opts: &SyncOptions, control: Option<UnixStream>) -> Result<RunReport,
     }
 
     let mut failed = 0;
+    // A first pass that changed DST (the source moved on since `--once`, or while this
+    // sidecar was restarting) must reach the app too: the app may have read the old copy.
+    let mut first_pass_changed = false;
     for (i, pair) in pairs.iter_mut().enumerate() {
         match sync_and_log(pair, opts, &log, &mut buf, None, &mut report, true) {
             Ok((r, source)) => {
                 failed += r.errors;
+                first_pass_changed |= r.touched();
                 if let Some(ino) = inotify.as_mut() {
                     ensure_watches(ino, &mut wds, i, pair, &source);
                 }
@@ -540,6 +544,9 @@ pub fn run(opts: &SyncOptions, control: Option<UnixStream>) -> Result<RunReport,
     );
 
     let mut reload = Debouncer::new(opts.debounce, opts.debounce * 10);
+    if first_pass_changed {
+        reload.on_event(Trigger::Change, Instant::now());
+    }
     let mut next_resync = opts.resync.map(|d| Instant::now() + d);
     let mut dropping = false;
     let mut ev_buf = [0u8; 4096];
