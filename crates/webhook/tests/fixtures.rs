@@ -251,3 +251,68 @@ async fn invalid_annotations_are_denied_with_a_message_or_allowed_with_a_warning
     );
     server.stop().await;
 }
+
+/// The API server (Go's net/http) speaks HTTP/2 to webhooks when ALPN offers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_like_the_api_server() {
+    use http_body_util::{BodyExt as _, Full};
+    use hyper::body::Bytes;
+    use std::sync::Arc;
+
+    let certs = make_certs();
+    let server = start_default(&certs, Config::default()).await;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(certs.ca.clone()).expect("CA");
+    let mut tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocols")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    tls.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    let stream = tokio_rustls::TlsConnector::from(Arc::new(tls))
+        .connect(HOST.try_into().expect("name"), tcp)
+        .await
+        .expect("handshake");
+    assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .expect("h2 handshake");
+    tokio::spawn(conn);
+    let request = fixture("deployment-pod.json");
+    // Several reviews multiplexed on the one connection, as the API server does.
+    let mut answers = Vec::new();
+    for _ in 0..4 {
+        let req = hyper::Request::post(format!("https://{HOST}/mutate?timeout=2s"))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(request.to_string())))
+            .expect("request");
+        answers.push(sender.send_request(req));
+    }
+    for answer in answers {
+        let response = answer.await.expect("response");
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.version(), hyper::Version::HTTP_2);
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let review: Value = serde_json::from_slice(&body).expect("JSON");
+        let mut patched = request["request"]["object"].clone();
+        json_patch::patch(&mut patched, &patch_of(&review)).expect("applies");
+        assert_eq!(
+            patched,
+            core_rewrite(&request["request"]["object"], &Settings::default())
+        );
+    }
+    server.stop().await;
+}
