@@ -535,6 +535,11 @@ pub struct Pod {
     pub yaml: String,
     file: PathBuf,
     volumes: Vec<EmptyDir>,
+    /// when `podman kube play` was started (after the harness's volume set-up, which a
+    /// kubelet does with a mkdir), and how long it took: it returns once the init
+    /// containers have run and the containers are started
+    pub played_at: Instant,
+    pub kube_play_took: Duration,
 }
 
 impl Pod {
@@ -564,17 +569,22 @@ impl Pod {
         let name = pods[0].clone();
         let file = std::env::temp_dir().join(format!("rofs-e2e-{name}.yaml"));
         std::fs::write(&file, &played).expect("write pod manifest");
-        let pod = Pod {
+        let mut pod = Pod {
             name,
             yaml: played,
             file,
             volumes,
+            played_at: Instant::now(),
+            kube_play_took: Duration::ZERO,
         };
         pod.teardown(); // leftovers of a killed earlier run
         for v in &pod.volumes {
             create_volume(v);
         }
-        if let Err(e) = pod.kube_play() {
+        pod.played_at = Instant::now();
+        let played = pod.kube_play();
+        pod.kube_play_took = pod.played_at.elapsed();
+        if let Err(e) = played {
             // kept init containers (PlayOptions) still have their logs: add them
             let mut msg = e;
             let ps = podman(&[

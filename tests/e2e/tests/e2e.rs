@@ -9,5 +9,6 @@ mod harness_podman;
 mod nginx;
 mod noshell;
 mod profile_paths;
+mod start_time;
 mod sync;
 mod tomcat;
