@@ -95,7 +95,11 @@ for tree in $TREES; do
             cmd=${cmd//SRC/$src}
             cmd=${cmd//DST/$dst}
             json="$OUT/$tree-$dest-${name// /_}.json"
-            hyperfine --style basic --runs "$RUNS" --warmup 1 \
+            # The source is on tmpfs (always warm); a warmup run is only worth
+            # its time on tmpfs destinations.
+            warm=1
+            [ "$dest" = disk ] && warm=0
+            hyperfine --style basic --runs "$RUNS" --warmup "$warm" \
                 --prepare "rm -rf $dst && sync -f $WORK/$dest" \
                 --export-json "$json" -n "$name" "$cmd$sync_cmd" >/dev/null
             got=$(count "$dst")

@@ -30,9 +30,11 @@ use crate::meta::{
 use crate::seed::{IoContext, SeedError};
 use crate::tree::{DIR_FLAGS, DirNode, Entry, Kind, rel_path};
 
-/// Files per job: small enough to spread a flat directory over the workers,
-/// large enough that the job stack is not the bottleneck.
-const CHUNK: usize = 32;
+/// Entries per job. Creating files takes the directory's lock, so workers
+/// do best in different directories: a job is usually a whole directory
+/// (measured on 50k files in dirs of 100: 32 per job 504 ms, 1024 per job
+/// 366 ms). Only huge flat directories are split across workers.
+const CHUNK: usize = 1024;
 
 pub(crate) struct CopyCtx<'a> {
     pub src_root: &'a Path,
