@@ -16,4 +16,7 @@ fi
 if ! command -v kubernetes-validate >/dev/null 2>&1; then
   pip install -q kubernetes-validate
 fi
+# A real Helm engine (Helm v4 as a library) to render and lint the webhook chart: no helm
+# binary can be installed on these machines.
+python3 -c 'import helm_python' 2>/dev/null || pip install -q helm-python-sdk
 command -v kubectl >/dev/null || { echo "kubectl is missing (the front-end tests run it)"; exit 1; }
