@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 if [ "${CI:-}" = "true" ]; then export ROFS_REQUIRE_TOOLS=1; fi
 
 echo "== unit and integration tests"
-cargo test --workspace --locked
+cargo test --locked   # the default members: everything but tests/e2e, which runs below
 
 if [ -x scripts/e2e.sh ]; then
   echo "== end-to-end tests (podman)"
