@@ -2,7 +2,7 @@
 # Install and configure podman for rofs' end-to-end tests. Idempotent.
 #
 #  - apt-get installs podman, runc, catatonit, netavark, iptables, debootstrap,
-#    busybox-static (only those missing)
+#    busybox-static, curl (only those missing; curl is the webhook test's HTTPS client)
 #  - installs scripts/containers.conf as the drop-in
 #    /etc/containers/containers.conf.d/50-rofs.conf (podman reads drop-ins after
 #    containers.conf, so an existing containers.conf is left untouched; plain
@@ -25,7 +25,7 @@ need=()
 # kube play needs: catatonit (podman builds its pod "pause" image from it),
 # netavark + iptables (pod networking and hostPort forwarding; without netavark
 # the CNI plugins would be picked).
-pkgs=(podman runc catatonit netavark aardvark-dns iptables debootstrap busybox-static)
+pkgs=(podman runc catatonit netavark aardvark-dns iptables debootstrap busybox-static curl)
 for pkg in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done

@@ -12,3 +12,4 @@ mod profile_paths;
 mod start_time;
 mod sync;
 mod tomcat;
+mod webhook;
