@@ -1,10 +1,11 @@
 //! The copy, from the scanned tree, in three passes:
 //!
 //! 1. In parallel (a few `std::thread`s sharing a LIFO job stack): create the
-//!    directories (mode 0700 for now, so they stay writable), copy regular
-//!    files (`copy_file_range`, falling back to `sendfile` then read/write;
-//!    holes of sparse files kept with SEEK_DATA/SEEK_HOLE), create symlinks
-//!    and FIFOs, each with its owner, mode, xattrs and times.
+//!    directories (with their final mode when that lets us fill them, else
+//!    0700 until pass 3), copy regular files (`copy_file_range`, falling
+//!    back to `sendfile` then read/write; holes of sparse files kept with
+//!    SEEK_DATA/SEEK_HOLE), create symlinks and FIFOs, each with its owner,
+//!    mode, xattrs and times.
 //! 2. Hard links: `linkat` to the copied first name of each inode.
 //! 3. Directories, children before parents: owner, mode, xattrs, times —
 //!    after their contents, so a read-only directory could be filled and its
@@ -24,8 +25,8 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, SeekFrom};
 use rustix::io::Errno;
 
 use crate::meta::{
-    Identity, Meta, NotKeptCounters, Target, apply_owner, copy_xattrs_fd, effective_mode,
-    write_xattrs,
+    Identity, Meta, NotKeptCounters, S_ISGID, S_ISUID, Target, apply_owner, copy_xattrs_fd,
+    effective_mode, write_xattrs,
 };
 use crate::seed::{IoContext, SeedError};
 use crate::tree::{DIR_FLAGS, DirNode, Entry, Kind, rel_path};
@@ -50,6 +51,8 @@ pub(crate) struct CopyCtx<'a> {
     /// `copy_file_range` refused (different filesystems): use `sendfile`.
     no_cfr: AtomicBool,
     no_sendfile: AtomicBool,
+    /// `O_NOATIME` refused (not the owner, no CAP_FOWNER): open without it.
+    no_noatime: AtomicBool,
 }
 
 impl<'a> CopyCtx<'a> {
@@ -72,6 +75,7 @@ impl<'a> CopyCtx<'a> {
             bytes_done: AtomicU64::new(0),
             no_cfr: AtomicBool::new(false),
             no_sendfile: AtomicBool::new(false),
+            no_noatime: AtomicBool::new(false),
         }
     }
 }
@@ -243,8 +247,12 @@ fn run_job<'t>(
         } => {
             let name = entry.name.as_c_str();
             let dst_path = || rel_path(ctx.dst_root, &parent.rel, Some(name));
-            rustix::fs::mkdirat(parent.dst.as_fd(), name, Mode::from_raw_mode(0o700))
-                .ctx("create directory", dst_path)?;
+            rustix::fs::mkdirat(
+                parent.dst.as_fd(),
+                name,
+                Mode::from_raw_mode(initial_dir_mode(ctx, &entry.meta)),
+            )
+            .ctx("create directory", dst_path)?;
             let dst = rustix::fs::openat(parent.dst.as_fd(), name, DIR_FLAGS, Mode::empty())
                 .ctx("open directory", dst_path)?;
             let src = rustix::fs::openat(parent.src.as_fd(), name, DIR_FLAGS, Mode::empty())
@@ -278,13 +286,7 @@ fn copy_entry(
     let dst_path = || rel_path(ctx.dst_root, &dir.rel, Some(name));
     match &e.kind {
         Kind::File => {
-            let s = rustix::fs::openat(
-                sfd,
-                name,
-                OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY,
-                Mode::empty(),
-            )
-            .ctx("open", src_path)?;
+            let s = open_source(ctx, sfd, name).ctx("open", src_path)?;
             // The permission bits at creation (the process umask is 0):
             // most files then need no chmod at all.
             let d = rustix::fs::openat(
@@ -351,6 +353,30 @@ fn copy_entry(
         Kind::HardLink { .. } | Kind::Skipped | Kind::Dir(_) => {}
     }
     Ok(())
+}
+
+/// Opens a source file for reading. With `O_NOATIME` where permitted (root,
+/// or the file's owner): reading then does not write the source's atime,
+/// which on an image's disk-backed layer (extracted with atime <= mtime, so
+/// relatime updates it on the first read) would dirty every inode we copy.
+/// The copy's atime is the one scanned before reading, as with `cp -a`.
+fn open_source(ctx: &CopyCtx<'_>, dir: BorrowedFd<'_>, name: &CStr) -> Result<OwnedFd, Errno> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY;
+    if !ctx.no_noatime.load(Relaxed) {
+        match rustix::fs::openat(dir, name, flags | OFlags::NOATIME, Mode::empty()) {
+            Err(Errno::PERM) => {
+                // Not our file: try without, and stop asking once that
+                // works (the tree usually has one owner).
+                let r = rustix::fs::openat(dir, name, flags, Mode::empty());
+                if r.is_ok() {
+                    ctx.no_noatime.store(true, Relaxed);
+                }
+                return r;
+            }
+            r => return r,
+        }
+    }
+    rustix::fs::openat(dir, name, flags, Mode::empty())
 }
 
 /// Copies the contents; returns the number of bytes copied.
@@ -481,6 +507,21 @@ fn cfr_unsupported(e: Errno) -> bool {
     )
 }
 
+/// The mode a directory is created with (the umask is 0). Its final mode
+/// when that leaves it writable and searchable by us (`rwx` for the owner)
+/// and has no setuid/setgid bit (stripped or not depending on ownership,
+/// and setgid would pass on to its children while we fill it), in a tree
+/// without an inherited setgid bit: no `chmod` later. Otherwise `0700`,
+/// and the final mode is set after its contents.
+fn initial_dir_mode(ctx: &CopyCtx<'_>, meta: &Meta) -> u32 {
+    let perm = meta.perm();
+    if ctx.fresh && perm & 0o700 == 0o700 && perm & (S_ISUID | S_ISGID) == 0 {
+        perm
+    } else {
+        0o700
+    }
+}
+
 /// Pass 2: each later name of an inode becomes a hard link to the copied
 /// first name.
 fn link_pass(
@@ -564,7 +605,9 @@ fn finalize_dirs(
             let kept =
                 apply_owner(ctx.id, t, &e.meta, ctx.nk, ctx.fresh).ctx("set owner of", path)?;
             let mode = effective_mode(&e.meta, kept, ctx.nk);
-            t.chmod(mode).ctx("set mode of", path)?;
+            if mode != initial_dir_mode(ctx, &e.meta) {
+                t.chmod(mode).ctx("set mode of", path)?;
+            }
             write_xattrs(t, &sub.xattrs, ctx.nk);
             t.set_times(&e.meta).ctx("set times of", path)
         });
