@@ -12,6 +12,7 @@ use rofs_core::{Outcome, RewriteError, Settings, rewrite_document, workload};
 use serde_json::Value;
 
 pub mod checksum;
+mod emit;
 pub mod yaml;
 
 /// One input text and the name to use for it in messages (a file name, or `<stdin>`).

@@ -54,11 +54,7 @@ pub fn from_str(text: &str) -> Result<Value, YamlError> {
 
 /// Write a value as a YAML document (no leading `---`), ending with a newline.
 pub fn to_string(value: &Value) -> Result<String, String> {
-    let mut s = serde_saphyr::to_string(value).map_err(|e| e.to_string())?;
-    if !s.ends_with('\n') {
-        s.push('\n');
-    }
-    Ok(s)
+    Ok(crate::emit::to_string(value))
 }
 
 /// One document of a multi-document YAML text.
