@@ -36,6 +36,9 @@ use crate::tree::{DIR_FLAGS, DirNode, Entry, Kind, rel_path};
 /// (measured on 50k files in dirs of 100: 32 per job 504 ms, 1024 per job
 /// 366 ms). Only huge flat directories are split across workers.
 const CHUNK: usize = 1024;
+/// A job also ends once its files hold this many bytes, so that large files
+/// in one directory are copied by several workers at once.
+const CHUNK_BYTES: u64 = 16 << 20;
 
 pub(crate) struct CopyCtx<'a> {
     pub src_root: &'a Path,
@@ -163,12 +166,19 @@ fn push_children<'t>(jobs: &mut Vec<Job<'t>>, dir: &Arc<DirRef>, node: &'t DirNo
     let mut start = None;
     let children = &node.children;
     let flush = |jobs: &mut Vec<Job<'t>>, from: usize, to: usize| {
-        if from < to {
-            for chunk in children[from..to].chunks(CHUNK) {
+        let mut start = from;
+        let mut bytes = 0u64;
+        for i in from..to {
+            if let Kind::File = children[i].kind {
+                bytes += children[i].meta.size;
+            }
+            if i + 1 - start >= CHUNK || bytes >= CHUNK_BYTES || i + 1 == to {
                 jobs.push(Job::Entries {
                     dir: dir.clone(),
-                    entries: chunk,
+                    entries: &children[start..=i],
                 });
+                start = i + 1;
+                bytes = 0;
             }
         }
     };
