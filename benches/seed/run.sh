@@ -15,9 +15,11 @@
 # `sync -f`, so all are measured to durable data (rofs-agent syncs anyway
 # before writing its marker; the others would not).
 #
-# Each tool's output is verified after its runs (regular file count and
-# bytes equal to the source), so a broken copy cannot win. Prints the median
-# of RUNS runs per tool and the ratio tool/rofs (> 1: rofs is faster).
+# Tools run interleaved (round r runs every tool once, in turn), so load
+# from other processes on a shared machine hits them alike. Each tool's
+# output is verified after its runs (regular file count and bytes equal to
+# the source), so a broken copy cannot win. Prints the median of RUNS runs
+# per tool and the ratio tool/rofs (> 1: rofs is faster).
 set -euo pipefail
 
 RUNS=${RUNS:-5}
@@ -34,8 +36,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # --- tools -------------------------------------------------------------------
-if ! command -v hyperfine >/dev/null || ! command -v rsync >/dev/null; then
-    apt-get update -qq && apt-get install -y -qq hyperfine rsync
+if ! command -v rsync >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq rsync
 fi
 export PATH="$HOME/.cargo/bin:$PATH"
 for t in fcp xcp cpz; do
@@ -89,33 +91,57 @@ for tree in $TREES; do
         dst="$WORK/$dest/copy"
         sync_cmd=""
         [ "$dest" = disk ] && sync_cmd=" && sync -f $WORK/disk"
+        args=()
         for entry in "${TOOLS[@]}"; do
             name=${entry%%|*}
             cmd=${entry#*|}
             cmd=${cmd//SRC/$src}
             cmd=${cmd//DST/$dst}
-            json="$OUT/$tree-$dest-${name// /_}.json"
-            # The source is on tmpfs (always warm); a warmup run is only worth
-            # its time on tmpfs destinations.
-            warm=1
-            [ "$dest" = disk ] && warm=0
-            hyperfine --style basic --runs "$RUNS" --warmup "$warm" \
-                --prepare "rm -rf $dst && sync -f $WORK/$dest" \
-                --export-json "$json" -n "$name" "$cmd$sync_cmd" >/dev/null
-            got=$(count "$dst")
-            if [ "$got" != "$want" ]; then
-                echo "VERIFY FAILED: $name on $tree/$dest: got $got, want $want" >&2
-                exit 1
-            fi
-            python3 - "$json" "$tree" "$dest" "$name" >> "$OUT/raw.txt" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))["results"][0]
-print(f"{sys.argv[2]}|{sys.argv[3]}|{sys.argv[4]}|{r['median']:.4f}|{r['mean']:.4f}|{r['stddev']:.4f}")
-PY
-            printf '   %-6s %-9s median %8.1f ms  (verified: %s)\n' "$dest" "$name" \
-                "$(tail -1 "$OUT/raw.txt" | cut -d'|' -f4 | awk '{print $1*1000}')" "$got"
-            rm -rf "$dst"
+            args+=("$name" "$cmd$sync_cmd")
         done
+        # The source is on tmpfs (always warm); a warmup round is only worth
+        # its time on tmpfs destinations.
+        warm=1
+        [ "$dest" = disk ] && warm=0
+        # Interleaved: each round runs every tool once, in turn, so that the
+        # load of a shared machine changing during the run hits all tools
+        # alike (one tool's runs back to back, as hyperfine does, can land
+        # in a quiet or a busy minute). Each tool's output is verified after
+        # its last run, so a broken copy cannot win.
+        python3 - "$tree" "$dest" "$dst" "$WORK/$dest" "$RUNS" "$warm" "$want" \
+            "$ROOT/benches/seed" "${args[@]}" >> "$OUT/raw.txt" <<'PY'
+import statistics, subprocess, sys, time
+tree, dest, dst, fs, runs, warm, want, here = sys.argv[1:9]
+runs, warm = int(runs), int(warm)
+tools = list(zip(sys.argv[9::2], sys.argv[10::2]))
+times = {n: [] for n, _ in tools}
+def prepare():
+    subprocess.run(["rm", "-rf", dst], check=True)
+    subprocess.run(["sync", "-f", fs], check=True)
+def count():
+    out = subprocess.run(["find", dst, "-type", "f", "!", "-name", ".rofs-seeded", "-printf", "%s\\n"],
+                         check=True, capture_output=True, text=True).stdout.split()
+    return f"{len(out)} files {sum(int(x) for x in out)} bytes"
+for r in range(warm + runs):
+    for n, cmd in tools:
+        prepare()
+        t = time.perf_counter()
+        subprocess.run(["bash", "-c", cmd], check=True, stdout=subprocess.DEVNULL)
+        t = time.perf_counter() - t
+        if r >= warm:
+            times[n].append(t)
+        if r == warm + runs - 1:
+            got = count()
+            if got != want:
+                sys.exit(f"VERIFY FAILED: {n} on {tree}/{dest}: got {got}, want {want}")
+            print(f"   {dest:6} {n:9} median {statistics.median(times[n])*1000:8.1f} ms  (verified: {got})",
+                  file=sys.stderr)
+for n, _ in tools:
+    t = times[n]
+    sd = statistics.stdev(t) if len(t) > 1 else 0.0
+    print(f"{tree}|{dest}|{n}|{statistics.median(t):.4f}|{statistics.mean(t):.4f}|{sd:.4f}")
+prepare()
+PY
     done
 done
 
