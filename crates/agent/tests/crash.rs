@@ -103,12 +103,17 @@ fn crash_at_many_points_then_rerun() {
             let _ = child.kill();
             let status = child.wait().expect("wait");
             if status.signal() == Some(9) {
-                killed_midway += 1;
-                assert_eq!(
-                    done_markers(&state),
-                    0,
-                    "killed before the end: no done marker"
-                );
+                if done_markers(&state) == 0 {
+                    killed_midway += 1;
+                } else {
+                    // Killed after the done marker was made durable, before exiting: then
+                    // the copy must already be complete (the marker never lies).
+                    assert_same(
+                        &expected,
+                        &walk(&dst),
+                        &format!("killed after the done marker, run {i}"),
+                    );
+                }
             }
         }
         let again = seed_cmd(&src, &dst, &state, "3").output().expect("run");
