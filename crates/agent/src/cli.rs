@@ -12,6 +12,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::args::{Args, pairs};
 use crate::seed::SeedOptions;
 
 const MAIN_HELP: &str = "\
@@ -198,38 +199,18 @@ fn parse_seed(args: Vec<OsString>) -> Result<Parsed, UsageError> {
         log: true,
         ..SeedOptions::default()
     };
-    let mut positional: Vec<PathBuf> = Vec::new();
-    let mut it = args.into_iter();
-    let mut options_done = false;
     let err = |m: String| UsageError(m, SEED_HELP);
-    while let Some(a) = it.next() {
-        let bytes = std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str());
-        if options_done || !bytes.starts_with(b"-") || bytes == b"-" {
-            positional.push(PathBuf::from(a));
-            continue;
-        }
-        // --name=value or --name value
-        let (name, inline): (&str, Option<OsString>) = match a.to_str() {
-            Some(s) => match s.split_once('=') {
-                Some((n, v)) if n.starts_with("--") => (n, Some(OsString::from(v))),
-                _ => (s, None),
-            },
-            None => return Err(err(format!("unknown option {a:?}"))),
-        };
-        let value = |it: &mut std::vec::IntoIter<OsString>| {
-            inline
-                .clone()
-                .or_else(|| it.next())
-                .ok_or_else(|| err(format!("{name} needs a value")))
-        };
-        match name {
-            "--" => options_done = true,
+    let mut args = Args::new(args);
+    while let Some(mut opt) = args.next_option().map_err(err)? {
+        match opt.name.as_str() {
             "-h" | "--help" => return Ok(Parsed::Help(SEED_HELP)),
-            "--state-dir" => opts.state_dir = Some(PathBuf::from(value(&mut it)?)),
+            "--state-dir" => {
+                opts.state_dir = Some(PathBuf::from(args.value(&mut opt).map_err(err)?));
+            }
             "--force" => opts.force = true,
             "-q" | "--quiet" => opts.log = false,
             "--threads" => {
-                let v = value(&mut it)?;
+                let v = args.value(&mut opt).map_err(err)?;
                 opts.threads = v
                     .to_str()
                     .and_then(|s| s.parse::<usize>().ok())
@@ -238,25 +219,10 @@ fn parse_seed(args: Vec<OsString>) -> Result<Parsed, UsageError> {
                         err(format!("--threads: {v:?} is not a number from 1 to 256"))
                     })?;
             }
-            _ => return Err(err(format!("unknown option {name}"))),
+            name => return Err(err(format!("unknown option {name}"))),
         }
     }
-    if positional.is_empty() {
-        return Err(err("missing SRC DST".into()));
-    }
-    if positional.len() % 2 != 0 {
-        return Err(err(format!(
-            "SRC and DST come in pairs; got {} paths (the last SRC has no DST)",
-            positional.len()
-        )));
-    }
-    let mut seen = std::collections::HashSet::new();
-    for pair in positional.chunks(2) {
-        if !seen.insert(pair[1].clone()) {
-            return Err(err(format!("DST {} is given twice", pair[1].display())));
-        }
-        opts.pairs.push((pair[0].clone(), pair[1].clone()));
-    }
+    opts.pairs = pairs(&args.positional).map_err(err)?;
     Ok(Parsed::Seed(opts))
 }
 

@@ -10,6 +10,7 @@
 //!
 //! No async runtime, no TLS, no DNS: raw syscalls through `rustix`.
 
+mod args;
 mod cli;
 mod copy;
 pub mod install;

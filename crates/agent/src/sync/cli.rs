@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use super::plan::ConflictPolicy;
 use super::{SyncOptions, reload};
+use crate::args::{Args, pairs};
 
 /// `rofs-agent sync --help`.
 pub const SYNC_HELP: &str = "\
@@ -120,63 +121,42 @@ fn number(name: &str, v: &OsString, max: u64) -> Result<u64, String> {
 /// Parses `sync`'s arguments.
 pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
     let mut opts = SyncOptions::default();
-    let mut positional: Vec<PathBuf> = Vec::new();
-    let mut it = args.into_iter();
-    let mut options_done = false;
-    while let Some(a) = it.next() {
-        let bytes = std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str());
-        if options_done || !bytes.starts_with(b"-") || bytes == b"-" {
-            positional.push(PathBuf::from(a));
-            continue;
-        }
-        // --name=value or --name value
-        let (name, inline): (&str, Option<OsString>) = match a.to_str() {
-            Some(s) => match s.split_once('=') {
-                Some((n, v)) if n.starts_with("--") => (n, Some(OsString::from(v))),
-                _ => (s, None),
-            },
-            None => return Err(format!("unknown option {a:?}")),
-        };
-        let value = |it: &mut std::vec::IntoIter<OsString>| {
-            inline
-                .clone()
-                .or_else(|| it.next())
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
+    let mut args = Args::new(args);
+    while let Some(mut opt) = args.next_option()? {
+        let name = opt.name.clone();
         let text = |v: OsString| {
             v.into_string()
                 .map_err(|v| format!("{name}: {v:?} is not UTF-8"))
         };
-        match name {
-            "--" => options_done = true,
+        match name.as_str() {
             "-h" | "--help" => return Ok(Parsed::Help),
             "--once" => opts.once = true,
-            "--state-dir" => opts.state_dir = Some(PathBuf::from(value(&mut it)?)),
+            "--state-dir" => opts.state_dir = Some(PathBuf::from(args.value(&mut opt)?)),
             "--conflict" => {
-                opts.policy = match text(value(&mut it)?)?.as_str() {
+                opts.policy = match text(args.value(&mut opt)?)?.as_str() {
                     "app" => ConflictPolicy::App,
                     "source" => ConflictPolicy::Source,
                     v => return Err(format!("--conflict: {v:?} is not app or source")),
                 }
             }
             "--reload-signal" => {
-                let v = text(value(&mut it)?)?;
+                let v = text(args.value(&mut opt)?)?;
                 opts.signal_hooks.push(reload::parse_signal_hook(&v)?);
             }
             "--reload-url" => {
-                let v = text(value(&mut it)?)?;
+                let v = text(args.value(&mut opt)?)?;
                 opts.url_hooks.push(reload::parse_url_hook(&v)?);
             }
             "--debounce-ms" => {
-                let n = number(name, &value(&mut it)?, 60_000)?;
+                let n = number(&name, &args.value(&mut opt)?, 60_000)?;
                 opts.debounce = Duration::from_millis(n);
             }
             "--resync-seconds" => {
-                let n = number(name, &value(&mut it)?, 86_400 * 365)?;
+                let n = number(&name, &args.value(&mut opt)?, 86_400 * 365)?;
                 opts.resync = (n > 0).then(|| Duration::from_secs(n));
             }
             "--log-format" => {
-                opts.json = match text(value(&mut it)?)?.as_str() {
+                opts.json = match text(args.value(&mut opt)?)?.as_str() {
                     "plain" => false,
                     "json" => true,
                     v => return Err(format!("--log-format: {v:?} is not plain or json")),
@@ -186,28 +166,15 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
             _ => return Err(format!("unknown option {name}")),
         }
     }
-    if positional.is_empty() {
-        return Err("missing SRC DST".into());
-    }
-    if positional.len() % 2 != 0 {
-        return Err(format!(
-            "SRC and DST come in pairs; got {} paths (the last SRC has no DST)",
-            positional.len()
-        ));
-    }
-    let mut seen = std::collections::HashSet::new();
-    for pair in positional.chunks(2) {
-        if !seen.insert(pair[1].clone()) {
-            return Err(format!("DST {} is given twice", pair[1].display()));
-        }
-        if pair[1].starts_with(&pair[0]) || pair[0].starts_with(&pair[1]) {
+    for (src, dst) in pairs(&args.positional)? {
+        if dst.starts_with(&src) || src.starts_with(&dst) {
             return Err(format!(
                 "SRC {} and DST {} must not contain each other",
-                pair[0].display(),
-                pair[1].display()
+                src.display(),
+                dst.display()
             ));
         }
-        opts.pairs.push((pair[0].clone(), pair[1].clone()));
+        opts.pairs.push((src, dst));
     }
     Ok(Parsed::Run(Box::new(opts)))
 }
