@@ -17,7 +17,8 @@
 # Env:
 #   ROFS_IMAGE            tag of the rofs image (default localhost/rofs:dev)
 #   ROFS_E2E_CACHE        cache dir (default /var/cache/rofs-e2e)
-#   ROFS_E2E_MIRROR       Debian mirror (default http://deb.debian.org/debian)
+#   ROFS_E2E_MIRROR       Debian mirror (default: the first `URIs:` line of the machine's own
+#                         apt sources, or its sources.list `deb` line)
 #   ROFS_SKIP_CARGO=1     package the binaries already in target/ instead of building
 #   ROFS_E2E_FORCE=1      rebuild even when the label matches
 set -euo pipefail
@@ -30,7 +31,16 @@ NGINX_IMAGE=localhost/rofs-e2e-nginx:bookworm
 TOMCAT_IMAGE=localhost/rofs-e2e-tomcat:bookworm
 NOSHELL_IMAGE=localhost/rofs-e2e-noshell:dev
 CACHE="${ROFS_E2E_CACHE:-/var/cache/rofs-e2e}"
-MIRROR="${ROFS_E2E_MIRROR:-http://deb.debian.org/debian}"
+# The machine's own Debian mirror, as apt uses it (never a host written into the project).
+apt_mirror() {
+    local uri
+    uri=$(awk '$1 == "URIs:" && $2 !~ /security/ { print $2; exit }' \
+        /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+    [ -n "$uri" ] || uri=$(awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' \
+        /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null || true)
+    printf '%s' "$uri"
+}
+MIRROR="${ROFS_E2E_MIRROR:-$(apt_mirror)}"
 SUITE=bookworm
 TARGET=x86_64-unknown-linux-gnu
 LABEL=dev.rofs.inputs
@@ -39,6 +49,7 @@ DEBIAN_BUILDER_VERSION=1
 
 log() { printf '[build-images] %s\n' "$*" >&2; }
 die() { printf '[build-images] ERROR: %s\n' "$*" >&2; exit 1; }
+[ -n "$MIRROR" ] || die "no Debian mirror found in /etc/apt/sources.list{,.d} (set ROFS_E2E_MIRROR)"
 
 command -v podman >/dev/null || die "podman missing: run scripts/setup-podman.sh first"
 
