@@ -142,6 +142,12 @@ pub fn rewrite_pod_template(
         .ok_or_else(|| invalid(at, "the pod template must be an object"))?;
 
     // Settings from annotations: the workload's, then the template's own.
+    if !tpl
+        .get("metadata")
+        .is_none_or(|m| m.is_null() || m.is_object())
+    {
+        return Err(invalid(field("metadata"), "must be a map"));
+    }
     let template_annotations = match tpl.get("metadata").and_then(|m| m.get("annotations")) {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(m)) => m.clone(),
@@ -278,26 +284,35 @@ pub fn rewrite_pod_template(
         }
     } else {
         let text = serde_json::to_string(&status).unwrap_or_default();
-        if !tpl.contains_key("metadata") {
-            // Where a person would write it: before `spec`.
-            let at = tpl.keys().position(|k| k == "spec").unwrap_or(tpl.len());
-            tpl.shift_insert(at, "metadata".into(), Value::Object(Map::new()));
-        }
-        let meta = tpl
-            .entry("metadata")
-            .or_insert_with(|| Value::Object(Map::new()));
-        if let Some(meta) = meta.as_object_mut() {
-            let a = meta
-                .entry("annotations")
-                .or_insert_with(|| Value::Object(Map::new()));
-            if let Some(a) = a.as_object_mut() {
-                a.insert(annotations::STATUS.to_string(), Value::String(text));
-            }
-        }
+        annotations_mut(tpl).insert(annotations::STATUS.to_string(), Value::String(text));
     }
     outcome.warnings.extend(memory_warnings(template));
     outcome.changed = *template != original;
     Ok(outcome)
+}
+
+/// The annotations of a pod template, created where missing. `metadata: null` and
+/// `annotations: null` (what Helm renders for an empty block) count as empty maps, as they do
+/// for the API server; a new `metadata` goes where a person would write it, before `spec`.
+pub fn annotations_mut(tpl: &mut Map<String, Value>) -> &mut Map<String, Value> {
+    if !tpl.contains_key("metadata") {
+        let at = tpl.keys().position(|k| k == "spec").unwrap_or(tpl.len());
+        tpl.shift_insert(at, "metadata".into(), Value::Null);
+    }
+    let meta = map_mut(tpl.entry("metadata").or_insert(Value::Null));
+    map_mut(meta.entry("annotations").or_insert(Value::Null))
+}
+
+/// `v` as a map: `null` (or anything else) becomes an empty map first. Callers have checked
+/// that `v` is a map or `null`.
+pub(crate) fn map_mut(v: &mut Value) -> &mut Map<String, Value> {
+    if !v.is_object() {
+        *v = Value::Object(Map::new());
+    }
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!("made a map above"),
+    }
 }
 
 /// Remove `rofs.io/status`, and the maps that held only it.
@@ -861,7 +876,7 @@ fn seed_container(app: &Value, t: &TargetPlan, seeder: Seeder) -> Value {
         "image".into(),
         app.get("image").cloned().unwrap_or(Value::Null),
     );
-    if let Some(policy) = app.get("imagePullPolicy") {
+    if let Some(policy) = app.get("imagePullPolicy").filter(|p| !p.is_null()) {
         c.insert("imagePullPolicy".into(), policy.clone());
     }
     c.insert("command".into(), json!(command));

@@ -255,7 +255,7 @@ pub(crate) fn apply(
             "name": name,
             "image": runner.get("image").cloned().unwrap_or(Value::Null),
         });
-        if let Some(policy) = runner.get("imagePullPolicy") {
+        if let Some(policy) = runner.get("imagePullPolicy").filter(|p| !p.is_null()) {
             c["imagePullPolicy"] = policy.clone();
         }
         let rest = json!({
