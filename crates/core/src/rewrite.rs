@@ -795,7 +795,7 @@ fn set_security(c: &mut Value, key: &str, value: bool) {
 
 /// The securityContext of an injected container: the app container's own (so it passes the
 /// same admission policies and copies as the same user), plus a read-only root and no
-/// privilege escalation. `privileged` and `SYS_ADMIN` are dropped: Kubernetes refuses them
+/// privilege escalation. `privileged` and `SYS_ADMIN` (in any spelling) are dropped: Kubernetes refuses them
 /// together with `allowPrivilegeEscalation: false`, and copying files needs neither.
 pub(crate) fn injected_security(app: &Value) -> Value {
     let mut sc = app
@@ -818,11 +818,18 @@ pub(crate) fn injected_security(app: &Value) -> Value {
         .and_then(|c| c.get_mut("add"))
         .and_then(Value::as_array_mut)
     {
-        add.retain(|c| !matches!(c.as_str(), Some("SYS_ADMIN" | "CAP_SYS_ADMIN")));
+        add.retain(|c| !c.as_str().is_some_and(is_sys_admin));
     }
     sc.insert("allowPrivilegeEscalation".into(), Value::Bool(false));
     sc.insert("readOnlyRootFilesystem".into(), Value::Bool(true));
     Value::Object(sc)
+}
+
+/// The container runtimes read a capability name in any case, with or without `CAP_`
+/// (containerd and CRI-O upper-case it and add the prefix), so `sys_admin` is SYS_ADMIN too.
+fn is_sys_admin(name: &str) -> bool {
+    let upper = name.trim().to_ascii_uppercase();
+    upper.strip_prefix("CAP_").unwrap_or(&upper) == "SYS_ADMIN"
 }
 
 pub(crate) fn install_container(app: &Value, agent_image: &str) -> Value {
