@@ -255,3 +255,28 @@ fn never_panics_on_odd_input() {
         assert!(!stderr.contains("panicked"), "input {input:?}:\n{stderr}");
     }
 }
+
+/// Issue 9 item 2: 20,000 writable paths (a 149 KB annotation) are refused with the limit,
+/// from a flag and from an annotation.
+#[test]
+fn too_many_writable_paths_are_refused() {
+    let paths: Vec<String> = (0..20_000).map(|i| format!("/d{i}")).collect();
+    let mut args: Vec<&str> = Vec::new();
+    for p in paths.iter().take(300) {
+        args.extend(["-w", p.as_str()]);
+    }
+    let e = fails(&args, POD);
+    contains_all(
+        &e,
+        &["--writable", "300 writable paths", "at most 256 per pod"],
+    );
+    let input = POD.replace(
+        "  name: web\n",
+        &format!(
+            "  name: web\n  annotations:\n    rofs.io/writable: \"{}\"\n",
+            paths.join(",")
+        ),
+    );
+    let e = fails(&[], &input);
+    contains_all(&e, &["rofs.io/writable", "at most 256 per pod", "Pod web"]);
+}

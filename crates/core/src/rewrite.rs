@@ -18,7 +18,9 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::annotations::{self, AnnotationError};
-use crate::settings::{Medium, Seeder, Settings, WritablePath, is_within};
+use crate::settings::{
+    MAX_WRITABLE_PATHS, Medium, Seeder, Settings, WritablePath, is_within, self_and_ancestors,
+};
 use crate::workload;
 
 /// Default image of the install initContainer: the project's image at this version.
@@ -43,6 +45,33 @@ pub enum RewriteError {
     Invalid { at: String, message: String },
     #[error("{at}: {error}")]
     Annotation { at: String, error: AnnotationError },
+    /// The settings, the annotations and the earlier status together ask for more than
+    /// the limit per pod (each path counts once per container it applies to).
+    #[error(
+        "{at}: more than {limit} {what} for this pod (from rofs.io/writable, writable.rofs.io/<container>, profiles and the flags or config, once per container)"
+    )]
+    TooMany {
+        at: String,
+        what: &'static str,
+        limit: usize,
+    },
+}
+
+impl RewriteError {
+    /// The same error, located inside `outer` (e.g. `items[3]` of a `kind: List`).
+    pub fn within(mut self, outer: &str) -> Self {
+        let at = match &mut self {
+            RewriteError::Invalid { at, .. }
+            | RewriteError::Annotation { at, .. }
+            | RewriteError::TooMany { at, .. } => at,
+        };
+        *at = if at.is_empty() {
+            outer.to_string()
+        } else {
+            format!("{outer}.{at}")
+        };
+        self
+    }
 }
 
 pub(crate) fn invalid(at: impl Into<String>, message: impl Into<String>) -> RewriteError {
@@ -232,6 +261,7 @@ pub fn rewrite_pod_template(
         .to_string();
 
     let mut plan = Plan::default();
+    let mut total = 0;
     for target in pod.targets() {
         if selection.is_some_and(|s| !s.contains(&target.name)) {
             continue;
@@ -243,6 +273,14 @@ pub fn rewrite_pod_template(
             target.init,
             &mut outcome.warnings,
         );
+        total += paths.len();
+        if total > MAX_WRITABLE_PATHS {
+            return Err(RewriteError::TooMany {
+                at: field("metadata.annotations"),
+                what: "writable paths",
+                limit: MAX_WRITABLE_PATHS,
+            });
+        }
         plan.add_target(target, paths, &mut outcome.warnings);
     }
     // The workload's own initContainers also see the main container's writable paths (they
@@ -423,27 +461,45 @@ fn resolve_paths(
             add(&cs.writable);
         }
     }
-    // BTreeMap order puts a directory before everything below it.
-    let mut kept: Vec<WritablePath> = Vec::new();
-    for p in by_path.into_values() {
-        match kept.iter().find(|k| is_within(&p.path, &k.path)) {
-            Some(outer) => {
-                if outer.medium != p.medium || outer.size_limit != p.size_limit {
-                    warnings.push(format!(
-                        "container {container:?}: {} is inside writable {}, which covers it; its own options ({p}) are ignored",
-                        p.path, outer.path
-                    ));
-                } else if p.seed && !outer.seed {
-                    warnings.push(format!(
-                        "container {container:?}: {} is inside {} which is `empty`: the image's files under {} are not copied",
-                        p.path, outer.path, p.path
-                    ));
-                }
-            }
-            None => kept.push(p),
+    let (kept, covered) = outermost(by_path.into_values());
+    for (p, outer) in covered {
+        let outer = &kept[outer];
+        if outer.medium != p.medium || outer.size_limit != p.size_limit {
+            warnings.push(format!(
+                "container {container:?}: {} is inside writable {}, which covers it; its own options ({p}) are ignored",
+                p.path, outer.path
+            ));
+        } else if p.seed && !outer.seed {
+            warnings.push(format!(
+                "container {container:?}: {} is inside {} which is `empty`: the image's files under {} are not copied",
+                p.path, outer.path, p.path
+            ));
         }
     }
     kept
+}
+
+/// Split sorted, distinct paths into the outermost ones (kept) and the ones inside a kept
+/// path (with the index of that path). Sorted order puts a directory before everything below
+/// it, so each path's directories are looked up among those kept so far: O(n log n) in all,
+/// where comparing every pair was O(n²).
+pub(crate) fn outermost(
+    sorted: impl Iterator<Item = WritablePath>,
+) -> (Vec<WritablePath>, Vec<(WritablePath, usize)>) {
+    let mut kept: Vec<WritablePath> = Vec::new();
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    let mut covered = Vec::new();
+    for p in sorted {
+        let outer = self_and_ancestors(&p.path).find_map(|a| index.get(a).copied());
+        match outer {
+            Some(outer) => covered.push((p, outer)),
+            None => {
+                index.insert(p.path.clone(), kept.len());
+                kept.push(p);
+            }
+        }
+    }
+    (kept, covered)
 }
 
 /// A container of the pod, as far as the rewrite needs to know it.
@@ -1078,5 +1134,68 @@ mod tests {
     #[test]
     fn shell_quotes() {
         assert_eq!(sh_quote("/a b'c"), r"'/a b'\''c'");
+    }
+}
+
+#[cfg(test)]
+mod nesting {
+    use super::*;
+
+    /// The quadratic check `outermost` replaced, kept as its oracle.
+    fn outermost_quadratic(
+        sorted: Vec<WritablePath>,
+    ) -> (Vec<WritablePath>, Vec<(WritablePath, usize)>) {
+        let mut kept: Vec<WritablePath> = Vec::new();
+        let mut covered = Vec::new();
+        for p in sorted {
+            match kept.iter().position(|k| is_within(&p.path, &k.path)) {
+                Some(outer) => covered.push((p, outer)),
+                None => kept.push(p),
+            }
+        }
+        (kept, covered)
+    }
+
+    /// xorshift64: random path sets without a dependency, reproducible from the seed.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+    }
+
+    #[test]
+    fn outermost_equals_the_quadratic_check_on_random_path_sets() {
+        // Segments chosen so that siblings sort between a directory and its children
+        // (`/a-b` and `/a.b` sort before `/a/b`) and names are prefixes of each other.
+        const SEGMENTS: [&str; 6] = ["a", "a-b", "a.b", "ab", "b", "a0"];
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..3000 {
+            let mut by_path: BTreeMap<String, WritablePath> = BTreeMap::new();
+            for _ in 0..rng.next(40) {
+                let depth = 1 + rng.next(4);
+                let path: String = (0..depth)
+                    .map(|_| format!("/{}", SEGMENTS[rng.next(SEGMENTS.len())]))
+                    .collect();
+                let options = [":memory", "", ":empty", ":1Mi"][rng.next(4)];
+                let p: WritablePath = format!("{path}{options}").parse().expect("valid");
+                by_path.insert(p.path.clone(), p);
+            }
+            let sorted: Vec<WritablePath> = by_path.into_values().collect();
+            assert_eq!(
+                outermost(sorted.clone().into_iter()),
+                outermost_quadratic(sorted.clone()),
+                "{sorted:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn ancestors_are_listed_deepest_first() {
+        let a: Vec<&str> = self_and_ancestors("/a/b-c/d").collect();
+        assert_eq!(a, ["/a/b-c/d", "/a/b-c", "/a"]);
     }
 }

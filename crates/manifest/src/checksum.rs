@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use rofs_core::annotations::CONFIG_CHECKSUM;
 use rofs_core::workload;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// (namespace, kind, name) -> hash of the object's data.
