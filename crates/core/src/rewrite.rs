@@ -13,7 +13,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
@@ -21,6 +20,7 @@ use crate::annotations::{self, AnnotationError};
 use crate::settings::{
     MAX_WRITABLE_PATHS, Medium, Seeder, Settings, WritablePath, is_within, self_and_ancestors,
 };
+pub use crate::status::Status;
 use crate::workload;
 
 /// Default image of the install initContainer: the project's image at this version.
@@ -33,6 +33,11 @@ pub const AGENT_MOUNT: &str = "/.rofs";
 pub const AGENT_IN_IMAGE: &str = "/rofs-agent";
 /// The agent as installed into the `rofs` volume, run inside app images.
 pub const AGENT_BINARY: &str = "/.rofs/bin/rofs-agent";
+/// Name of the small disk-backed volume that keeps the seed markers of disk-backed paths
+/// (they must survive a node reboot with the data they describe).
+pub const STATE_VOLUME: &str = "rofs-state";
+/// Where [`STATE_VOLUME`] is mounted in the seed containers.
+pub const DURABLE_STATE_MOUNT: &str = "/.rofs/durable";
 /// Name of the install initContainer.
 pub const INSTALL_CONTAINER: &str = "rofs-install";
 /// kubectl's annotation naming a pod's main container.
@@ -55,6 +60,16 @@ pub enum RewriteError {
         what: &'static str,
         limit: usize,
     },
+    /// `rofs.io/status` lists something rofs did not inject (a forged annotation): nothing is
+    /// removed and the pod is not rewritten.
+    #[error(
+        "{at}: annotation \"rofs.io/status\" lists {entry}, which rofs did not inject ({reason}); rofs leaves this pod alone: remove that entry or the annotation"
+    )]
+    ForgedStatus {
+        at: String,
+        entry: String,
+        reason: String,
+    },
 }
 
 impl RewriteError {
@@ -63,7 +78,8 @@ impl RewriteError {
         let at = match &mut self {
             RewriteError::Invalid { at, .. }
             | RewriteError::Annotation { at, .. }
-            | RewriteError::TooMany { at, .. } => at,
+            | RewriteError::TooMany { at, .. }
+            | RewriteError::ForgedStatus { at, .. } => at,
         };
         *at = if at.is_empty() {
             outer.to_string()
@@ -94,27 +110,6 @@ pub struct Outcome {
     pub containers: BTreeSet<String>,
     /// Names of all volumes seen, to report writable volumes that name a volume nowhere.
     pub volumes: BTreeSet<String>,
-}
-
-/// What rofs injected into a pod template, stored in [`annotations::STATUS`].
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
-pub struct Status {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub init_containers: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub containers: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub volumes: Vec<String>,
-    /// The writable paths applied, per container.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub writable: BTreeMap<String, Vec<WritablePath>>,
-    /// Writable copies of configMap/secret volumes: source volume -> its emptyDir copy.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub writable_volumes: BTreeMap<String, String>,
-    /// rofs set `shareProcessNamespace: true` (for a signal reload hook).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub share_process_namespace: bool,
 }
 
 /// Rewrite one document in place, whatever its kind. Documents that hold no pod template
@@ -226,7 +221,8 @@ pub fn rewrite_pod_template(
         .get_mut("spec")
         .and_then(Value::as_object_mut)
         .ok_or_else(|| invalid(field("spec"), "missing pod spec"))?;
-    strip(spec, &previous);
+    previous.verify(spec, &field("metadata.annotations"))?;
+    previous.strip(spec);
     let pod = PodSpec::read(spec, &field("spec"))?;
     for c in pod.containers.iter().chain(&pod.init_containers) {
         outcome.containers.insert(c.name.clone());
@@ -374,52 +370,6 @@ fn list(names: &BTreeSet<String>) -> String {
         .map(|n| format!("{n:?}"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Remove what an earlier rewrite injected (listed in its status annotation).
-fn strip(spec: &mut Map<String, Value>, previous: &Status) {
-    if *previous == Status::default() {
-        return;
-    }
-    let ours_volume = |m: &Value| {
-        m.get("name")
-            .and_then(Value::as_str)
-            .is_some_and(|n| previous.volumes.iter().any(|v| v == n))
-    };
-    if previous.share_process_namespace {
-        spec.shift_remove("shareProcessNamespace");
-    }
-    for (key, names) in [
-        ("initContainers", &previous.init_containers),
-        ("containers", &previous.containers),
-    ] {
-        let Some(list) = spec.get_mut(key).and_then(Value::as_array_mut) else {
-            continue;
-        };
-        crate::sync::restore_mounts(list, &previous.writable_volumes);
-        list.retain(|c| {
-            !c.get("name")
-                .and_then(Value::as_str)
-                .is_some_and(|n| names.iter().any(|x| x == n))
-        });
-        for c in list.iter_mut() {
-            if let Some(mounts) = c.get_mut("volumeMounts").and_then(Value::as_array_mut) {
-                mounts.retain(|m| !ours_volume(m));
-                if mounts.is_empty() {
-                    c.as_object_mut().map(|o| o.shift_remove("volumeMounts"));
-                }
-            }
-        }
-        if list.is_empty() {
-            spec.shift_remove(key);
-        }
-    }
-    if let Some(volumes) = spec.get_mut("volumes").and_then(Value::as_array_mut) {
-        volumes.retain(|v| !ours_volume(v));
-        if volumes.is_empty() {
-            spec.shift_remove("volumes");
-        }
-    }
 }
 
 /// Combine the layers for one container: earlier status < flags/config < annotations;
@@ -904,8 +854,13 @@ pub(crate) fn install_container(app: &Value, agent_image: &str) -> Value {
     })
 }
 
+/// `rofs-seed-<container>`, the seed initContainer of a container.
+pub(crate) fn seed_container_name(container: &str) -> String {
+    bounded_name("rofs-seed-", container, container)
+}
+
 fn seed_container(app: &Value, t: &TargetPlan, seeder: Seeder) -> Value {
-    let name = bounded_name("rofs-seed-", &t.name, &t.name);
+    let name = seed_container_name(&t.name);
     let pairs: Vec<(&str, String)> = t
         .paths
         .iter()
