@@ -567,6 +567,15 @@ struct TargetPlan {
     paths: Vec<Planned>,
 }
 
+impl TargetPlan {
+    /// Some path seeded into a disk-backed volume: its seed marker must be on disk too.
+    fn seeds_disk(&self) -> bool {
+        self.paths
+            .iter()
+            .any(|p| p.path.seed && p.path.medium == Medium::Disk)
+    }
+}
+
 #[derive(Default)]
 struct Plan {
     targets: Vec<TargetPlan>,
@@ -627,6 +636,11 @@ impl Plan {
                 "name": AGENT_VOLUME,
                 "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"},
             }));
+        }
+        // Markers of disk-backed paths live on disk too: after a node reboot the kubelet
+        // keeps a disk emptyDir but not the memory-backed `rofs` volume.
+        if seeded.iter().any(|t| t.seeds_disk()) {
+            volumes.push(json!({"name": STATE_VOLUME, "emptyDir": {"sizeLimit": "1Mi"}}));
         }
         for t in &self.targets {
             for p in &t.paths {
@@ -861,17 +875,8 @@ pub(crate) fn seed_container_name(container: &str) -> String {
 
 fn seed_container(app: &Value, t: &TargetPlan, seeder: Seeder) -> Value {
     let name = seed_container_name(&t.name);
-    let pairs: Vec<(&str, String)> = t
-        .paths
-        .iter()
-        .filter(|p| p.path.seed)
-        .map(|p| {
-            (
-                p.path.path.as_str(),
-                format!("{AGENT_MOUNT}/dst/{}", p.volume),
-            )
-        })
-        .collect();
+    let seeded: Vec<&Planned> = t.paths.iter().filter(|p| p.path.seed).collect();
+    let durable = t.seeds_disk();
     let command: Vec<String> = match seeder {
         Seeder::Agent => {
             let mut c = vec![
@@ -880,13 +885,16 @@ fn seed_container(app: &Value, t: &TargetPlan, seeder: Seeder) -> Value {
                 "--state-dir".into(),
                 format!("{AGENT_MOUNT}/state"),
             ];
-            for (src, dst) in &pairs {
-                c.push((*src).to_string());
-                c.push(dst.clone());
+            if durable {
+                c.extend(["--durable-state-dir".into(), DURABLE_STATE_MOUNT.into()]);
+            }
+            for p in &seeded {
+                c.push(p.path.path.clone());
+                c.push(format!("{AGENT_MOUNT}/dst/{}", p.volume));
             }
             c
         }
-        Seeder::Shell => vec!["/bin/sh".into(), "-c".into(), shell_script(&name, &pairs)],
+        Seeder::Shell => vec!["/bin/sh".into(), "-c".into(), shell_script(&seeded)],
     };
     let mut c = Map::new();
     c.insert("name".into(), name.into());
@@ -911,6 +919,9 @@ fn seed_container(app: &Value, t: &TargetPlan, seeder: Seeder) -> Value {
         "FallbackToLogsOnError".into(),
     );
     let mut mounts = vec![json!({"name": AGENT_VOLUME, "mountPath": AGENT_MOUNT})];
+    if durable {
+        mounts.push(json!({"name": STATE_VOLUME, "mountPath": DURABLE_STATE_MOUNT}));
+    }
     for p in t.paths.iter().filter(|p| p.path.seed) {
         mounts.push(
             json!({"name": p.volume, "mountPath": format!("{AGENT_MOUNT}/dst/{}", p.volume)}),
@@ -920,27 +931,39 @@ fn seed_container(app: &Value, t: &TargetPlan, seeder: Seeder) -> Value {
     Value::Object(c)
 }
 
-/// The `--seeder shell` recipe (the blog post's `cp -a`), made safe to re-run: a marker in
-/// the rofs volume says the copy completed; without it, the volume is emptied and copied again.
-fn shell_script(name: &str, pairs: &[(&str, String)]) -> String {
+/// The `--seeder shell` recipe (the blog post's `cp -a`), made safe to re-run: a marker per
+/// path says its copy completed; without it, the volume is emptied and copied again. The
+/// marker of a disk-backed path is kept on the disk-backed `rofs-state` volume, that of a
+/// memory-backed one in the memory-backed `rofs` volume: each lives and dies with its data
+/// (a node reboot empties memory volumes and keeps disk ones).
+fn shell_script(seeded: &[&Planned]) -> String {
     let mut s = format!(
-        "set -eu\nmarker={AGENT_MOUNT}/state/{name}.done\n\
-if [ -e \"$marker\" ]; then echo \"rofs: already seeded, nothing to do\"; exit 0; fi\n\
+        "set -eu\nmkdir -p {AGENT_MOUNT}/state\n\
 seed() {{\n\
-  if [ ! -e \"$1\" ]; then echo \"rofs: $1 is not in the image; $2 stays empty\"; return 0; fi\n\
+  if [ -e \"$3\" ]; then echo \"rofs: $2 already seeded, nothing to do\"; return 0; fi\n\
+  if [ ! -e \"$1\" ]; then echo \"rofs: $1 is not in the image; $2 stays empty\"; : > \"$3\"; return 0; fi\n\
   (cd \"$2\" && rm -rf -- * .[!.]* ..?*)\n\
   if ! cp -a \"$1/.\" \"$2/\"; then\n\
     echo \"rofs: cp -a failed (a non-root user cannot keep ownership); copying without it\"\n\
     (cd \"$2\" && rm -rf -- * .[!.]* ..?*)\n\
     cp -R \"$1/.\" \"$2/\"\n\
   fi\n\
+  : > \"$3\"\n\
   echo \"rofs: seeded $2 from $1\"\n\
 }}\n"
     );
-    for (src, dst) in pairs {
-        s.push_str(&format!("seed {} {}\n", sh_quote(src), sh_quote(dst)));
+    for p in seeded {
+        let dir = match p.path.medium {
+            Medium::Disk => DURABLE_STATE_MOUNT.to_string(),
+            Medium::Memory => format!("{AGENT_MOUNT}/state"),
+        };
+        s.push_str(&format!(
+            "seed {} {} {}\n",
+            sh_quote(&p.path.path),
+            sh_quote(&format!("{AGENT_MOUNT}/dst/{}", p.volume)),
+            sh_quote(&format!("{dir}/{}.done", p.volume)),
+        ));
     }
-    s.push_str(&format!("mkdir -p {AGENT_MOUNT}/state\n: > \"$marker\"\n"));
     s
 }
 
