@@ -1,6 +1,7 @@
 //! Settings from flags and the config file, into the core's [`Settings`].
 
 use anyhow::{Context, Result, bail};
+use rofs_core::settings::{MAX_WRITABLE_PATHS, MAX_WRITABLE_VOLUMES, check_limit};
 use rofs_core::{Seeder, Settings, WritablePath};
 
 use crate::cli::SettingsArgs;
@@ -99,6 +100,14 @@ pub fn from_args(args: &SettingsArgs) -> Result<Settings> {
         flags.kube_version = Some(v.parse().context("--kube-version")?);
     }
     flags.rollout_on_change = args.rollout_on_change;
+    check_limit("writable paths", flags.writable_count(), MAX_WRITABLE_PATHS)
+        .context("--writable")?;
+    check_limit(
+        "writable volumes",
+        flags.writable_volumes.len(),
+        MAX_WRITABLE_VOLUMES,
+    )
+    .context("--writable-volume")?;
     flags.validate().context("flags")?;
     settings.merge(&flags);
     Ok(settings)

@@ -255,3 +255,70 @@ fn never_panics_on_odd_input() {
         assert!(!stderr.contains("panicked"), "input {input:?}:\n{stderr}");
     }
 }
+
+/// Issue 9 item 2: 20,000 writable paths (a 149 KB annotation) are refused with the limit,
+/// from a flag and from an annotation.
+#[test]
+fn too_many_writable_paths_are_refused() {
+    let paths: Vec<String> = (0..20_000).map(|i| format!("/d{i}")).collect();
+    let mut args: Vec<&str> = Vec::new();
+    for p in paths.iter().take(300) {
+        args.extend(["-w", p.as_str()]);
+    }
+    let e = fails(&args, POD);
+    contains_all(
+        &e,
+        &["--writable", "300 writable paths", "at most 256 per pod"],
+    );
+    let input = POD.replace(
+        "  name: web\n",
+        &format!(
+            "  name: web\n  annotations:\n    rofs.io/writable: \"{}\"\n",
+            paths.join(",")
+        ),
+    );
+    let e = fails(&[], &input);
+    contains_all(&e, &["rofs.io/writable", "at most 256 per pod", "Pod web"]);
+}
+
+/// Issue 9 item 1: a `rofs.io/status` that lists a mesh's containers and a PVC rofs never
+/// injected. `rofs patch` refuses the document like any invalid one: exit 1, nothing written,
+/// so the pod is left as it is, and the message names the entry.
+#[test]
+fn forged_status_is_refused_and_nothing_is_stripped() {
+    let input = "\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: victim
+  annotations:
+    rofs.io/status: '{\"initContainers\":[\"istio-init\"],\"containers\":[\"istio-proxy\"],\"volumes\":[\"precious\"]}'
+spec:
+  initContainers:
+  - name: istio-init
+    image: proxyv2
+  containers:
+  - name: app
+    image: app
+    volumeMounts:
+    - name: precious
+      mountPath: /data
+  - name: istio-proxy
+    image: proxyv2
+  volumes:
+  - name: precious
+    persistentVolumeClaim:
+      claimName: precious
+";
+    let e = fails(&["-w", "/tmp:empty"], input);
+    contains_all(
+        &e,
+        &[
+            "Pod victim",
+            "metadata.annotations",
+            "rofs.io/status",
+            "\"istio-init\"",
+            "rofs leaves this pod alone",
+        ],
+    );
+}

@@ -6,8 +6,8 @@
 use serde_json::{Map, Value};
 
 use crate::settings::{
-    ContainerSettings, Seeder, Settings, SettingsError, is_dns_label, parse_writable_list,
-    split_list,
+    ContainerSettings, MAX_WRITABLE_PATHS, MAX_WRITABLE_VOLUMES, Seeder, Settings, SettingsError,
+    check_limit, is_dns_label, parse_writable_list, split_list,
 };
 
 /// Writable paths for every container: `"/var/lib/nginx,/run:memory:16Mi:empty"`.
@@ -37,12 +37,16 @@ pub const WRITABLE_PREFIX: &str = "writable.rofs.io/";
 /// Per-container profiles: `profile.rofs.io/<container>`.
 pub const PROFILE_PREFIX: &str = "profile.rofs.io/";
 
-const KNOWN: [&str; 7] = [
+/// Every `rofs.io/` key a user may write (the typo hint lists them).
+pub const KNOWN: [&str; 10] = [
     WRITABLE,
     PROFILE,
     CONTAINERS,
     SEEDER,
     AGENT_IMAGE,
+    WRITABLE_VOLUMES,
+    RELOAD,
+    SYNC_CONFLICT,
     SKIP,
     STATUS,
 ];
@@ -81,6 +85,9 @@ fn is_ours(key: &str) -> bool {
 /// `rofs.io/` keys (typos) and bad values are errors.
 pub fn parse(annotations: &Map<String, Value>) -> Result<Annotations, AnnotationError> {
     let mut out = Annotations::default();
+    // Paths under `writable.rofs.io/<container>` keys, counted as they come (recounting
+    // every map would make many keys quadratic).
+    let mut per_container_paths = 0;
     for (key, value) in annotations.iter().filter(|(k, _)| is_ours(k)) {
         let Some(value) = value.as_str() else {
             return Err(AnnotationError::new(
@@ -150,12 +157,24 @@ pub fn parse(annotations: &Map<String, Value>) -> Result<Annotations, Annotation
                 let cs: &mut ContainerSettings =
                     s.per_container.entry(container.to_string()).or_default();
                 if prefix == WRITABLE_PREFIX {
-                    cs.writable.extend(parse_writable_list(value).map_err(err)?);
+                    let paths = parse_writable_list(value).map_err(err)?;
+                    per_container_paths += paths.len();
+                    cs.writable.extend(paths);
                 } else {
                     cs.profiles.extend(profile_list(value).map_err(err)?);
                 }
             }
         }
+        // The limits per pod, charged to the key that passes them.
+        let s = &out.settings;
+        let paths = s.writable.len() + per_container_paths;
+        check_limit("writable paths", paths, MAX_WRITABLE_PATHS).map_err(err)?;
+        check_limit(
+            "writable volumes",
+            s.writable_volumes.len(),
+            MAX_WRITABLE_VOLUMES,
+        )
+        .map_err(err)?;
     }
     Ok(out)
 }

@@ -11,6 +11,7 @@ pub mod profiles;
 pub mod quantity;
 pub mod rewrite;
 pub mod settings;
+mod status;
 mod sync;
 pub mod workload;
 

@@ -13,12 +13,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::annotations::{self, AnnotationError};
-use crate::settings::{Medium, Seeder, Settings, WritablePath, is_within};
+use crate::settings::{
+    MAX_WRITABLE_PATHS, Medium, Seeder, Settings, WritablePath, is_within, self_and_ancestors,
+};
+pub use crate::status::Status;
 use crate::workload;
 
 /// Default image of the install initContainer: the project's image at this version.
@@ -31,6 +33,11 @@ pub const AGENT_MOUNT: &str = "/.rofs";
 pub const AGENT_IN_IMAGE: &str = "/rofs-agent";
 /// The agent as installed into the `rofs` volume, run inside app images.
 pub const AGENT_BINARY: &str = "/.rofs/bin/rofs-agent";
+/// Name of the small disk-backed volume that keeps the seed markers of disk-backed paths
+/// (they must survive a node reboot with the data they describe).
+pub const STATE_VOLUME: &str = "rofs-state";
+/// Where [`STATE_VOLUME`] is mounted in the seed containers.
+pub const DURABLE_STATE_MOUNT: &str = "/.rofs/durable";
 /// Name of the install initContainer.
 pub const INSTALL_CONTAINER: &str = "rofs-install";
 /// kubectl's annotation naming a pod's main container.
@@ -43,6 +50,44 @@ pub enum RewriteError {
     Invalid { at: String, message: String },
     #[error("{at}: {error}")]
     Annotation { at: String, error: AnnotationError },
+    /// The settings, the annotations and the earlier status together ask for more than
+    /// the limit per pod (each path counts once per container it applies to).
+    #[error(
+        "{at}: more than {limit} {what} for this pod (from rofs.io/writable, writable.rofs.io/<container>, profiles and the flags or config, once per container)"
+    )]
+    TooMany {
+        at: String,
+        what: &'static str,
+        limit: usize,
+    },
+    /// `rofs.io/status` lists something rofs did not inject (a forged annotation): nothing is
+    /// removed and the pod is not rewritten.
+    #[error(
+        "{at}: annotation \"rofs.io/status\" lists {entry}, which rofs did not inject ({reason}); rofs leaves this pod alone: remove that entry or the annotation"
+    )]
+    ForgedStatus {
+        at: String,
+        entry: String,
+        reason: String,
+    },
+}
+
+impl RewriteError {
+    /// The same error, located inside `outer` (e.g. `items[3]` of a `kind: List`).
+    pub fn within(mut self, outer: &str) -> Self {
+        let at = match &mut self {
+            RewriteError::Invalid { at, .. }
+            | RewriteError::Annotation { at, .. }
+            | RewriteError::TooMany { at, .. }
+            | RewriteError::ForgedStatus { at, .. } => at,
+        };
+        *at = if at.is_empty() {
+            outer.to_string()
+        } else {
+            format!("{outer}.{at}")
+        };
+        self
+    }
 }
 
 pub(crate) fn invalid(at: impl Into<String>, message: impl Into<String>) -> RewriteError {
@@ -65,27 +110,6 @@ pub struct Outcome {
     pub containers: BTreeSet<String>,
     /// Names of all volumes seen, to report writable volumes that name a volume nowhere.
     pub volumes: BTreeSet<String>,
-}
-
-/// What rofs injected into a pod template, stored in [`annotations::STATUS`].
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
-pub struct Status {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub init_containers: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub containers: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub volumes: Vec<String>,
-    /// The writable paths applied, per container.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub writable: BTreeMap<String, Vec<WritablePath>>,
-    /// Writable copies of configMap/secret volumes: source volume -> its emptyDir copy.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub writable_volumes: BTreeMap<String, String>,
-    /// rofs set `shareProcessNamespace: true` (for a signal reload hook).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub share_process_namespace: bool,
 }
 
 /// Rewrite one document in place, whatever its kind. Documents that hold no pod template
@@ -142,6 +166,12 @@ pub fn rewrite_pod_template(
         .ok_or_else(|| invalid(at, "the pod template must be an object"))?;
 
     // Settings from annotations: the workload's, then the template's own.
+    if !tpl
+        .get("metadata")
+        .is_none_or(|m| m.is_null() || m.is_object())
+    {
+        return Err(invalid(field("metadata"), "must be a map"));
+    }
     let template_annotations = match tpl.get("metadata").and_then(|m| m.get("annotations")) {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(m)) => m.clone(),
@@ -191,7 +221,8 @@ pub fn rewrite_pod_template(
         .get_mut("spec")
         .and_then(Value::as_object_mut)
         .ok_or_else(|| invalid(field("spec"), "missing pod spec"))?;
-    strip(spec, &previous);
+    previous.verify(spec, &field("metadata.annotations"))?;
+    previous.strip(spec);
     let pod = PodSpec::read(spec, &field("spec"))?;
     for c in pod.containers.iter().chain(&pod.init_containers) {
         outcome.containers.insert(c.name.clone());
@@ -226,6 +257,7 @@ pub fn rewrite_pod_template(
         .to_string();
 
     let mut plan = Plan::default();
+    let mut total = 0;
     for target in pod.targets() {
         if selection.is_some_and(|s| !s.contains(&target.name)) {
             continue;
@@ -237,6 +269,14 @@ pub fn rewrite_pod_template(
             target.init,
             &mut outcome.warnings,
         );
+        total += paths.len();
+        if total > MAX_WRITABLE_PATHS {
+            return Err(RewriteError::TooMany {
+                at: field("metadata.annotations"),
+                what: "writable paths",
+                limit: MAX_WRITABLE_PATHS,
+            });
+        }
         plan.add_target(target, paths, &mut outcome.warnings);
     }
     // The workload's own initContainers also see the main container's writable paths (they
@@ -278,26 +318,35 @@ pub fn rewrite_pod_template(
         }
     } else {
         let text = serde_json::to_string(&status).unwrap_or_default();
-        if !tpl.contains_key("metadata") {
-            // Where a person would write it: before `spec`.
-            let at = tpl.keys().position(|k| k == "spec").unwrap_or(tpl.len());
-            tpl.shift_insert(at, "metadata".into(), Value::Object(Map::new()));
-        }
-        let meta = tpl
-            .entry("metadata")
-            .or_insert_with(|| Value::Object(Map::new()));
-        if let Some(meta) = meta.as_object_mut() {
-            let a = meta
-                .entry("annotations")
-                .or_insert_with(|| Value::Object(Map::new()));
-            if let Some(a) = a.as_object_mut() {
-                a.insert(annotations::STATUS.to_string(), Value::String(text));
-            }
-        }
+        annotations_mut(tpl).insert(annotations::STATUS.to_string(), Value::String(text));
     }
     outcome.warnings.extend(memory_warnings(template));
     outcome.changed = *template != original;
     Ok(outcome)
+}
+
+/// The annotations of a pod template, created where missing. `metadata: null` and
+/// `annotations: null` (what Helm renders for an empty block) count as empty maps, as they do
+/// for the API server; a new `metadata` goes where a person would write it, before `spec`.
+pub fn annotations_mut(tpl: &mut Map<String, Value>) -> &mut Map<String, Value> {
+    if !tpl.contains_key("metadata") {
+        let at = tpl.keys().position(|k| k == "spec").unwrap_or(tpl.len());
+        tpl.shift_insert(at, "metadata".into(), Value::Null);
+    }
+    let meta = map_mut(tpl.entry("metadata").or_insert(Value::Null));
+    map_mut(meta.entry("annotations").or_insert(Value::Null))
+}
+
+/// `v` as a map: `null` (or anything else) becomes an empty map first. Callers have checked
+/// that `v` is a map or `null`.
+pub(crate) fn map_mut(v: &mut Value) -> &mut Map<String, Value> {
+    if !v.is_object() {
+        *v = Value::Object(Map::new());
+    }
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!("made a map above"),
+    }
 }
 
 /// Remove `rofs.io/status`, and the maps that held only it.
@@ -321,52 +370,6 @@ fn list(names: &BTreeSet<String>) -> String {
         .map(|n| format!("{n:?}"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Remove what an earlier rewrite injected (listed in its status annotation).
-fn strip(spec: &mut Map<String, Value>, previous: &Status) {
-    if *previous == Status::default() {
-        return;
-    }
-    let ours_volume = |m: &Value| {
-        m.get("name")
-            .and_then(Value::as_str)
-            .is_some_and(|n| previous.volumes.iter().any(|v| v == n))
-    };
-    if previous.share_process_namespace {
-        spec.shift_remove("shareProcessNamespace");
-    }
-    for (key, names) in [
-        ("initContainers", &previous.init_containers),
-        ("containers", &previous.containers),
-    ] {
-        let Some(list) = spec.get_mut(key).and_then(Value::as_array_mut) else {
-            continue;
-        };
-        crate::sync::restore_mounts(list, &previous.writable_volumes);
-        list.retain(|c| {
-            !c.get("name")
-                .and_then(Value::as_str)
-                .is_some_and(|n| names.iter().any(|x| x == n))
-        });
-        for c in list.iter_mut() {
-            if let Some(mounts) = c.get_mut("volumeMounts").and_then(Value::as_array_mut) {
-                mounts.retain(|m| !ours_volume(m));
-                if mounts.is_empty() {
-                    c.as_object_mut().map(|o| o.shift_remove("volumeMounts"));
-                }
-            }
-        }
-        if list.is_empty() {
-            spec.shift_remove(key);
-        }
-    }
-    if let Some(volumes) = spec.get_mut("volumes").and_then(Value::as_array_mut) {
-        volumes.retain(|v| !ours_volume(v));
-        if volumes.is_empty() {
-            spec.shift_remove("volumes");
-        }
-    }
 }
 
 /// Combine the layers for one container: earlier status < flags/config < annotations;
@@ -408,27 +411,45 @@ fn resolve_paths(
             add(&cs.writable);
         }
     }
-    // BTreeMap order puts a directory before everything below it.
-    let mut kept: Vec<WritablePath> = Vec::new();
-    for p in by_path.into_values() {
-        match kept.iter().find(|k| is_within(&p.path, &k.path)) {
-            Some(outer) => {
-                if outer.medium != p.medium || outer.size_limit != p.size_limit {
-                    warnings.push(format!(
-                        "container {container:?}: {} is inside writable {}, which covers it; its own options ({p}) are ignored",
-                        p.path, outer.path
-                    ));
-                } else if p.seed && !outer.seed {
-                    warnings.push(format!(
-                        "container {container:?}: {} is inside {} which is `empty`: the image's files under {} are not copied",
-                        p.path, outer.path, p.path
-                    ));
-                }
-            }
-            None => kept.push(p),
+    let (kept, covered) = outermost(by_path.into_values());
+    for (p, outer) in covered {
+        let outer = &kept[outer];
+        if outer.medium != p.medium || outer.size_limit != p.size_limit {
+            warnings.push(format!(
+                "container {container:?}: {} is inside writable {}, which covers it; its own options ({p}) are ignored",
+                p.path, outer.path
+            ));
+        } else if p.seed && !outer.seed {
+            warnings.push(format!(
+                "container {container:?}: {} is inside {} which is `empty`: the image's files under {} are not copied",
+                p.path, outer.path, p.path
+            ));
         }
     }
     kept
+}
+
+/// Split sorted, distinct paths into the outermost ones (kept) and the ones inside a kept
+/// path (with the index of that path). Sorted order puts a directory before everything below
+/// it, so each path's directories are looked up among those kept so far: O(n log n) in all,
+/// where comparing every pair was O(n²).
+pub(crate) fn outermost(
+    sorted: impl Iterator<Item = WritablePath>,
+) -> (Vec<WritablePath>, Vec<(WritablePath, usize)>) {
+    let mut kept: Vec<WritablePath> = Vec::new();
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    let mut covered = Vec::new();
+    for p in sorted {
+        let outer = self_and_ancestors(&p.path).find_map(|a| index.get(a).copied());
+        match outer {
+            Some(outer) => covered.push((p, outer)),
+            None => {
+                index.insert(p.path.clone(), kept.len());
+                kept.push(p);
+            }
+        }
+    }
+    (kept, covered)
 }
 
 /// A container of the pod, as far as the rewrite needs to know it.
@@ -546,6 +567,15 @@ struct TargetPlan {
     paths: Vec<Planned>,
 }
 
+impl TargetPlan {
+    /// Some path seeded into a disk-backed volume: its seed marker must be on disk too.
+    fn seeds_disk(&self) -> bool {
+        self.paths
+            .iter()
+            .any(|p| p.path.seed && p.path.medium == Medium::Disk)
+    }
+}
+
 #[derive(Default)]
 struct Plan {
     targets: Vec<TargetPlan>,
@@ -606,6 +636,11 @@ impl Plan {
                 "name": AGENT_VOLUME,
                 "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"},
             }));
+        }
+        // Markers of disk-backed paths live on disk too: after a node reboot the kubelet
+        // keeps a disk emptyDir but not the memory-backed `rofs` volume.
+        if seeded.iter().any(|t| t.seeds_disk()) {
+            volumes.push(json!({"name": STATE_VOLUME, "emptyDir": {"sizeLimit": "1Mi"}}));
         }
         for t in &self.targets {
             for p in &t.paths {
@@ -780,7 +815,7 @@ fn set_security(c: &mut Value, key: &str, value: bool) {
 
 /// The securityContext of an injected container: the app container's own (so it passes the
 /// same admission policies and copies as the same user), plus a read-only root and no
-/// privilege escalation. `privileged` and `SYS_ADMIN` are dropped: Kubernetes refuses them
+/// privilege escalation. `privileged` and `SYS_ADMIN` (in any spelling) are dropped: Kubernetes refuses them
 /// together with `allowPrivilegeEscalation: false`, and copying files needs neither.
 pub(crate) fn injected_security(app: &Value) -> Value {
     let mut sc = app
@@ -803,11 +838,18 @@ pub(crate) fn injected_security(app: &Value) -> Value {
         .and_then(|c| c.get_mut("add"))
         .and_then(Value::as_array_mut)
     {
-        add.retain(|c| !matches!(c.as_str(), Some("SYS_ADMIN" | "CAP_SYS_ADMIN")));
+        add.retain(|c| !c.as_str().is_some_and(is_sys_admin));
     }
     sc.insert("allowPrivilegeEscalation".into(), Value::Bool(false));
     sc.insert("readOnlyRootFilesystem".into(), Value::Bool(true));
     Value::Object(sc)
+}
+
+/// The container runtimes read a capability name in any case, with or without `CAP_`
+/// (containerd and CRI-O upper-case it and add the prefix), so `sys_admin` is SYS_ADMIN too.
+fn is_sys_admin(name: &str) -> bool {
+    let upper = name.trim().to_ascii_uppercase();
+    upper.strip_prefix("CAP_").unwrap_or(&upper) == "SYS_ADMIN"
 }
 
 pub(crate) fn install_container(app: &Value, agent_image: &str) -> Value {
@@ -826,19 +868,15 @@ pub(crate) fn install_container(app: &Value, agent_image: &str) -> Value {
     })
 }
 
+/// `rofs-seed-<container>`, the seed initContainer of a container.
+pub(crate) fn seed_container_name(container: &str) -> String {
+    bounded_name("rofs-seed-", container, container)
+}
+
 fn seed_container(app: &Value, t: &TargetPlan, seeder: Seeder) -> Value {
-    let name = bounded_name("rofs-seed-", &t.name, &t.name);
-    let pairs: Vec<(&str, String)> = t
-        .paths
-        .iter()
-        .filter(|p| p.path.seed)
-        .map(|p| {
-            (
-                p.path.path.as_str(),
-                format!("{AGENT_MOUNT}/dst/{}", p.volume),
-            )
-        })
-        .collect();
+    let name = seed_container_name(&t.name);
+    let seeded: Vec<&Planned> = t.paths.iter().filter(|p| p.path.seed).collect();
+    let durable = t.seeds_disk();
     let command: Vec<String> = match seeder {
         Seeder::Agent => {
             let mut c = vec![
@@ -847,13 +885,16 @@ fn seed_container(app: &Value, t: &TargetPlan, seeder: Seeder) -> Value {
                 "--state-dir".into(),
                 format!("{AGENT_MOUNT}/state"),
             ];
-            for (src, dst) in &pairs {
-                c.push((*src).to_string());
-                c.push(dst.clone());
+            if durable {
+                c.extend(["--durable-state-dir".into(), DURABLE_STATE_MOUNT.into()]);
+            }
+            for p in &seeded {
+                c.push(p.path.path.clone());
+                c.push(format!("{AGENT_MOUNT}/dst/{}", p.volume));
             }
             c
         }
-        Seeder::Shell => vec!["/bin/sh".into(), "-c".into(), shell_script(&name, &pairs)],
+        Seeder::Shell => vec!["/bin/sh".into(), "-c".into(), shell_script(&seeded)],
     };
     let mut c = Map::new();
     c.insert("name".into(), name.into());
@@ -861,7 +902,7 @@ fn seed_container(app: &Value, t: &TargetPlan, seeder: Seeder) -> Value {
         "image".into(),
         app.get("image").cloned().unwrap_or(Value::Null),
     );
-    if let Some(policy) = app.get("imagePullPolicy") {
+    if let Some(policy) = app.get("imagePullPolicy").filter(|p| !p.is_null()) {
         c.insert("imagePullPolicy".into(), policy.clone());
     }
     c.insert("command".into(), json!(command));
@@ -878,6 +919,9 @@ fn seed_container(app: &Value, t: &TargetPlan, seeder: Seeder) -> Value {
         "FallbackToLogsOnError".into(),
     );
     let mut mounts = vec![json!({"name": AGENT_VOLUME, "mountPath": AGENT_MOUNT})];
+    if durable {
+        mounts.push(json!({"name": STATE_VOLUME, "mountPath": DURABLE_STATE_MOUNT}));
+    }
     for p in t.paths.iter().filter(|p| p.path.seed) {
         mounts.push(
             json!({"name": p.volume, "mountPath": format!("{AGENT_MOUNT}/dst/{}", p.volume)}),
@@ -887,27 +931,39 @@ fn seed_container(app: &Value, t: &TargetPlan, seeder: Seeder) -> Value {
     Value::Object(c)
 }
 
-/// The `--seeder shell` recipe (the blog post's `cp -a`), made safe to re-run: a marker in
-/// the rofs volume says the copy completed; without it, the volume is emptied and copied again.
-fn shell_script(name: &str, pairs: &[(&str, String)]) -> String {
+/// The `--seeder shell` recipe (the blog post's `cp -a`), made safe to re-run: a marker per
+/// path says its copy completed; without it, the volume is emptied and copied again. The
+/// marker of a disk-backed path is kept on the disk-backed `rofs-state` volume, that of a
+/// memory-backed one in the memory-backed `rofs` volume: each lives and dies with its data
+/// (a node reboot empties memory volumes and keeps disk ones).
+fn shell_script(seeded: &[&Planned]) -> String {
     let mut s = format!(
-        "set -eu\nmarker={AGENT_MOUNT}/state/{name}.done\n\
-if [ -e \"$marker\" ]; then echo \"rofs: already seeded, nothing to do\"; exit 0; fi\n\
+        "set -eu\nmkdir -p {AGENT_MOUNT}/state\n\
 seed() {{\n\
-  if [ ! -e \"$1\" ]; then echo \"rofs: $1 is not in the image; $2 stays empty\"; return 0; fi\n\
+  if [ -e \"$3\" ]; then echo \"rofs: $2 already seeded, nothing to do\"; return 0; fi\n\
+  if [ ! -e \"$1\" ]; then echo \"rofs: $1 is not in the image; $2 stays empty\"; : > \"$3\"; return 0; fi\n\
   (cd \"$2\" && rm -rf -- * .[!.]* ..?*)\n\
   if ! cp -a \"$1/.\" \"$2/\"; then\n\
     echo \"rofs: cp -a failed (a non-root user cannot keep ownership); copying without it\"\n\
     (cd \"$2\" && rm -rf -- * .[!.]* ..?*)\n\
     cp -R \"$1/.\" \"$2/\"\n\
   fi\n\
+  : > \"$3\"\n\
   echo \"rofs: seeded $2 from $1\"\n\
 }}\n"
     );
-    for (src, dst) in pairs {
-        s.push_str(&format!("seed {} {}\n", sh_quote(src), sh_quote(dst)));
+    for p in seeded {
+        let dir = match p.path.medium {
+            Medium::Disk => DURABLE_STATE_MOUNT.to_string(),
+            Medium::Memory => format!("{AGENT_MOUNT}/state"),
+        };
+        s.push_str(&format!(
+            "seed {} {} {}\n",
+            sh_quote(&p.path.path),
+            sh_quote(&format!("{AGENT_MOUNT}/dst/{}", p.volume)),
+            sh_quote(&format!("{dir}/{}.done", p.volume)),
+        ));
     }
-    s.push_str(&format!("mkdir -p {AGENT_MOUNT}/state\n: > \"$marker\"\n"));
     s
 }
 
@@ -1056,5 +1112,68 @@ mod tests {
     #[test]
     fn shell_quotes() {
         assert_eq!(sh_quote("/a b'c"), r"'/a b'\''c'");
+    }
+}
+
+#[cfg(test)]
+mod nesting {
+    use super::*;
+
+    /// The quadratic check `outermost` replaced, kept as its oracle.
+    fn outermost_quadratic(
+        sorted: Vec<WritablePath>,
+    ) -> (Vec<WritablePath>, Vec<(WritablePath, usize)>) {
+        let mut kept: Vec<WritablePath> = Vec::new();
+        let mut covered = Vec::new();
+        for p in sorted {
+            match kept.iter().position(|k| is_within(&p.path, &k.path)) {
+                Some(outer) => covered.push((p, outer)),
+                None => kept.push(p),
+            }
+        }
+        (kept, covered)
+    }
+
+    /// xorshift64: random path sets without a dependency, reproducible from the seed.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+    }
+
+    #[test]
+    fn outermost_equals_the_quadratic_check_on_random_path_sets() {
+        // Segments chosen so that siblings sort between a directory and its children
+        // (`/a-b` and `/a.b` sort before `/a/b`) and names are prefixes of each other.
+        const SEGMENTS: [&str; 6] = ["a", "a-b", "a.b", "ab", "b", "a0"];
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..3000 {
+            let mut by_path: BTreeMap<String, WritablePath> = BTreeMap::new();
+            for _ in 0..rng.next(40) {
+                let depth = 1 + rng.next(4);
+                let path: String = (0..depth)
+                    .map(|_| format!("/{}", SEGMENTS[rng.next(SEGMENTS.len())]))
+                    .collect();
+                let options = [":memory", "", ":empty", ":1Mi"][rng.next(4)];
+                let p: WritablePath = format!("{path}{options}").parse().expect("valid");
+                by_path.insert(p.path.clone(), p);
+            }
+            let sorted: Vec<WritablePath> = by_path.into_values().collect();
+            assert_eq!(
+                outermost(sorted.clone().into_iter()),
+                outermost_quadratic(sorted.clone()),
+                "{sorted:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn ancestors_are_listed_deepest_first() {
+        let a: Vec<&str> = self_and_ancestors("/a/b-c/d").collect();
+        assert_eq!(a, ["/a/b-c/d", "/a/b-c", "/a"]);
     }
 }

@@ -79,6 +79,26 @@ pub enum SettingsError {
     Conflict(String),
     #[error("invalid Kubernetes version {0:?}: expected MAJOR.MINOR, e.g. 1.29")]
     KubeVersion(String),
+    #[error("{count} {what}: rofs takes at most {limit} per pod")]
+    TooMany {
+        what: &'static str,
+        count: usize,
+        limit: usize,
+    },
+}
+
+/// At most this many writable paths per pod, counted per container (each is an emptyDir
+/// volume and a mount). Keeps a hostile annotation from costing the webhook time and memory.
+pub const MAX_WRITABLE_PATHS: usize = 256;
+/// At most this many writable copies of configMap/secret volumes per pod.
+pub const MAX_WRITABLE_VOLUMES: usize = 64;
+
+/// Refuse more than `limit` items of `what`.
+pub fn check_limit(what: &'static str, count: usize, limit: usize) -> Result<(), SettingsError> {
+    if count > limit {
+        return Err(SettingsError::TooMany { what, count, limit });
+    }
+    Ok(())
 }
 
 const KERNEL_FS: [&str; 3] = ["/proc", "/sys", "/dev"];
@@ -111,6 +131,16 @@ pub fn normalize_path(raw: &str) -> Result<String, SettingsError> {
         return Err(SettingsError::Reserved(raw.to_string()));
     }
     Ok(out)
+}
+
+/// `path` itself and every directory above it, deepest first (`/a/b/c`, `/a/b`, `/a`).
+pub fn self_and_ancestors(path: &str) -> impl Iterator<Item = &str> {
+    std::iter::once(path).chain(
+        path.char_indices()
+            .rev()
+            .filter(|&(i, c)| c == '/' && i > 0)
+            .map(move |(i, _)| &path[..i]),
+    )
 }
 
 /// `path` equals `dir` or lies below it (both normalized).
@@ -522,8 +552,25 @@ impl Settings {
         self.rollout_on_change |= other.rollout_on_change;
     }
 
-    /// Check the values that cannot be checked while parsing: profile and container names.
+    /// Writable paths named by this layer, for every container and per container.
+    pub fn writable_count(&self) -> usize {
+        self.writable.len()
+            + self
+                .per_container
+                .values()
+                .map(|c| c.writable.len())
+                .sum::<usize>()
+    }
+
+    /// Check the values that cannot be checked while parsing: profile and container names,
+    /// and the limits per pod.
     pub fn validate(&self) -> Result<(), SettingsError> {
+        check_limit("writable paths", self.writable_count(), MAX_WRITABLE_PATHS)?;
+        check_limit(
+            "writable volumes",
+            self.writable_volumes.len(),
+            MAX_WRITABLE_VOLUMES,
+        )?;
         let profiles = self
             .profiles
             .iter()

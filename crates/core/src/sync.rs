@@ -21,7 +21,7 @@ use crate::rewrite::{
     AGENT_BINARY, AGENT_MOUNT, AGENT_VOLUME, INSTALL_CONTAINER, RewriteError, Status, bounded_name,
     injected_security, install_container, invalid, push_all,
 };
-use crate::settings::{Conflict, KubeVersion, Reload, Settings};
+use crate::settings::{Conflict, KubeVersion, MAX_WRITABLE_VOLUMES, Reload, Settings};
 
 pub(crate) const SYNC_INIT_CONTAINER: &str = "rofs-sync-init";
 pub(crate) const SYNC_CONTAINER: &str = "rofs-sync";
@@ -103,6 +103,13 @@ pub(crate) fn apply(
 ) -> Result<(), RewriteError> {
     if req.volumes.is_empty() {
         return Ok(());
+    }
+    if req.volumes.len() > MAX_WRITABLE_VOLUMES {
+        return Err(RewriteError::TooMany {
+            at: format!("{at}.volumes"),
+            what: "writable volumes",
+            limit: MAX_WRITABLE_VOLUMES,
+        });
     }
     // Find each volume and check it is a kind that can be copied.
     let declared: BTreeMap<String, &'static str> = spec
@@ -255,7 +262,7 @@ pub(crate) fn apply(
             "name": name,
             "image": runner.get("image").cloned().unwrap_or(Value::Null),
         });
-        if let Some(policy) = runner.get("imagePullPolicy") {
+        if let Some(policy) = runner.get("imagePullPolicy").filter(|p| !p.is_null()) {
             c["imagePullPolicy"] = policy.clone();
         }
         let rest = json!({

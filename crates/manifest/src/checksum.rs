@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use rofs_core::annotations::CONFIG_CHECKSUM;
 use rofs_core::workload;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// (namespace, kind, name) -> hash of the object's data.
@@ -148,17 +148,14 @@ pub fn apply(doc: &mut Value, index: &Index) -> bool {
     let Some(tpl) = template.as_object_mut() else {
         return false;
     };
-    let meta = tpl
-        .entry("metadata")
-        .or_insert_with(|| Value::Object(Map::new()));
-    let Some(meta) = meta.as_object_mut() else {
+    // `metadata: null` / `annotations: null` are empty maps (a string there is refused by
+    // the rewrite, which runs first).
+    if tpl
+        .get("metadata")
+        .is_some_and(|m| !(m.is_null() || m.is_object()))
+    {
         return false;
-    };
-    let annotations = meta
-        .entry("annotations")
-        .or_insert_with(|| Value::Object(Map::new()));
-    let Some(annotations) = annotations.as_object_mut() else {
-        return false;
-    };
+    }
+    let annotations = rofs_core::rewrite::annotations_mut(tpl);
     annotations.insert(CONFIG_CHECKSUM.to_string(), value.clone()) != Some(value)
 }

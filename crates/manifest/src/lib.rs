@@ -85,16 +85,8 @@ pub fn rewrite_any(doc: &mut Value, settings: &Settings) -> Result<Outcome, Rewr
         let mut total = Outcome::default();
         if let Some(items) = doc.get_mut("items").and_then(Value::as_array_mut) {
             for (i, item) in items.iter_mut().enumerate() {
-                let o = rewrite_any(item, settings).map_err(|e| match e {
-                    RewriteError::Invalid { at, message } => RewriteError::Invalid {
-                        at: join(&format!("items[{i}]"), &at),
-                        message,
-                    },
-                    RewriteError::Annotation { at, error } => RewriteError::Annotation {
-                        at: join(&format!("items[{i}]"), &at),
-                        error,
-                    },
-                })?;
+                let o =
+                    rewrite_any(item, settings).map_err(|e| e.within(&format!("items[{i}]")))?;
                 total.workload |= o.workload;
                 total.changed |= o.changed;
                 total
@@ -107,14 +99,6 @@ pub fn rewrite_any(doc: &mut Value, settings: &Settings) -> Result<Outcome, Rewr
         return Ok(total);
     }
     rewrite_document(doc, settings)
-}
-
-fn join(a: &str, b: &str) -> String {
-    if b.is_empty() {
-        a.to_string()
-    } else {
-        format!("{a}.{b}")
-    }
 }
 
 /// `Deployment web` (or `Pod web-*` for generateName): how messages name a document.

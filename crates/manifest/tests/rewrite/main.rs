@@ -3,6 +3,7 @@
 
 mod harness;
 mod known_bugs;
+mod nulls;
 mod pod_security;
 mod schema;
 mod snapshots;
