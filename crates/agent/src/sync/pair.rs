@@ -174,6 +174,23 @@ impl Pair {
             report.conflicts += 1;
             self.log_conflict(&c.path, c.kind, c.source_won, log);
         }
+        // Every write of the pass, recorded as in flight in one save (the
+        // source's version: what the copy will hold unless a plain source
+        // changes meanwhile, see `write`).
+        for a in &p.actions {
+            if let Action::Write { path, entry, .. } = a {
+                self.pending.insert(path.clone(), *entry);
+            }
+        }
+        if let Err(e) = self.save_io() {
+            report.errors += 1;
+            log.line(
+                "error",
+                &format!("state file {}: {e}", self.state_path.display()),
+                &[],
+            );
+            return false;
+        }
         for a in &p.actions {
             let result = match a {
                 Action::Write { path, entry, kind } => {
@@ -214,8 +231,8 @@ impl Pair {
         false
     }
 
-    /// One write: copy to a temporary file, record it as in flight (saved),
-    /// replace the target unless the app changed it meanwhile (a conflict,
+    /// One write (already recorded as in flight by `pass`): copy to a
+    /// temporary file, record what it holds if that differs (saved), replace the target unless the app changed it meanwhile (a conflict,
     /// decided by the policy), record the outcome.
     #[allow(clippy::too_many_arguments)]
     fn write(
@@ -230,7 +247,11 @@ impl Pair {
         log: &Logger,
         buf: &mut [u8],
     ) -> std::io::Result<()> {
-        let (tmp, written) = fsio::copy_to_temp(&source.root, &self.dst, path, entry.perm(), buf)?;
+        let (tmp, written) = fsio::copy_to_temp(&source.root, &self.dst, path, entry.perm(), buf)
+            .inspect_err(|_| {
+            self.pending.remove(path);
+        })?;
+        // A plain source changed since it was read: record what was copied.
         self.pending.insert(path.to_path_buf(), written);
         let replaced = self
             .save_io()
