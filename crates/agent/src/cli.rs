@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! rofs-agent install /.rofs/bin
-//! /.rofs/bin/rofs-agent seed --state-dir /.rofs/state SRC1 DST1 [SRC2 DST2 ...]
+//! /.rofs/bin/rofs-agent seed --state-dir /.rofs/state [--durable-state-dir /.rofs/durable]
+//!     SRC1 DST1 [SRC2 DST2 ...]
 //! /rofs-agent sync [--once] --state-dir /.rofs/sync [OPTIONS] SRC1 DST1 [...]
 //! ```
 
@@ -63,6 +64,14 @@ Options:
                     volume the app does not see, e.g. /.rofs/state.
                     Without it, the markers live inside DST, visible to the
                     app: .rofs-seeded (done) and .rofs-seeding (copying).
+  --durable-state-dir DIR
+                    Keep the markers of a disk-backed DST in DIR instead (a
+                    small disk volume, e.g. /.rofs/durable): they survive a
+                    node reboot with DST, so the copy is not refused as
+                    \"not seeded by rofs\". DST is disk-backed unless statfs
+                    says tmpfs or ramfs; a memory-backed DST keeps its
+                    markers in --state-dir (both are empty after a reboot).
+                    A marker an older agent left in --state-dir is honoured.
   --force           Copy again even if DST is marked done, and replace a
                     non-empty DST that rofs did not seed. Deletes what is in
                     DST, including what the app wrote.
@@ -78,6 +87,8 @@ Re-runs (an init container may run again):
     removed and the copy starts again; no truncated file survives.
   - A non-empty DST that rofs never started to seed is refused (exit 1)
     unless --force.
+  - Two seeds of the same DST at once: the second waits for the first
+    (an exclusive flock on DST), then finds the done marker.
   The done marker is written only after all data and metadata are durable
   (syncfs of DST).
 
@@ -206,6 +217,9 @@ fn parse_seed(args: Vec<OsString>) -> Result<Parsed, UsageError> {
             "-h" | "--help" => return Ok(Parsed::Help(SEED_HELP)),
             "--state-dir" => {
                 opts.state_dir = Some(PathBuf::from(args.value(&mut opt).map_err(err)?));
+            }
+            "--durable-state-dir" => {
+                opts.durable_state_dir = Some(PathBuf::from(args.value(&mut opt).map_err(err)?));
             }
             "--force" => opts.force = true,
             "-q" | "--quiet" => opts.log = false,

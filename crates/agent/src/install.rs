@@ -1,11 +1,12 @@
 //! `install DIR`: the agent copies its own executable to `DIR/rofs-agent`,
-//! atomically (temp file in DIR, fsync, chmod 0755, rename, fsync DIR), so a
+//! atomically (a temporary file in DIR with a random name, created with
+//! `O_EXCL|O_NOFOLLOW`, fsync, chmod 0755, rename, fsync DIR), so a
 //! restarted install container never leaves a truncated binary behind. Works
 //! as any user when DIR is writable (the shared emptyDir is world-writable).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// Name of the installed binary inside DIR.
@@ -43,18 +44,13 @@ pub fn run(dir: &Path) -> Result<PathBuf, InstallError> {
     };
     ctx(std::fs::create_dir_all(dir), "create directory", dir)?;
     let dest = dir.join(INSTALLED_NAME);
-    let tmp = dir.join(format!(".{INSTALLED_NAME}.tmp{}", std::process::id()));
+    // DIR is shared (a 0777 emptyDir): a random name, created exclusively.
+    let (mut out, tmp) = ctx(
+        crate::safefile::create_new(dir, &format!(".{INSTALLED_NAME}."), ".tmp", 0o700),
+        "create a temporary file in",
+        dir,
+    )?;
     let result = (|| {
-        let mut out = ctx(
-            OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o700)
-                .open(&tmp),
-            "create",
-            &tmp,
-        )?;
         ctx(io::copy(&mut src, &mut out), "copy", &src_path)?;
         ctx(out.sync_all(), "sync", &tmp)?;
         ctx(

@@ -15,6 +15,7 @@ mod cli;
 mod copy;
 pub mod install;
 mod meta;
+mod safefile;
 pub mod seed;
 pub mod sync;
 mod tree;

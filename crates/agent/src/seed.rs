@@ -12,11 +12,10 @@
 //! 4. Copy (see [`crate::copy`]), `syncfs`, then write the done marker
 //!    durably and remove the started marker.
 
-use std::ffi::OsString;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
@@ -36,6 +35,7 @@ pub const DEFAULT_STARTED_MARKER: &str = ".rofs-seeding";
 pub const FAULT_ENV: &str = "ROFS_AGENT_FAULT_AFTER_FILES";
 
 const TMPFS_MAGIC: u64 = 0x0102_1994;
+const RAMFS_MAGIC: u64 = 0x8584_58f6;
 
 /// What to seed and how.
 #[derive(Debug, Clone, Default)]
@@ -45,6 +45,11 @@ pub struct SeedOptions {
     /// Where completion markers live (a directory the app does not see).
     /// `None`: markers inside DST, named [`DEFAULT_DONE_MARKER`].
     pub state_dir: Option<PathBuf>,
+    /// Where the markers of a disk-backed DST live (a small disk volume that
+    /// survives a node reboot with DST). `None`: with the others, in
+    /// `state_dir`. A memory-backed DST (tmpfs, ramfs) keeps its markers in
+    /// `state_dir`: both are empty after a reboot.
+    pub durable_state_dir: Option<PathBuf>,
     /// Re-seed even when the done marker says a pair is complete, and replace
     /// a non-empty DST that rofs did not start to seed.
     pub force: bool,
@@ -205,7 +210,10 @@ pub fn run(opts: &SeedOptions) -> Result<SeedReport, SeedError> {
     let fault = std::env::var(FAULT_ENV)
         .ok()
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if let Some(dir) = &opts.state_dir {
+    for dir in [&opts.state_dir, &opts.durable_state_dir]
+        .into_iter()
+        .flatten()
+    {
         create_dirs(dir).ctx("create state directory", || dir.clone())?;
     }
     let mut report = SeedReport::default();
@@ -243,24 +251,111 @@ struct Markers {
     started: PathBuf,
     /// Names to ignore when deciding whether DST is empty.
     inside_dst: bool,
+    /// Where an older agent (no `--durable-state-dir`) put the markers of
+    /// this DST: honoured, and removed once the new ones are written.
+    legacy: Option<(PathBuf, PathBuf)>,
 }
 
-fn markers(state_dir: Option<&Path>, dst: &Path) -> Markers {
-    match state_dir {
+impl Markers {
+    fn done_exists(&self) -> Result<bool, SeedError> {
+        Ok(exists(&self.done)? || self.legacy_exists(|l| &l.0)?)
+    }
+
+    fn started_exists(&self) -> Result<bool, SeedError> {
+        Ok(exists(&self.started)? || self.legacy_exists(|l| &l.1)?)
+    }
+
+    fn legacy_exists(
+        &self,
+        which: impl Fn(&(PathBuf, PathBuf)) -> &PathBuf,
+    ) -> Result<bool, SeedError> {
+        match &self.legacy {
+            Some(l) => exists(which(l)),
+            None => Ok(false),
+        }
+    }
+}
+
+fn in_dir(dir: &Path, dst: &Path) -> (PathBuf, PathBuf) {
+    let id = marker_id(dst);
+    (
+        dir.join(format!("{id}.done")),
+        dir.join(format!("{id}.started")),
+    )
+}
+
+/// Where DST's markers live: with the data they describe. A memory-backed
+/// DST (or no `--durable-state-dir`): `--state-dir` (or inside DST without
+/// one); a disk-backed DST: `--durable-state-dir`.
+fn markers(opts: &SeedOptions, dst: &Path, memory_backed: bool) -> Markers {
+    if let (Some(durable), false) = (&opts.durable_state_dir, memory_backed) {
+        let (done, started) = in_dir(durable, dst);
+        return Markers {
+            done,
+            started,
+            inside_dst: false,
+            legacy: Some(match &opts.state_dir {
+                Some(dir) => in_dir(dir, dst),
+                None => (
+                    dst.join(DEFAULT_DONE_MARKER),
+                    dst.join(DEFAULT_STARTED_MARKER),
+                ),
+            }),
+        };
+    }
+    match &opts.state_dir {
         Some(dir) => {
-            let id = marker_id(dst);
+            let (done, started) = in_dir(dir, dst);
             Markers {
-                done: dir.join(format!("{id}.done")),
-                started: dir.join(format!("{id}.started")),
+                done,
+                started,
                 inside_dst: false,
+                legacy: None,
             }
         }
         None => Markers {
             done: dst.join(DEFAULT_DONE_MARKER),
             started: dst.join(DEFAULT_STARTED_MARKER),
             inside_dst: true,
+            legacy: None,
         },
     }
+}
+
+/// True when `fd` is on a memory file system (tmpfs, ramfs: emptyDir
+/// `medium: Memory`): its contents do not survive a node reboot.
+fn memory_backed(fd: &OwnedFd) -> bool {
+    rustix::fs::fstatfs(fd)
+        .map(|s| matches!(s.f_type as u64, TMPFS_MAGIC | RAMFS_MAGIC))
+        .unwrap_or(false)
+}
+
+/// Opens DST (created when missing: handy outside a pod) and takes an
+/// exclusive `flock` on it for the whole seed of the pair: a second seed of
+/// the same DST waits, then finds the done marker.
+fn open_and_lock_dst(opts: &SeedOptions, dst: &Path) -> Result<OwnedFd, SeedError> {
+    use rustix::fs::FlockOperation;
+    create_dirs(dst).ctx("create destination", || dst.to_path_buf())?;
+    let dst_fd = rustix::fs::open(dst, DIR_FLAGS, Mode::empty()).map_err(|e| {
+        if e == Errno::NOTDIR || e == Errno::LOOP {
+            SeedError::DstNotDir(dst.to_path_buf())
+        } else {
+            SeedError::io("open destination", dst.to_path_buf(), e.into())
+        }
+    })?;
+    match rustix::fs::flock(&dst_fd, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => return Ok(dst_fd),
+        Err(Errno::WOULDBLOCK) => log(
+            opts,
+            format_args!(
+                "{}: another seed of it is running: waiting for it",
+                dst.display()
+            ),
+        ),
+        Err(e) => return Err(SeedError::io("lock", dst.to_path_buf(), e.into())),
+    }
+    rustix::fs::flock(&dst_fd, FlockOperation::LockExclusive).ctx("lock", || dst.to_path_buf())?;
+    Ok(dst_fd)
 }
 
 /// A readable, collision-safe file name for DST: its path with `/` turned
@@ -303,7 +398,8 @@ fn seed_pair(
     fault: Option<u64>,
 ) -> Result<PairReport, SeedError> {
     let start = Instant::now();
-    let m = markers(opts.state_dir.as_deref(), dst);
+    let dst_fd = open_and_lock_dst(opts, dst)?;
+    let m = markers(opts, dst, memory_backed(&dst_fd));
     let mut report = PairReport {
         src: src.to_path_buf(),
         dst: dst.to_path_buf(),
@@ -313,7 +409,7 @@ fn seed_pair(
         warnings: Vec::new(),
         elapsed: Duration::ZERO,
     };
-    if !opts.force && exists(&m.done)? {
+    if !opts.force && m.done_exists()? {
         report.outcome = Outcome::AlreadySeeded;
         log(
             opts,
@@ -337,23 +433,16 @@ fn seed_pair(
         ),
     );
 
-    // DST: the mounted volume. Created when missing (handy outside a pod).
-    create_dirs(dst).ctx("create destination", || dst.to_path_buf())?;
-    let dst_fd = rustix::fs::open(dst, DIR_FLAGS, Mode::empty()).map_err(|e| {
-        if e == Errno::NOTDIR || e == Errno::LOOP {
-            SeedError::DstNotDir(dst.to_path_buf())
-        } else {
-            SeedError::io("open destination", dst.to_path_buf(), e.into())
-        }
-    })?;
-
     // Leftovers of an interrupted run, or a re-seed asked with --force.
-    let started = exists(&m.started)?;
-    let done = exists(&m.done)?;
+    let started = m.started_exists()?;
+    let done = m.done_exists()?;
     if done {
         // Only with --force. Gone before DST changes, so that a crash from
         // here on never leaves a done marker over a partial copy.
         remove_file(&m.done)?;
+        if let Some((legacy_done, _)) = &m.legacy {
+            remove_file(legacy_done)?;
+        }
     }
     let ignore: &[&[u8]] = if m.inside_dst {
         &[
@@ -576,6 +665,10 @@ fn finish(
 ) -> Result<(), SeedError> {
     write_marker(&m.done, content, dst_fd, m.inside_dst)?;
     remove_file(&m.started)?;
+    if let Some((legacy_done, legacy_started)) = &m.legacy {
+        remove_file(legacy_done)?;
+        remove_file(legacy_started)?;
+    }
     if m.inside_dst {
         rustix::fs::fsync(dst_fd).ctx("sync", || dst.to_path_buf())?;
     }
@@ -606,28 +699,15 @@ fn remove_file(p: &Path) -> Result<(), SeedError> {
     }
 }
 
-/// temp file + fsync + rename + fsync of the directory.
+/// A temporary file with a random name, created exclusively (the state
+/// directory and DST are shared with the app's users), fsync, rename, fsync
+/// of the directory.
 fn write_marker(
     path: &Path,
     content: &[u8],
     _dst_fd: &OwnedFd,
     _inside_dst: bool,
 ) -> Result<(), SeedError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp_name: OsString = path.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(format!(".tmp{}", std::process::id()));
-    let tmp = dir.join(tmp_name);
-    let write = || -> io::Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .mode(0o644)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
-        f.write_all(content)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        std::fs::File::open(dir)?.sync_all()
-    };
-    write().ctx("write marker", || path.to_path_buf())
+    crate::safefile::write_atomic(path, content, 0o644, crate::safefile::Durability::Durable)
+        .ctx("write marker", || path.to_path_buf())
 }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
 use std::io::{Read, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -1064,4 +1065,303 @@ fn reload_hooks_fire_once_after_a_burst() {
     assert!(req.contains(&format!("Host: 127.0.0.1:{port}")), "{req}");
     let r = run.stop();
     assert!(r.reloads >= 1, "{r:?}");
+}
+
+// ---------------------------------------------------------------------
+// Hardening (issue 9): races with the app, crashes mid-pass, failed writes,
+// unreadable keys, symlinks out of the volume, planted temporary names.
+
+/// Is a sync temporary file in DST right now (a copy is in flight)?
+fn copy_in_flight(dst: &Path) -> bool {
+    fs::read_dir(dst).is_ok_and(|rd| {
+        rd.filter_map(Result::ok).any(|e| {
+            e.file_name()
+                .as_bytes()
+                .ends_with(fsio::TMP_SUFFIX.as_bytes())
+        })
+    })
+}
+
+/// The app replaces a file the way editors and config writers do: a new
+/// file renamed over the old one.
+fn app_replace(path: &Path, content: &str) {
+    let tmp = path.with_file_name(".app-edit");
+    write_0644(&tmp, content).expect("app write");
+    fs::rename(&tmp, path).expect("app rename");
+}
+
+fn big(tag: &str) -> String {
+    format!("{tag}\n{}", "0123456789abcdef".repeat(1 << 16))
+}
+
+/// Item 4: an app edit that lands while a large file is copied (or at any
+/// other moment after the source changed) is never overwritten: whatever the
+/// interleaving, the app's edit is the last write, so it must be what DST
+/// holds, and a second pass must keep it.
+#[test]
+fn an_app_edit_racing_a_copy_is_never_lost() {
+    let mut caught = 0;
+    for trial in 0..30 {
+        let mut t = env();
+        let v1 = big("v1");
+        t.aw.write(&[("a.conf", &v1, 0o644)]);
+        t.once();
+        let v2 = big("v2");
+        t.aw.write(&[("a.conf", &v2, 0o644)]);
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let edit = format!("app edit {trial}");
+        let app = {
+            let (dst, done, edit) = (t.dst.clone(), done.clone(), edit.clone());
+            std::thread::spawn(move || {
+                // Edit while the copy is in flight when the app sees it; else after.
+                let mut during = false;
+                while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                    if copy_in_flight(&dst) {
+                        during = true;
+                        break;
+                    }
+                    std::thread::yield_now();
+                }
+                app_replace(&dst.join("a.conf"), &edit);
+                during
+            })
+        };
+        let opts = SyncOptions {
+            once: true,
+            ..t.opts()
+        };
+        let r = rofs_agent::sync::run(&opts, None);
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let during = app.join().expect("app thread");
+        r.expect("--once");
+        caught += usize::from(during);
+        assert_eq!(
+            fs::read_to_string(t.dst.join("a.conf")).expect("read"),
+            edit,
+            "trial {trial}: the app's edit was lost (edit during the copy: {during})"
+        );
+        t.once();
+        assert_eq!(
+            fs::read_to_string(t.dst.join("a.conf")).expect("read"),
+            edit,
+            "trial {trial}: the next pass overwrote the app's edit"
+        );
+    }
+    eprintln!("{caught} of 30 app edits landed while a copy was in flight");
+}
+
+fn sync_once_cmd(t: &Env) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_rofs-agent"));
+    c.args(["sync", "--once", "--state-dir"])
+        .arg(&t.state)
+        .arg(&t.src)
+        .arg(&t.dst);
+    c
+}
+
+/// Item 5: killed right before or right after replacing the first file of a
+/// pass, then restarted after another source update: no file is taken for
+/// an app edit; DST ends as the source.
+#[test]
+fn a_kill_mid_pass_does_not_turn_a_written_file_into_an_app_edit() {
+    use std::os::unix::process::ExitStatusExt;
+    for point in ["before-rename", "after-rename"] {
+        let mut t = env();
+        let v1 = [("a.conf", "a1", 0o644), ("b.conf", "b1", 0o644)];
+        t.aw.write(&v1);
+        t.once();
+        t.aw.write(&[("a.conf", "a2", 0o644), ("b.conf", "b2", 0o644)]);
+        let out = sync_once_cmd(&t)
+            .env("ROFS_AGENT_SYNC_FAULT", format!("{point}:1"))
+            .output()
+            .expect("run sync");
+        assert_eq!(out.status.signal(), Some(6), "{point}: the hook must abort");
+        let v3 = [("a.conf", "a3", 0o644), ("b.conf", "b3", 0o644)];
+        t.aw.write(&v3);
+        let out = sync_once_cmd(&t).output().expect("run sync");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{point}: {err}");
+        assert!(
+            !err.contains("conflict:"),
+            "{point}: a conflict was seen: {err}"
+        );
+        assert_eq!(dst_files(&t.dst), want(&v3), "{point}: {err}");
+    }
+}
+
+/// Item 9: a failed write (ENOSPC) is retried with the backoff, also with
+/// the periodic resync off: the file arrives once space is freed.
+#[test]
+fn a_failed_write_is_retried_until_it_succeeds() {
+    if !crate::util::root_or_skip("a_failed_write_is_retried_until_it_succeeds") {
+        return;
+    }
+    let mut t = env();
+    let fs_dst = crate::util::Tmpfs::mount("size=256k");
+    let dst = fs_dst.path().join("dst");
+    fs::create_dir(&dst).expect("mkdir dst");
+    fs::write(fs_dst.path().join("filler"), vec![7u8; 200 * 1024]).expect("filler");
+    let content = format!("needs room\n{}", "x".repeat(100 * 1024));
+    t.aw.write(&[("a.conf", &content, 0o644)]);
+    let opts = SyncOptions {
+        pairs: vec![(t.src.clone(), dst.clone())],
+        ..t.opts()
+    };
+    let mut run = Running::start(opts);
+    run.send(control::PING); // the first pass is over: it failed (no space)
+    assert!(!dst.join("a.conf").exists());
+    fs::remove_file(fs_dst.path().join("filler")).expect("free space");
+    wait_dst(&dst, &want(&[("a.conf", &content, 0o644)]));
+    let report = run.stop();
+    assert!(report.errors >= 1, "{report:?}");
+}
+
+/// Item 13: a key the sidecar cannot read fails that file alone, named in
+/// the error; the other keys are synced.
+#[test]
+fn an_unreadable_key_fails_alone_and_is_named() {
+    if !crate::util::root_or_skip("an_unreadable_key_fails_alone_and_is_named") {
+        return;
+    }
+    let tmp = crate::util::tempdir();
+    let src = tmp.path().join("src");
+    let mut aw = AtomicWriter::new(&src);
+    aw.write(&[("good.conf", "good", 0o644), ("secret.key", "s", 0o600)]);
+    let dst = tmp.path().join("dst");
+    let state = tmp.path().join("state");
+    for d in [&dst, &state] {
+        fs::create_dir(d).expect("mkdir");
+        crate::util::lchown(d, 10001, 10001);
+    }
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid", "10001", "--regid", "10001", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_rofs-agent"))
+        .args(["sync", "--once", "--state-dir"])
+        .args([&state, &src, &dst])
+        .output()
+        .expect("run setpriv");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("secret.key"),
+        "the error must name the file: {err}"
+    );
+    assert_eq!(
+        fs::read_to_string(dst.join("good.conf")).ok().as_deref(),
+        Some("good"),
+        "the readable key must be synced: {err}"
+    );
+    assert!(!dst.join("secret.key").exists());
+}
+
+/// Item 13: a symlink in the source that leads out of the source volume is
+/// not followed (logged); links inside the volume still are.
+#[test]
+fn symlinks_out_of_the_source_volume_are_not_followed() {
+    let t = env();
+    let outside = t.src.parent().expect("parent").join("outside.txt");
+    write_0644(&outside, "TOP SECRET").expect("outside");
+    fs::create_dir_all(&t.src).expect("src");
+    write_0644(t.src.join("a.conf"), "a").expect("a");
+    symlink("a.conf", t.src.join("b.conf")).expect("inner link");
+    symlink(&outside, t.src.join("evil")).expect("absolute link");
+    symlink("../outside.txt", t.src.join("evil2")).expect("relative link");
+    // The same inside a kubelet data directory.
+    let mut aw_src = t.src.parent().expect("parent").join("aw");
+    aw_src.push("vol");
+    let mut aw = AtomicWriter::new(&aw_src);
+    aw.write(&[("k.conf", "k", 0o644)]);
+    let data = fs::read_link(aw_src.join("..data")).expect("..data");
+    symlink("../../../outside.txt", aw_src.join(&data).join("evil")).expect("data link");
+    symlink("..data/evil", aw_src.join("evil")).expect("visible link");
+    let aw_dst = t.dst.parent().expect("parent").join("aw-dst");
+    for (src, dst) in [(&t.src, &t.dst), (&aw_src, &aw_dst)] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rofs-agent"))
+            .args(["sync", "--once", "--state-dir"])
+            .arg(&t.state)
+            .args([src, dst])
+            .output()
+            .expect("run sync");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(err.contains("evil"), "the refusal must be logged: {err}");
+        for name in ["evil", "evil2"] {
+            assert!(
+                !dst.join(name).exists(),
+                "{name} was followed out of the volume"
+            );
+        }
+    }
+    assert_eq!(
+        dst_files(&t.dst),
+        want(&[("a.conf", "a", 0o644), ("b.conf", "a", 0o644)])
+    );
+    assert_eq!(dst_files(&aw_dst), want(&[("k.conf", "k", 0o644)]));
+}
+
+/// Item 8: symlinks planted at the names sync used to write its temporary
+/// files under are never followed, and the writes still succeed.
+#[test]
+fn planted_symlinks_at_sync_temporary_names_are_not_followed() {
+    let mut t = env();
+    let victim = t.src.parent().expect("parent").join("victim");
+    write_0644(&victim, "victim").expect("victim");
+    fs::create_dir_all(&t.state).expect("state");
+    let state_tmp = {
+        let mut s = fsio::state_path(Some(&t.state), &t.dst).into_os_string();
+        s.push(fsio::TMP_SUFFIX);
+        PathBuf::from(s)
+    };
+    symlink(&victim, &state_tmp).expect("plant state tmp");
+    symlink(&victim, t.dst.join(format!(".a.conf{}", fsio::TMP_SUFFIX))).expect("plant tmp");
+    t.aw.write(&[("a.conf", "a1", 0o644)]);
+    let opts = SyncOptions {
+        once: true,
+        ..t.opts()
+    };
+    rofs_agent::sync::run(&opts, None).expect("--once");
+    assert_eq!(fs::read_to_string(&victim).expect("victim"), "victim");
+    assert_eq!(fs::read_to_string(t.dst.join("a.conf")).expect("a"), "a1");
+}
+
+/// The state file lives in a directory the app's users can write: whatever
+/// bytes it holds, parsing never panics; a valid file with writes in flight
+/// round-trips (a small deterministic property test: xorshift inputs, and
+/// every valid file mutated byte by byte).
+#[test]
+fn state_files_with_writes_in_flight_round_trip_and_garbage_never_panics() {
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..200 {
+        let mut state = State::new();
+        let mut pending = State::new();
+        for i in 0..(next() % 6) {
+            let name: Vec<u8> = (0..1 + next() % 12)
+                .map(|_| (next() % 255 + 1) as u8)
+                .collect();
+            let path = PathBuf::from(OsStr::from_bytes(&name)).join(format!("f{i}"));
+            let e = Entry::file(next(), next() % 10_000, (next() % 0o7777) as u32);
+            if next() % 3 == 0 {
+                pending.insert(path, e);
+            } else {
+                state.insert(path, e);
+            }
+        }
+        let text = fsio::format_state_file(&state, &pending);
+        assert_eq!(
+            fsio::parse_state_file(&text).expect("round trip"),
+            (state, pending)
+        );
+        let mut bytes = text.into_bytes();
+        for _ in 0..20 {
+            let i = (next() as usize) % bytes.len();
+            bytes[i] = next() as u8;
+            let _ = fsio::parse_state_file(&String::from_utf8_lossy(&bytes));
+        }
+    }
 }

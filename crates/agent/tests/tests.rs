@@ -7,6 +7,7 @@ mod crash;
 mod fidelity;
 mod nonroot;
 mod restart;
+mod seed_safety;
 mod sync;
 mod util;
 mod volume;

@@ -13,7 +13,9 @@
 
 pub mod cli;
 pub mod debounce;
+pub mod fault;
 pub mod fsio;
+mod pair;
 pub mod plan;
 pub mod reload;
 
@@ -27,7 +29,8 @@ use rustix::event::{PollFd, PollFlags, Timespec};
 
 pub use cli::main_with_args;
 use debounce::{Debouncer, Trigger, classify};
-use plan::{Action, ConflictPolicy, State, WriteKind, apply_to_state};
+use pair::Pair;
+use plan::ConflictPolicy;
 use reload::{SignalHook, UrlHook};
 
 /// Default `--debounce-ms`.
@@ -184,153 +187,6 @@ fn json_escape(s: &str) -> String {
 
 fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1000.0)
-}
-
-/// One SRC → DST pair at run time.
-struct Pair {
-    src: PathBuf,
-    dst: PathBuf,
-    state_path: PathBuf,
-    state: State,
-    atomic: bool,
-    debouncer: Debouncer,
-    retry: Option<(Instant, Duration)>,
-}
-
-impl Pair {
-    fn new(src: &Path, dst: &Path, opts: &SyncOptions) -> Result<Pair, SyncError> {
-        let state_path = fsio::state_path(opts.state_dir.as_deref(), dst);
-        let state = fsio::load_state(&state_path).map_err(|source| SyncError::State {
-            path: state_path.clone(),
-            source,
-        })?;
-        Ok(Pair {
-            src: src.to_path_buf(),
-            dst: dst.to_path_buf(),
-            state_path,
-            state,
-            atomic: src.join(debounce::DATA_LINK).is_symlink(),
-            debouncer: Debouncer::new(opts.debounce, opts.debounce * 10),
-            retry: None,
-        })
-    }
-
-    /// One full pass: snapshot, plan, act, save the state. Retries when
-    /// the kubelet swapped `..data` while files were being copied.
-    fn sync(
-        &mut self,
-        policy: ConflictPolicy,
-        log: &Logger,
-        buf: &mut [u8],
-    ) -> Result<(PassReport, fsio::Source), SyncError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let source = fsio::read_source(&self.src).map_err(|source| SyncError::Source {
-                path: self.src.clone(),
-                source,
-            })?;
-            self.atomic = source.atomic;
-            let paths = source.files.keys().chain(self.state.keys());
-            let dst = fsio::read_dst(&self.dst, paths).map_err(|source| SyncError::Dst {
-                path: self.dst.clone(),
-                source,
-            })?;
-            let p = plan::plan(&source.files, &dst, &self.state, policy);
-            let mut report = PassReport::default();
-            let before = self.state.clone();
-            let mut moved = false;
-            for c in &p.conflicts {
-                report.conflicts += 1;
-                let kept = if c.source_won {
-                    "the source's version won (--conflict source)"
-                } else {
-                    "kept the app's version"
-                };
-                log.line(
-                    "warn",
-                    &format!(
-                        "{}: conflict: {}; {kept}",
-                        self.dst.join(&c.path).display(),
-                        c.kind.describe()
-                    ),
-                    &[("event", "conflict".into())],
-                );
-            }
-            for a in &p.actions {
-                let result = match a {
-                    Action::Write { path, entry, kind } => {
-                        fsio::write_file(&source.root, &self.dst, path, entry.perm(), buf).map(
-                            |written| {
-                                match kind {
-                                    WriteKind::Add => report.added += 1,
-                                    WriteKind::Change | WriteKind::Overwrite => report.changed += 1,
-                                }
-                                apply_to_state(
-                                    &mut self.state,
-                                    &Action::Adopt {
-                                        path: path.clone(),
-                                        entry: written,
-                                    },
-                                );
-                            },
-                        )
-                    }
-                    Action::Chmod { path, entry } => fsio::chmod(&self.dst, path, entry.perm())
-                        .map(|()| {
-                            report.modes += 1;
-                            apply_to_state(&mut self.state, a);
-                        }),
-                    Action::Remove { path } => fsio::remove_file(&self.dst, path).map(|()| {
-                        report.removed += 1;
-                        apply_to_state(&mut self.state, a);
-                    }),
-                    Action::Adopt { .. } | Action::Forget { .. } => {
-                        apply_to_state(&mut self.state, a);
-                        Ok(())
-                    }
-                };
-                if let Err(e) = result {
-                    if source.atomic && self.data_moved(&source) {
-                        moved = true;
-                        break;
-                    }
-                    report.errors += 1;
-                    let path = match a {
-                        Action::Write { path, .. }
-                        | Action::Chmod { path, .. }
-                        | Action::Remove { path }
-                        | Action::Adopt { path, .. }
-                        | Action::Forget { path } => path,
-                    };
-                    log.line(
-                        "error",
-                        &format!("{}: {e}", self.dst.join(path).display()),
-                        &[],
-                    );
-                }
-            }
-            if self.state != before {
-                fsio::save_state(&self.state_path, &self.state).map_err(|source| {
-                    SyncError::State {
-                        path: self.state_path.clone(),
-                        source,
-                    }
-                })?;
-            }
-            if moved && attempt < 5 {
-                continue;
-            }
-            return Ok((report, source));
-        }
-    }
-
-    fn data_moved(&self, source: &fsio::Source) -> bool {
-        match std::fs::read_link(self.src.join(debounce::DATA_LINK)) {
-            Ok(t) => self.src.join(t) != source.root,
-            Err(_) => true,
-        }
-    }
 }
 
 fn summary(pair: &Pair, r: &PassReport, took: Duration, since: Option<Duration>) -> String {
@@ -491,6 +347,8 @@ pub fn run(opts: &SyncOptions, control: Option<UnixStream>) -> Result<RunReport,
             Ok((r, source)) => {
                 failed += r.errors;
                 first_pass_changed |= r.touched();
+                // A pass with a failed action is not a success: retried.
+                pair.schedule_retry(r.errors > 0, Instant::now());
                 if let Some(ino) = inotify.as_mut() {
                     ensure_watches(ino, &mut wds, i, pair, &source);
                 }
@@ -498,10 +356,7 @@ pub fn run(opts: &SyncOptions, control: Option<UnixStream>) -> Result<RunReport,
             Err(e) if opts.once => return Err(e),
             Err(_) => {
                 failed += 1;
-                pair.retry = Some((
-                    Instant::now() + Duration::from_secs(1),
-                    Duration::from_secs(1),
-                ));
+                pair.schedule_retry(true, Instant::now());
             }
         }
     }
@@ -671,19 +526,13 @@ pub fn run(opts: &SyncOptions, control: Option<UnixStream>) -> Result<RunReport,
             }
             match sync_and_log(pair, opts, &log, &mut buf, since, &mut report, false) {
                 Ok((r, source)) => {
-                    pair.retry = None;
+                    pair.schedule_retry(r.errors > 0, Instant::now());
                     ensure_watches(&mut inotify, &mut wds, i, pair, &source);
                     if r.touched() {
                         reload.on_event(Trigger::Change, Instant::now());
                     }
                 }
-                Err(_) => {
-                    let backoff = pair
-                        .retry
-                        .map(|(_, b)| (b * 2).min(Duration::from_secs(60)))
-                        .unwrap_or(Duration::from_secs(1));
-                    pair.retry = Some((Instant::now() + backoff, backoff));
-                }
+                Err(_) => pair.schedule_retry(true, Instant::now()),
             }
         }
 

@@ -1,0 +1,343 @@
+//! One SRC → DST pair at run time: one sync pass is read the source, read
+//! DST, settle the writes a killed predecessor left in flight, plan, carry
+//! out the actions (each write recorded in the state file before it
+//! replaces anything), save the state.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::debounce::{self, Debouncer};
+use super::fault::{self, Point};
+use super::fsio::{self, Expect, Replaced};
+use super::plan::{self, Action, ConflictKind, ConflictPolicy, Entry, Snapshot, State, WriteKind};
+use super::{Logger, PassReport, SyncError, SyncOptions};
+
+pub(super) struct Pair {
+    pub src: PathBuf,
+    pub dst: PathBuf,
+    state_path: PathBuf,
+    state: State,
+    /// Writes in flight: saved before a replace, settled by the next pass.
+    pending: State,
+    /// What the state file holds (saved again only when this differs).
+    saved: (State, State),
+    pub atomic: bool,
+    pub debouncer: Debouncer,
+    /// When to try again after a failed pass, and the current backoff.
+    pub retry: Option<(Instant, Duration)>,
+    /// Temporary files of a killed predecessor may still be in DST.
+    first_pass: bool,
+}
+
+/// The first retry after a failed pass, and the longest wait.
+pub(super) const RETRY_FIRST: Duration = Duration::from_secs(1);
+pub(super) const RETRY_MAX: Duration = Duration::from_secs(60);
+
+fn state_err(path: &Path) -> impl FnOnce(std::io::Error) -> SyncError + '_ {
+    move |source| SyncError::State {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl Pair {
+    pub fn new(src: &Path, dst: &Path, opts: &SyncOptions) -> Result<Pair, SyncError> {
+        let state_path = fsio::state_path(opts.state_dir.as_deref(), dst);
+        let (state, pending) = fsio::load_state(&state_path).map_err(state_err(&state_path))?;
+        Ok(Pair {
+            src: src.to_path_buf(),
+            dst: dst.to_path_buf(),
+            saved: (state.clone(), pending.clone()),
+            state_path,
+            state,
+            pending,
+            atomic: src.join(debounce::DATA_LINK).is_symlink(),
+            debouncer: Debouncer::new(opts.debounce, opts.debounce * 10),
+            retry: None,
+            first_pass: true,
+        })
+    }
+
+    /// After a pass: no retry when it was complete, else the next one
+    /// (1 s, doubling up to 60 s).
+    pub fn schedule_retry(&mut self, failed: bool, now: Instant) {
+        self.retry = failed.then(|| {
+            let backoff = self
+                .retry
+                .map(|(_, b)| (b * 2).min(RETRY_MAX))
+                .unwrap_or(RETRY_FIRST);
+            (now + backoff, backoff)
+        });
+    }
+
+    /// One full pass. Retries when the kubelet swapped `..data` while
+    /// files were being copied.
+    pub fn sync(
+        &mut self,
+        policy: ConflictPolicy,
+        log: &Logger,
+        buf: &mut [u8],
+    ) -> Result<(PassReport, fsio::Source), SyncError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let source = fsio::read_source(&self.src).map_err(|source| SyncError::Source {
+                path: self.src.clone(),
+                source,
+            })?;
+            self.atomic = source.atomic;
+            if self.first_pass {
+                fsio::remove_stale_temps(&self.dst, source.files.keys().chain(self.state.keys()));
+                self.first_pass = false;
+            }
+            let mut report = PassReport::default();
+            self.log_excluded(&source, &mut report, log);
+            let paths = source
+                .files
+                .keys()
+                .chain(self.state.keys())
+                .chain(self.pending.keys());
+            let dst = fsio::read_dst(&self.dst, paths).map_err(|source| SyncError::Dst {
+                path: self.dst.clone(),
+                source,
+            })?;
+            self.settle_pending(&dst);
+            let moved = self.pass(&source, &dst, policy, &mut report, log, buf);
+            self.save()?;
+            if moved && attempt < 5 {
+                continue;
+            }
+            return Ok((report, source));
+        }
+    }
+
+    /// Unreadable files fail alone (an error, retried); symlinks out of
+    /// the volume are not followed (a warning). Both are left out of the
+    /// plan: their DST copies and state stay as they are.
+    fn log_excluded(&self, source: &fsio::Source, report: &mut PassReport, log: &Logger) {
+        for (rel, e) in &source.unreadable {
+            report.errors += 1;
+            log.line(
+                "error",
+                &format!(
+                    "{}: cannot read it: {e}; its copy in {} is left as it is, retried",
+                    self.src.join(rel).display(),
+                    self.dst.display()
+                ),
+                &[("event", "error".into())],
+            );
+        }
+        for (rel, to) in &source.refused {
+            log.line(
+                "warn",
+                &format!(
+                    "{}: a symlink to {}, out of the source volume: not followed",
+                    self.src.join(rel).display(),
+                    to.display()
+                ),
+                &[("event", "refused".into())],
+            );
+        }
+    }
+
+    /// A write in flight when a predecessor died: if DST holds its new
+    /// version, that version is sync's own (else the old one still is).
+    fn settle_pending(&mut self, dst: &Snapshot) {
+        for (path, written) in std::mem::take(&mut self.pending) {
+            if dst.get(&path).is_some_and(|d| d.same_content(&written)) {
+                self.state.insert(path, written);
+            }
+        }
+    }
+
+    /// Plans and acts. Returns true when `..data` moved under a failed
+    /// action (the caller reads the source again).
+    fn pass(
+        &mut self,
+        source: &fsio::Source,
+        dst: &Snapshot,
+        policy: ConflictPolicy,
+        report: &mut PassReport,
+        log: &Logger,
+        buf: &mut [u8],
+    ) -> bool {
+        let excluded: Vec<&Path> = source.excluded().collect();
+        let keep = |p: &PathBuf| !excluded.iter().any(|x| p.starts_with(x));
+        let state: State = self
+            .state
+            .iter()
+            .filter(|(p, _)| keep(p))
+            .map(|(p, e)| (p.clone(), *e))
+            .collect();
+        let p = plan::plan(&source.files, dst, &state, policy);
+        for c in &p.conflicts {
+            report.conflicts += 1;
+            self.log_conflict(&c.path, c.kind, c.source_won, log);
+        }
+        // Every write of the pass, recorded as in flight in one save (the
+        // source's version: what the copy will hold unless a plain source
+        // changes meanwhile, see `write`).
+        for a in &p.actions {
+            if let Action::Write { path, entry, .. } = a {
+                self.pending.insert(path.clone(), *entry);
+            }
+        }
+        if let Err(e) = self.save_io() {
+            report.errors += 1;
+            log.line(
+                "error",
+                &format!("state file {}: {e}", self.state_path.display()),
+                &[],
+            );
+            return false;
+        }
+        for a in &p.actions {
+            let result = match a {
+                Action::Write { path, entry, kind } => {
+                    let expect = match (kind, dst.get(path)) {
+                        (WriteKind::Overwrite, _) => Expect::Any,
+                        (_, None) => Expect::Absent,
+                        (_, Some(d)) => Expect::File(*d),
+                    };
+                    self.write(source, path, entry, *kind, expect, policy, report, log, buf)
+                }
+                Action::Chmod { path, entry } => {
+                    fsio::chmod(&self.dst, path, entry.perm()).map(|()| {
+                        report.modes += 1;
+                        plan::apply_to_state(&mut self.state, a);
+                    })
+                }
+                Action::Remove { path } => fsio::remove_file(&self.dst, path).map(|()| {
+                    report.removed += 1;
+                    plan::apply_to_state(&mut self.state, a);
+                }),
+                Action::Adopt { .. } | Action::Forget { .. } => {
+                    plan::apply_to_state(&mut self.state, a);
+                    Ok(())
+                }
+            };
+            if let Err(e) = result {
+                if source.atomic && self.data_moved(source) {
+                    return true;
+                }
+                report.errors += 1;
+                log.line(
+                    "error",
+                    &format!("{}: {e}", self.dst.join(action_path(a)).display()),
+                    &[],
+                );
+            }
+        }
+        false
+    }
+
+    /// One write (already recorded as in flight by `pass`): copy to a
+    /// temporary file, record what it holds if that differs (saved), replace the target unless the app changed it meanwhile (a conflict,
+    /// decided by the policy), record the outcome.
+    #[allow(clippy::too_many_arguments)]
+    fn write(
+        &mut self,
+        source: &fsio::Source,
+        path: &Path,
+        entry: &Entry,
+        kind: WriteKind,
+        expect: Expect,
+        policy: ConflictPolicy,
+        report: &mut PassReport,
+        log: &Logger,
+        buf: &mut [u8],
+    ) -> std::io::Result<()> {
+        let (tmp, written) = fsio::copy_to_temp(&source.root, &self.dst, path, entry.perm(), buf)
+            .inspect_err(|_| {
+            self.pending.remove(path);
+        })?;
+        // A plain source changed since it was read: record what was copied.
+        self.pending.insert(path.to_path_buf(), written);
+        let replaced = self
+            .save_io()
+            .and_then(|()| {
+                fault::point(Point::BeforeRename);
+                let source_wins = policy == ConflictPolicy::Source;
+                fsio::replace(
+                    &tmp,
+                    &self.dst.join(path),
+                    expect,
+                    &written,
+                    source_wins,
+                    buf,
+                )
+            })
+            .inspect_err(|_| {
+                let _ = std::fs::remove_file(&tmp);
+            });
+        fault::point(Point::AfterRename);
+        self.pending.remove(path);
+        let replaced = replaced?;
+        let won = match replaced {
+            Replaced::Done => true,
+            Replaced::Conflict { kind, source_won } => {
+                report.conflicts += 1;
+                self.log_conflict(path, kind, source_won, log);
+                source_won
+            }
+        };
+        if won {
+            match kind {
+                WriteKind::Add => report.added += 1,
+                WriteKind::Change | WriteKind::Overwrite => report.changed += 1,
+            }
+            self.state.insert(path.to_path_buf(), written);
+        } else {
+            // The app's version stays; this source version is seen.
+            self.state.insert(path.to_path_buf(), *entry);
+        }
+        Ok(())
+    }
+
+    fn log_conflict(&self, path: &Path, kind: ConflictKind, source_won: bool, log: &Logger) {
+        let kept = if source_won {
+            "the source's version won (--conflict source)"
+        } else {
+            "kept the app's version"
+        };
+        log.line(
+            "warn",
+            &format!(
+                "{}: conflict: {}; {kept}",
+                self.dst.join(path).display(),
+                kind.describe()
+            ),
+            &[("event", "conflict".into())],
+        );
+    }
+
+    fn save_io(&mut self) -> std::io::Result<()> {
+        if self.saved.0 == self.state && self.saved.1 == self.pending {
+            return Ok(());
+        }
+        fsio::save_state(&self.state_path, &self.state, &self.pending)?;
+        self.saved = (self.state.clone(), self.pending.clone());
+        Ok(())
+    }
+
+    fn save(&mut self) -> Result<(), SyncError> {
+        self.save_io().map_err(state_err(&self.state_path))
+    }
+
+    fn data_moved(&self, source: &fsio::Source) -> bool {
+        match std::fs::read_link(self.src.join(debounce::DATA_LINK)) {
+            Ok(t) => self.src.join(t) != source.root,
+            Err(_) => true,
+        }
+    }
+}
+
+fn action_path(a: &Action) -> &Path {
+    match a {
+        Action::Write { path, .. }
+        | Action::Chmod { path, .. }
+        | Action::Remove { path }
+        | Action::Adopt { path, .. }
+        | Action::Forget { path } => path,
+    }
+}
