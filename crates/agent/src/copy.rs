@@ -1,6 +1,6 @@
 //! The copy, from the scanned tree, in three passes:
 //!
-//! 1. In parallel (a few `std::thread`s sharing a LIFO job stack): create the
+//! 1. In parallel ([`crate::pool`]: a LIFO job stack): create the
 //!    directories (with their final mode when that lets us fill them, else
 //!    0700 until pass 3), copy regular files (`copy_file_range`, falling
 //!    back to `sendfile` then read/write; holes of sparse files kept with
@@ -18,17 +18,17 @@ use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Condvar, Mutex};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, SeekFrom};
 use rustix::io::Errno;
 
+use crate::error::{AgentError, IoContext};
 use crate::meta::{
     Identity, Meta, NotKeptCounters, S_ISGID, S_ISUID, Target, apply_owner, copy_xattrs_fd,
     effective_mode, write_xattrs,
 };
-use crate::seed::{IoContext, SeedError};
 use crate::tree::{DIR_FLAGS, DirNode, Entry, Kind, rel_path};
 
 /// Entries per job. Creating files takes the directory's lock, so workers
@@ -104,17 +104,6 @@ enum Job<'t> {
     },
 }
 
-struct Queue<'t> {
-    jobs: Vec<Job<'t>>,
-    active: usize,
-    error: Option<SeedError>,
-}
-
-struct Pool<'t> {
-    q: Mutex<Queue<'t>>,
-    cv: Condvar,
-}
-
 /// Pass 1 then 2 then 3 over the tree, into `dst_fd` (the destination root).
 pub(crate) fn copy_tree(
     ctx: &CopyCtx<'_>,
@@ -123,34 +112,17 @@ pub(crate) fn copy_tree(
     src_fd: OwnedFd,
     dst_fd: OwnedFd,
     threads: usize,
-) -> Result<(), SeedError> {
+) -> Result<(), AgentError> {
     let root_ref = Arc::new(DirRef {
         src: src_fd,
         dst: dst_fd,
         rel: Vec::new(),
     });
-    let pool = Pool {
-        q: Mutex::new(Queue {
-            jobs: Vec::new(),
-            active: 0,
-            error: None,
-        }),
-        cv: Condvar::new(),
-    };
-    {
-        let mut q = pool.q.lock().unwrap_or_else(|e| e.into_inner());
-        push_children(&mut q.jobs, &root_ref, root);
-    }
-    std::thread::scope(|s| {
-        for _ in 1..threads.max(1) {
-            s.spawn(|| worker(ctx, &pool));
-        }
-        worker(ctx, &pool);
-    });
-    let q = pool.q.into_inner().unwrap_or_else(|e| e.into_inner());
-    if let Some(e) = q.error {
-        return Err(e);
-    }
+    let mut jobs = Vec::new();
+    push_children(&mut jobs, &root_ref, root);
+    crate::pool::run(threads, jobs, Vec::new, |buf, job, out| {
+        run_job(ctx, job, out, buf)
+    })?;
     let dst_fd = root_ref.dst.as_fd();
     if root.has_links {
         link_pass(ctx, dst_fd, dst_fd, root, &mut Vec::new())?;
@@ -201,54 +173,12 @@ fn push_children<'t>(jobs: &mut Vec<Job<'t>>, dir: &Arc<DirRef>, node: &'t DirNo
     }
 }
 
-fn worker<'t>(ctx: &CopyCtx<'_>, pool: &Pool<'t>) {
-    let mut buf: Vec<u8> = Vec::new();
-    let mut q = pool.q.lock().unwrap_or_else(|e| e.into_inner());
-    loop {
-        if q.error.is_some() {
-            pool.cv.notify_all();
-            return;
-        }
-        let Some(job) = q.jobs.pop() else {
-            if q.active == 0 {
-                pool.cv.notify_all();
-                return;
-            }
-            q = pool.cv.wait(q).unwrap_or_else(|e| e.into_inner());
-            continue;
-        };
-        q.active += 1;
-        drop(q);
-        let mut new_jobs = Vec::new();
-        let result = run_job(ctx, job, &mut new_jobs, &mut buf);
-        q = pool.q.lock().unwrap_or_else(|e| e.into_inner());
-        q.active -= 1;
-        match result {
-            Ok(()) => {
-                if !new_jobs.is_empty() {
-                    q.jobs.append(&mut new_jobs);
-                    pool.cv.notify_all();
-                }
-            }
-            Err(e) => {
-                if q.error.is_none() {
-                    q.error = Some(e);
-                }
-                pool.cv.notify_all();
-            }
-        }
-        if q.jobs.is_empty() && q.active == 0 {
-            pool.cv.notify_all();
-        }
-    }
-}
-
 fn run_job<'t>(
     ctx: &CopyCtx<'_>,
     job: Job<'t>,
     out: &mut Vec<Job<'t>>,
     buf: &mut Vec<u8>,
-) -> Result<(), SeedError> {
+) -> Result<(), AgentError> {
     match job {
         Job::Dir {
             parent,
@@ -289,7 +219,7 @@ fn copy_entry(
     dir: &DirRef,
     e: &Entry,
     buf: &mut Vec<u8>,
-) -> Result<(), SeedError> {
+) -> Result<(), AgentError> {
     let name = e.name.as_c_str();
     let (sfd, dfd) = (dir.src.as_fd(), dir.dst.as_fd());
     let src_path = || rel_path(ctx.src_root, &dir.rel, Some(name));
@@ -540,7 +470,7 @@ fn link_pass(
     dir: BorrowedFd<'_>,
     node: &DirNode,
     rel: &mut Vec<CString>,
-) -> Result<(), SeedError> {
+) -> Result<(), AgentError> {
     for e in &node.children {
         match &e.kind {
             Kind::HardLink { first } => {
@@ -582,7 +512,7 @@ fn open_rel(
     ctx: &CopyCtx<'_>,
     root: BorrowedFd<'_>,
     comps: &[CString],
-) -> Result<Option<OwnedFd>, SeedError> {
+) -> Result<Option<OwnedFd>, AgentError> {
     let mut cur: Option<OwnedFd> = None;
     for (i, c) in comps.iter().enumerate() {
         let parent = cur.as_ref().map_or(root, |f| f.as_fd());
@@ -601,7 +531,7 @@ fn finalize_dirs(
     dir: BorrowedFd<'_>,
     node: &DirNode,
     rel: &mut Vec<CString>,
-) -> Result<(), SeedError> {
+) -> Result<(), AgentError> {
     for e in &node.children {
         let Kind::Dir(sub) = &e.kind else { continue };
         let name: &CStr = e.name.as_c_str();
@@ -635,7 +565,7 @@ fn finalize_root(
     dst: BorrowedFd<'_>,
     node: &DirNode,
     meta: &Meta,
-) -> Result<(), SeedError> {
+) -> Result<(), AgentError> {
     let t = Target::Fd(dst);
     let kept = apply_owner(ctx.id, t, meta, ctx.nk, false).unwrap_or(false);
     let mode = effective_mode(meta, kept, ctx.nk);

@@ -9,30 +9,17 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::error::{AgentError, IoContext};
+
 /// Name of the installed binary inside DIR.
 pub const INSTALLED_NAME: &str = "rofs-agent";
 
-#[derive(Debug, thiserror::Error)]
-pub enum InstallError {
-    #[error("{}: {op}: {source}", path.display())]
-    Io {
-        op: &'static str,
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-}
-
-fn ctx<T>(r: io::Result<T>, op: &'static str, path: &Path) -> Result<T, InstallError> {
-    r.map_err(|source| InstallError::Io {
-        op,
-        path: path.to_path_buf(),
-        source,
-    })
+fn ctx<T>(r: io::Result<T>, op: &'static str, path: &Path) -> Result<T, AgentError> {
+    r.ctx(op, || path.to_path_buf())
 }
 
 /// Copies the running executable to `dir/rofs-agent`; returns that path.
-pub fn run(dir: &Path) -> Result<PathBuf, InstallError> {
+pub fn run(dir: &Path) -> Result<PathBuf, AgentError> {
     // /proc/self/exe opens the running image even if its path is gone.
     let self_exe = Path::new("/proc/self/exe");
     let (mut src, src_path) = match File::open(self_exe) {

@@ -13,8 +13,11 @@
 mod args;
 mod cli;
 mod copy;
+mod error;
 pub mod install;
 mod meta;
+mod names;
+mod pool;
 mod safefile;
 pub mod seed;
 pub mod sync;
@@ -22,4 +25,5 @@ mod tree;
 mod wipe;
 
 pub use cli::main_with_args;
-pub use seed::{SeedError, SeedOptions, SeedReport};
+pub use error::AgentError;
+pub use seed::{SeedOptions, SeedReport};

@@ -10,12 +10,12 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
+use crate::error::{AgentError, IoContext};
 use crate::meta::{Meta, Xattrs, read_xattrs_at, read_xattrs_fd};
-use crate::seed::{IoContext, SeedError};
 
 pub(crate) const DIR_FLAGS: OFlags = OFlags::RDONLY
     .union(OFlags::DIRECTORY)
@@ -95,18 +95,11 @@ struct ScanJob {
     slot: usize,
 }
 
-struct ScanState {
-    jobs: Vec<ScanJob>,
-    active: usize,
-    error: Option<SeedError>,
-    done: Vec<Option<DirNode>>,
-}
-
 struct ScanShared<'a> {
     src_root: &'a Path,
     dst_id: (u64, u64),
-    state: Mutex<ScanState>,
-    cv: Condvar,
+    /// Scanned directories by slot (assembled into one tree at the end).
+    done: Mutex<Vec<Option<DirNode>>>,
     warnings: Mutex<Vec<String>>,
     skipped: AtomicU64,
     next_slot: AtomicUsize,
@@ -121,37 +114,46 @@ pub(crate) fn scan(
     dst_id: (u64, u64),
     est: &Estimate,
     threads: usize,
-) -> Result<(DirNode, Totals, Vec<String>), SeedError> {
+) -> Result<(DirNode, Totals, Vec<String>), AgentError> {
     let shared = ScanShared {
         src_root,
         dst_id,
-        state: Mutex::new(ScanState {
-            jobs: vec![ScanJob {
-                parent: Arc::new(src),
-                name: c".".to_owned(),
-                rel: Vec::new(),
-                slot: 0,
-            }],
-            active: 0,
-            error: None,
-            done: vec![None],
-        }),
-        cv: Condvar::new(),
+        done: Mutex::new(vec![None]),
         warnings: Mutex::new(Vec::new()),
         skipped: AtomicU64::new(0),
         next_slot: AtomicUsize::new(1),
     };
-    std::thread::scope(|s| {
-        for _ in 1..threads.max(1) {
-            s.spawn(|| scan_worker(&shared));
-        }
-        scan_worker(&shared);
-    });
-    let mut st = shared.state.into_inner().unwrap_or_else(|e| e.into_inner());
-    if let Some(e) = st.error.take() {
-        return Err(e);
-    }
-    let mut root = assemble(&mut st.done, 0);
+    let first = ScanJob {
+        parent: Arc::new(src),
+        name: c".".to_owned(),
+        rel: Vec::new(),
+        slot: 0,
+    };
+    crate::pool::run(
+        threads,
+        vec![first],
+        || vec![MaybeUninit::<u8>::uninit(); 64 * 1024],
+        |buf, job, out| {
+            let node = scan_one(&shared, &job, out, buf)?;
+            let mut done = shared.done.lock().unwrap_or_else(PoisonError::into_inner);
+            let last = out
+                .iter()
+                .map(|j| j.slot)
+                .chain([job.slot])
+                .max()
+                .unwrap_or(0);
+            if done.len() <= last {
+                done.resize_with(last + 1, || None);
+            }
+            done[job.slot] = Some(node);
+            Ok(())
+        },
+    )?;
+    let mut done = shared
+        .done
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    let mut root = assemble(&mut done, 0);
     let mut totals = Totals {
         skipped: shared.skipped.load(Relaxed),
         ..Totals::default()
@@ -244,64 +246,13 @@ fn resolve(
     has_links
 }
 
-fn scan_worker(sh: &ScanShared<'_>) {
-    let mut buf: Vec<MaybeUninit<u8>> = vec![MaybeUninit::uninit(); 64 * 1024];
-    let mut st = sh.state.lock().unwrap_or_else(|e| e.into_inner());
-    loop {
-        if st.error.is_some() {
-            sh.cv.notify_all();
-            return;
-        }
-        let Some(job) = st.jobs.pop() else {
-            if st.active == 0 {
-                sh.cv.notify_all();
-                return;
-            }
-            st = sh.cv.wait(st).unwrap_or_else(|e| e.into_inner());
-            continue;
-        };
-        st.active += 1;
-        drop(st);
-        let mut new_jobs = Vec::new();
-        let result = scan_one(sh, &job, &mut new_jobs, &mut buf);
-        st = sh.state.lock().unwrap_or_else(|e| e.into_inner());
-        st.active -= 1;
-        match result {
-            Ok(node) => {
-                for j in &new_jobs {
-                    if st.done.len() <= j.slot {
-                        st.done.resize_with(j.slot + 1, || None);
-                    }
-                }
-                if st.done.len() <= job.slot {
-                    st.done.resize_with(job.slot + 1, || None);
-                }
-                st.done[job.slot] = Some(node);
-                if !new_jobs.is_empty() {
-                    st.jobs.append(&mut new_jobs);
-                    sh.cv.notify_all();
-                }
-            }
-            Err(e) => {
-                if st.error.is_none() {
-                    st.error = Some(e);
-                }
-                sh.cv.notify_all();
-            }
-        }
-        if st.jobs.is_empty() && st.active == 0 {
-            sh.cv.notify_all();
-        }
-    }
-}
-
 /// Lists and stats one directory; its subdirectories become new jobs.
 fn scan_one(
     sh: &ScanShared<'_>,
     job: &ScanJob,
     out: &mut Vec<ScanJob>,
     buf: &mut [MaybeUninit<u8>],
-) -> Result<DirNode, SeedError> {
+) -> Result<DirNode, AgentError> {
     let here = |name: Option<&CStr>| rel_path(sh.src_root, &job.rel, name);
     let dir: OwnedFd = rustix::fs::openat(&*job.parent, &job.name, DIR_FLAGS, Mode::empty())
         .ctx("open directory", || here(None))?;

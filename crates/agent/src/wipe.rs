@@ -12,7 +12,7 @@ use std::path::Path;
 use rustix::fs::{AtFlags, FileType, Mode};
 use rustix::io::Errno;
 
-use crate::seed::{IoContext, SeedError};
+use crate::error::{AgentError, IoContext};
 use crate::tree::{DIR_FLAGS, rel_path};
 
 fn reopen(dir: BorrowedFd<'_>) -> io::Result<OwnedFd> {
@@ -43,11 +43,11 @@ pub(crate) fn is_empty(dir: BorrowedFd<'_>, ignore: &[&[u8]]) -> io::Result<bool
 }
 
 /// Removes everything inside `dir`.
-pub(crate) fn wipe_contents(dir: BorrowedFd<'_>, path: &Path) -> Result<(), SeedError> {
+pub(crate) fn wipe_contents(dir: BorrowedFd<'_>, path: &Path) -> Result<(), AgentError> {
     wipe(dir, path, &mut Vec::new())
 }
 
-fn wipe(dir: BorrowedFd<'_>, root: &Path, rel: &mut Vec<CString>) -> Result<(), SeedError> {
+fn wipe(dir: BorrowedFd<'_>, root: &Path, rel: &mut Vec<CString>) -> Result<(), AgentError> {
     let list = entries(dir).ctx("read directory", || rel_path(root, rel, None))?;
     let mut made_writable = false;
     for (name, ftype) in list {

@@ -14,8 +14,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use super::model::SyncOptions;
 use super::plan::ConflictPolicy;
-use super::{SyncOptions, reload};
+use super::reload;
 use crate::args::{Args, pairs};
 
 /// `rofs-agent sync --help`.
@@ -77,7 +78,8 @@ Exit status: --once: 0 every pair synced, 1 an error; the watching form runs
 until SIGTERM (exit 0); 1 on an error at start; 2 usage.
 ";
 
-fn usage(msg: &str) -> ExitCode {
+/// A usage error: the message, the usage line, exit status 2.
+pub fn usage(msg: &str) -> ExitCode {
     let line = SYNC_HELP.lines().next().unwrap_or_default();
     let _ = writeln!(
         std::io::stderr(),
@@ -91,24 +93,6 @@ fn usage(msg: &str) -> ExitCode {
 pub enum Parsed {
     Help,
     Run(Box<SyncOptions>),
-}
-
-/// Runs `sync` with `args` (after the word `sync`).
-pub fn main_with_args(args: Vec<OsString>) -> ExitCode {
-    match parse(args) {
-        Err(msg) => usage(&msg),
-        Ok(Parsed::Help) => {
-            let _ = std::io::stdout().write_all(SYNC_HELP.as_bytes());
-            ExitCode::SUCCESS
-        }
-        Ok(Parsed::Run(opts)) => match super::run(&opts, None) {
-            Ok(_) => ExitCode::SUCCESS,
-            Err(e) => {
-                let _ = writeln!(std::io::stderr(), "rofs sync: error: {e}");
-                ExitCode::FAILURE
-            }
-        },
-    }
 }
 
 fn number(name: &str, v: &OsString, max: u64) -> Result<u64, String> {

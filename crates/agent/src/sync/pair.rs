@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use super::debounce::{self, Debouncer};
 use super::fault::{self, Point};
 use super::fsio::{self, Expect, Replaced};
+use super::log::{Logger, ms};
+use super::model::{PassReport, RunReport, SyncError, SyncOptions};
 use super::plan::{self, Action, ConflictKind, ConflictPolicy, Entry, Snapshot, State, WriteKind};
-use super::{Logger, PassReport, SyncError, SyncOptions};
 
 pub(super) struct Pair {
     pub src: PathBuf,
@@ -340,4 +341,75 @@ fn action_path(a: &Action) -> &Path {
         | Action::Adopt { path, .. }
         | Action::Forget { path } => path,
     }
+}
+
+fn summary(pair: &Pair, r: &PassReport, took: Duration, since: Option<Duration>) -> String {
+    let mut s = format!(
+        "{}: {} added, {} changed, {} removed",
+        pair.dst.display(),
+        r.added,
+        r.changed,
+        r.removed
+    );
+    if r.modes > 0 {
+        s.push_str(&format!(", {} mode(s)", r.modes));
+    }
+    s.push_str(&format!(", {} conflict(s)", r.conflicts));
+    if r.errors > 0 {
+        s.push_str(&format!(", {} error(s)", r.errors));
+    }
+    s.push_str(&format!("; sync {} ms", ms(took)));
+    if let Some(l) = since {
+        s.push_str(&format!(", {} ms from the event", ms(l)));
+    }
+    s
+}
+
+pub(super) fn sync_and_log(
+    pair: &mut Pair,
+    opts: &SyncOptions,
+    log: &Logger,
+    buf: &mut [u8],
+    since: Option<Instant>,
+    report: &mut RunReport,
+    verbose_noop: bool,
+) -> Result<(PassReport, fsio::Source), SyncError> {
+    let t0 = Instant::now();
+    let result = pair.sync(opts.policy, log, buf);
+    report.syncs += 1;
+    match &result {
+        Ok((r, _)) => {
+            let done = Instant::now();
+            report.conflicts += r.conflicts as u64;
+            report.errors += r.errors as u64;
+            if r.touched() {
+                report.changed_syncs += 1;
+            }
+            if r.touched() || r.conflicts > 0 || r.errors > 0 || verbose_noop {
+                log.line(
+                    "info",
+                    &summary(pair, r, done - t0, since.map(|s| done - s)),
+                    &[
+                        ("event", "sync".into()),
+                        ("dst", pair.dst.display().to_string()),
+                        ("added", r.added.to_string()),
+                        ("changed", r.changed.to_string()),
+                        ("removed", r.removed.to_string()),
+                        ("conflicts", r.conflicts.to_string()),
+                        ("errors", r.errors.to_string()),
+                        ("sync_ms", ms(done - t0)),
+                        (
+                            "latency_ms",
+                            since.map(|s| ms(done - s)).unwrap_or_default(),
+                        ),
+                    ],
+                );
+            }
+        }
+        Err(e) => {
+            report.errors += 1;
+            log.line("error", &e.to_string(), &[]);
+        }
+    }
+    result
 }

@@ -1,0 +1,248 @@
+//! Snapshots: the source (AtomicWriter-aware, symlinks kept inside the
+//! volume, unreadable files recorded) and DST (the given paths only).
+
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::names::Fnv;
+use crate::sync::debounce::DATA_LINK;
+use crate::sync::plan::{Entry, Snapshot};
+
+/// Suffix of the temporary files written next to their target in DST.
+pub const TMP_SUFFIX: &str = ".rofs-sync-tmp";
+/// Name of the state file inside DST when no `--state-dir` is given.
+pub const IN_DST_STATE: &str = ".rofs-sync.state";
+const MAX_DEPTH: usize = 32;
+
+/// What the source holds now.
+#[derive(Debug, Clone, Default)]
+pub struct Source {
+    pub files: Snapshot,
+    /// The directory the files were read from: the timestamped data
+    /// directory (through `..data`) or SRC itself.
+    pub root: PathBuf,
+    /// The AtomicWriter layout (`..data`) is there.
+    pub atomic: bool,
+    /// Directories of a plain source (to watch), SRC included.
+    pub dirs: Vec<PathBuf>,
+    /// Files and directories that could not be read (relative path, the
+    /// error): left out of this pass, retried.
+    pub unreadable: Vec<(PathBuf, String)>,
+    /// Symlinks that lead out of the source volume (relative path, where
+    /// they lead): not followed.
+    pub refused: Vec<(PathBuf, PathBuf)>,
+}
+
+impl Source {
+    /// Paths this pass must leave alone (a directory covers its contents).
+    pub fn excluded(&self) -> impl Iterator<Item = &Path> {
+        self.unreadable
+            .iter()
+            .map(|(p, _)| p.as_path())
+            .chain(self.refused.iter().map(|(p, _)| p.as_path()))
+    }
+}
+
+pub(super) fn not_found(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::NotFound)
+        || e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error())
+}
+
+/// Reads SRC. With `..data`, reads the data directory it points to (the
+/// kubelet never changes one once linked) and checks the link did not move
+/// meanwhile, retrying if it did or if the directory vanished under us.
+pub fn read_source(src: &Path) -> io::Result<Source> {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match read_source_once(src) {
+            Ok(Some(s)) => return Ok(s),
+            Ok(None) if attempts < 20 => continue,
+            Ok(None) => {
+                return Err(io::Error::other(
+                    "the ..data link kept changing while reading it",
+                ));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn read_source_once(src: &Path) -> io::Result<Option<Source>> {
+    let link = src.join(DATA_LINK);
+    let target = match fs::read_link(&link) {
+        Ok(t) => Some(t),
+        Err(e) if not_found(&e) || e.kind() == io::ErrorKind::InvalidInput => None,
+        Err(e) => return Err(e),
+    };
+    let out = Source {
+        atomic: target.is_some(),
+        root: match &target {
+            Some(t) => src.join(t),
+            None => src.to_path_buf(),
+        },
+        ..Source::default()
+    };
+    let volume = fs::canonicalize(src)?;
+    if out.atomic {
+        match fs::canonicalize(&out.root) {
+            Ok(real) if real.starts_with(&volume) => {}
+            Ok(real) => {
+                return Err(io::Error::other(format!(
+                    "{} leads to {}, out of the source volume: not followed",
+                    link.display(),
+                    real.display()
+                )));
+            }
+            Err(e) if not_found(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    }
+    let mut walk = Walk {
+        volume,
+        out,
+        buf: vec![0u8; 32 * 1024],
+    };
+    let root = walk.out.root.clone();
+    match walk.dir(&root, Path::new(""), 0) {
+        Ok(()) => {}
+        // The data dir was removed by the next swap: read again.
+        Err(e) if walk.out.atomic && not_found(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    if let Some(t) = target {
+        match fs::read_link(&link) {
+            Ok(now) if now == t => {}
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some(walk.out))
+}
+
+/// One read of the source tree.
+struct Walk {
+    /// SRC, resolved: symlinks must stay under it.
+    volume: PathBuf,
+    out: Source,
+    buf: Vec<u8>,
+}
+
+impl Walk {
+    /// Reads `dir` (relative path `rel`). An error is returned only when
+    /// `dir` itself cannot be listed, or when the data directory vanished
+    /// (atomic layout: the whole read starts again); a file or directory
+    /// below that cannot be read is recorded in [`Source::unreadable`].
+    fn dir(&mut self, dir: &Path, rel: &Path, depth: usize) -> io::Result<()> {
+        if !self.out.atomic {
+            self.out.dirs.push(dir.to_path_buf());
+        }
+        for ent in fs::read_dir(dir)? {
+            let ent = ent?;
+            let name = ent.file_name();
+            let b = name.as_bytes();
+            if b.starts_with(b"..")
+                || (depth == 0 && (b == IN_DST_STATE.as_bytes()))
+                || b.ends_with(TMP_SUFFIX.as_bytes())
+            {
+                continue;
+            }
+            let path = ent.path();
+            let rel_path = rel.join(&name);
+            if ent.file_type()?.is_symlink() && !self.link_stays_inside(&path, &rel_path)? {
+                continue;
+            }
+            // Follow symlinks: the visible names of a projected volume are
+            // symlinks, and the mode that counts is the file's.
+            let md = match fs::metadata(&path) {
+                Ok(m) => m,
+                Err(e) if not_found(&e) && !self.out.atomic => continue, // dangling
+                Err(e) => return Err(e),
+            };
+            let result = if md.is_dir() {
+                if depth + 1 < MAX_DEPTH {
+                    self.dir(&path, &rel_path, depth + 1)
+                } else {
+                    Ok(())
+                }
+            } else if md.is_file() {
+                hash_file(&path, &mut self.buf).map(|(hash, size)| {
+                    self.out
+                        .files
+                        .insert(rel_path.clone(), Entry::file(hash, size, md.mode()));
+                })
+            } else {
+                Ok(())
+            };
+            match result {
+                Ok(()) => {}
+                Err(e) if self.out.atomic && not_found(&e) => return Err(e),
+                Err(e) => self.out.unreadable.push((rel_path, e.to_string())),
+            }
+        }
+        Ok(())
+    }
+
+    /// A symlink in the source is followed only when it leads to a place
+    /// inside the source volume (the kubelet's own links always do); one
+    /// that leaves it is recorded in [`Source::refused`]. A dangling link
+    /// is no file (plain directory) or a sign of a swap (atomic layout).
+    fn link_stays_inside(&mut self, path: &Path, rel: &Path) -> io::Result<bool> {
+        match fs::canonicalize(path) {
+            Ok(real) if real.starts_with(&self.volume) => Ok(true),
+            Ok(real) => {
+                self.out.refused.push((rel.to_path_buf(), real));
+                Ok(false)
+            }
+            Err(e) if not_found(&e) && !self.out.atomic => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+pub(super) fn hash_file(path: &Path, buf: &mut [u8]) -> io::Result<(u64, u64)> {
+    let mut f = File::open(path)?;
+    let mut h = Fnv::default();
+    let mut size = 0u64;
+    loop {
+        let n = match f.read(buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        h.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((h.finish(), size))
+}
+
+/// Reads DST for the given relative paths only. A regular file gets its
+/// content hash; anything else (a directory, a symlink the app put there)
+/// an entry that matches no file.
+pub fn read_dst<'a>(dst: &Path, paths: impl Iterator<Item = &'a PathBuf>) -> io::Result<Snapshot> {
+    let mut out = Snapshot::new();
+    let mut buf = vec![0u8; 32 * 1024];
+    for rel in paths {
+        let path = dst.join(rel);
+        let md = match fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            Err(e) if not_found(&e) => continue,
+            Err(e) => return Err(e),
+        };
+        let entry = if md.is_file() {
+            let (hash, size) = hash_file(&path, &mut buf)?;
+            Entry::file(hash, size, md.mode())
+        } else {
+            Entry {
+                hash: 0,
+                size: 0,
+                mode: md.mode(),
+            }
+        };
+        out.insert(rel.clone(), entry);
+    }
+    Ok(out)
+}
