@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -246,6 +246,35 @@ fn resolve(
     has_links
 }
 
+/// The names in `dir`, without `.` and `..`.
+fn list(dir: &OwnedFd, buf: &mut [MaybeUninit<u8>]) -> Result<Vec<CString>, rustix::io::Errno> {
+    let mut names = Vec::new();
+    let mut rd = rustix::fs::RawDir::new(dir, buf);
+    while let Some(ent) = rd.next() {
+        let name = ent?.file_name().to_owned();
+        if name.as_c_str() != c"." && name.as_c_str() != c".." {
+            names.push(name);
+        }
+    }
+    Ok(names)
+}
+
+/// The kind of an entry that is not a directory, or why it is skipped.
+fn other_kind(ftype: FileType, dir: BorrowedFd<'_>, name: &CStr) -> Result<Kind, &'static str> {
+    match ftype {
+        FileType::RegularFile => Ok(Kind::File),
+        FileType::Symlink => Ok(Kind::Symlink {
+            xattrs: read_xattrs_at(dir, name),
+        }),
+        FileType::Fifo => Ok(Kind::Fifo {
+            xattrs: read_xattrs_at(dir, name),
+        }),
+        FileType::Socket => Err("sockets are not copied"),
+        FileType::CharacterDevice | FileType::BlockDevice => Err("device nodes are not copied"),
+        FileType::Directory | FileType::Unknown => Err("unknown file type"),
+    }
+}
+
 /// Lists and stats one directory; its subdirectories become new jobs.
 fn scan_one(
     sh: &ScanShared<'_>,
@@ -257,18 +286,7 @@ fn scan_one(
     let dir: OwnedFd = rustix::fs::openat(&*job.parent, &job.name, DIR_FLAGS, Mode::empty())
         .ctx("open directory", || here(None))?;
     let xattrs = read_xattrs_fd(dir.as_fd()).ctx("read xattrs of", || here(None))?;
-    let mut names: Vec<CString> = Vec::new();
-    {
-        let mut rd = rustix::fs::RawDir::new(&dir, buf);
-        while let Some(ent) = rd.next() {
-            let ent = ent.ctx("read directory", || here(None))?;
-            let name = ent.file_name();
-            if name == c"." || name == c".." {
-                continue;
-            }
-            names.push(name.to_owned());
-        }
-    }
+    let names = list(&dir, buf).ctx("read directory", || here(None))?;
     let dir = Arc::new(dir);
     let mut children = Vec::with_capacity(names.len());
     for name in names {
@@ -284,12 +302,11 @@ fn scan_one(
             ))
         .then_some(id);
         let kind = match ftype {
-            FileType::RegularFile => Kind::File,
+            FileType::Directory if id == sh.dst_id => {
+                skip(sh, here(Some(&name)), "it is the destination itself");
+                continue;
+            }
             FileType::Directory => {
-                if id == sh.dst_id {
-                    skip(sh, here(Some(&name)), "it is the destination itself");
-                    continue;
-                }
                 let slot = sh.next_slot.fetch_add(1, Relaxed);
                 let mut rel = job.rel.clone();
                 rel.push(name.clone());
@@ -306,24 +323,13 @@ fn scan_one(
                     slot,
                 })
             }
-            FileType::Symlink => Kind::Symlink {
-                xattrs: read_xattrs_at(dir.as_fd(), &name),
+            other => match other_kind(other, dir.as_fd(), &name) {
+                Ok(kind) => kind,
+                Err(why) => {
+                    skip(sh, here(Some(&name)), why);
+                    Kind::Skipped
+                }
             },
-            FileType::Fifo => Kind::Fifo {
-                xattrs: read_xattrs_at(dir.as_fd(), &name),
-            },
-            FileType::Socket => {
-                skip(sh, here(Some(&name)), "sockets are not copied");
-                Kind::Skipped
-            }
-            FileType::CharacterDevice | FileType::BlockDevice => {
-                skip(sh, here(Some(&name)), "device nodes are not copied");
-                Kind::Skipped
-            }
-            FileType::Unknown => {
-                skip(sh, here(Some(&name)), "unknown file type");
-                Kind::Skipped
-            }
         };
         children.push(Entry {
             name,

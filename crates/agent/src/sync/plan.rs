@@ -12,7 +12,7 @@
 //! No I/O here: the table of cases below is tested with plain values.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// File type bits of a regular file (`S_IFREG`).
 pub const S_IFREG: u32 = 0o100_000;
@@ -21,7 +21,7 @@ const S_IFMT: u32 = 0o170_000;
 /// One file as sync compares it: content hash and size, mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry {
-    /// 64-bit FNV-1a of the content (see [`crate::sync::fsio::Fnv`]).
+    /// 64-bit FNV-1a of the content (see [`crate::names::Fnv`]).
     pub hash: u64,
     pub size: u64,
     /// `st_mode`: type bits and permission bits.
@@ -152,119 +152,133 @@ impl Plan {
 /// `state` is considered, a DST path in neither is the app's own and never
 /// appears in the plan.
 pub fn plan(src: &Snapshot, dst: &Snapshot, state: &State, policy: ConflictPolicy) -> Plan {
-    let mut p = Plan::default();
-    let conflict = |p: &mut Plan, path: &PathBuf, kind| {
-        p.conflicts.push(Conflict {
-            path: path.clone(),
-            kind,
-            source_won: policy == ConflictPolicy::Source,
-        });
+    let mut p = Planner {
+        plan: Plan::default(),
+        source_wins: policy == ConflictPolicy::Source,
     };
-    let source_wins = policy == ConflictPolicy::Source;
-
     for (path, s) in src {
-        let d = dst.get(path);
-        let t = state.get(path);
-        let write = |kind| Action::Write {
-            path: path.clone(),
-            entry: *s,
+        p.in_source(path, s, dst.get(path), state.get(path));
+    }
+    for (path, t) in state {
+        if !src.contains_key(path) {
+            p.gone_from_source(path, t, dst.get(path));
+        }
+    }
+    p.plan
+}
+
+/// Builds one [`Plan`], path by path.
+struct Planner {
+    plan: Plan,
+    source_wins: bool,
+}
+
+impl Planner {
+    fn conflict(&mut self, path: &Path, kind: ConflictKind) {
+        self.plan.conflicts.push(Conflict {
+            path: path.to_path_buf(),
             kind,
-        };
-        let adopt = || Action::Adopt {
-            path: path.clone(),
+            source_won: self.source_wins,
+        });
+    }
+
+    /// A conflict: the source's version written (`--conflict source`), or
+    /// the app's kept and this source version adopted.
+    fn conflict_write_or_adopt(&mut self, path: &Path, s: &Entry, kind: ConflictKind) {
+        self.conflict(path, kind);
+        self.plan.actions.push(if self.source_wins {
+            write(path, s, WriteKind::Overwrite)
+        } else {
+            adopt(path, s)
+        });
+    }
+
+    /// A path the source has (`s`), given DST (`d`) and the state (`t`).
+    fn in_source(&mut self, path: &Path, s: &Entry, d: Option<&Entry>, t: Option<&Entry>) {
+        let chmod = || Action::Chmod {
+            path: path.to_path_buf(),
             entry: *s,
         };
         match (t, d) {
             // New to sync, absent from DST: add.
-            (None, None) => p.actions.push(write(WriteKind::Add)),
+            (None, None) => self.plan.actions.push(write(path, s, WriteKind::Add)),
             // New to sync, DST has it already.
-            (None, Some(d)) => {
-                if d.same_content(s) {
-                    if d.perm() != s.perm() {
-                        p.actions.push(Action::Chmod {
-                            path: path.clone(),
-                            entry: *s,
-                        });
-                    } else {
-                        p.actions.push(adopt());
-                    }
+            (None, Some(d)) if d.same_content(s) => {
+                self.plan.actions.push(if d.perm() != s.perm() {
+                    chmod()
                 } else {
-                    conflict(&mut p, path, ConflictKind::AppCreated);
-                    p.actions.push(if source_wins {
-                        write(WriteKind::Overwrite)
-                    } else {
-                        adopt()
-                    });
-                }
+                    adopt(path, s)
+                })
             }
+            (None, Some(_)) => self.conflict_write_or_adopt(path, s, ConflictKind::AppCreated),
             (Some(t), d) => {
                 let content_changed = !s.same_content(t);
                 let mode_changed = s.mode != t.mode;
                 match d {
                     // The app deleted it.
-                    None => {
-                        if content_changed || mode_changed {
-                            conflict(&mut p, path, ConflictKind::AppDeleted);
-                            p.actions.push(if source_wins {
-                                write(WriteKind::Overwrite)
-                            } else {
-                                adopt()
-                            });
-                        }
+                    None if content_changed || mode_changed => {
+                        self.conflict_write_or_adopt(path, s, ConflictKind::AppDeleted)
                     }
+                    None => {}
                     // Untouched by the app.
                     Some(d) if d.same_content(t) => {
                         if content_changed {
-                            p.actions.push(write(WriteKind::Change));
+                            self.plan.actions.push(write(path, s, WriteKind::Change));
                         } else if mode_changed {
-                            p.actions.push(Action::Chmod {
-                                path: path.clone(),
-                                entry: *s,
-                            });
+                            self.plan.actions.push(chmod());
                         }
                     }
                     // Edited by the app, and equal to the new source: converged.
-                    Some(d) if d.same_content(s) => {
-                        if s != t {
-                            p.actions.push(adopt());
-                        }
+                    Some(d) if d.same_content(s) && s != t => {
+                        self.plan.actions.push(adopt(path, s));
                     }
                     // Edited by the app.
-                    Some(_) => {
-                        if content_changed {
-                            conflict(&mut p, path, ConflictKind::BothChanged);
-                            p.actions.push(if source_wins {
-                                write(WriteKind::Overwrite)
-                            } else {
-                                adopt()
-                            });
-                        } else if mode_changed {
-                            // Only the mode changed in the source: not worth
-                            // a conflict; the app's content stays.
-                            p.actions.push(adopt());
-                        }
+                    Some(_) if content_changed => {
+                        self.conflict_write_or_adopt(path, s, ConflictKind::BothChanged)
                     }
+                    // Only the mode changed in the source: not worth a
+                    // conflict; the app's content stays.
+                    Some(_) if mode_changed => self.plan.actions.push(adopt(path, s)),
+                    Some(_) => {}
                 }
             }
         }
     }
 
-    for (path, t) in state {
-        if src.contains_key(path) {
-            continue;
-        }
-        let forget = Action::Forget { path: path.clone() };
-        let remove = Action::Remove { path: path.clone() };
-        match dst.get(path) {
-            None => p.actions.push(forget),
-            Some(d) if d.same_content(t) => p.actions.push(remove),
+    /// A path sync knew (`t`) that the source no longer has.
+    fn gone_from_source(&mut self, path: &Path, t: &Entry, d: Option<&Entry>) {
+        let forget = Action::Forget {
+            path: path.to_path_buf(),
+        };
+        let remove = Action::Remove {
+            path: path.to_path_buf(),
+        };
+        match d {
+            None => self.plan.actions.push(forget),
+            Some(d) if d.same_content(t) => self.plan.actions.push(remove),
             Some(_) => {
-                conflict(&mut p, path, ConflictKind::SourceDeleted);
-                p.actions.push(if source_wins { remove } else { forget });
+                self.conflict(path, ConflictKind::SourceDeleted);
+                self.plan
+                    .actions
+                    .push(if self.source_wins { remove } else { forget });
             }
         }
     }
-    p
+}
+
+fn write(path: &Path, s: &Entry, kind: WriteKind) -> Action {
+    Action::Write {
+        path: path.to_path_buf(),
+        entry: *s,
+        kind,
+    }
+}
+
+fn adopt(path: &Path, s: &Entry) -> Action {
+    Action::Adopt {
+        path: path.to_path_buf(),
+        entry: *s,
+    }
 }
 
 /// Applies the state change of a successful action.

@@ -318,50 +318,10 @@ impl<'a> Watch<'a> {
 fn run_hooks(opts: &SyncOptions, log: &Logger) {
     for h in &opts.signal_hooks {
         match reload::send_signal(h, &opts.proc_root) {
-            // nginx-like apps: the master (the app's user) takes the signal, its workers run
-            // as another user and ignore it anyway. Only a signal that reached nobody fails.
-            Ok(s) if s.denied > 0 && s.sent > 0 => log.line(
-                "info",
-                &format!(
-                    "reload: sent {} to {} process(es) named {:?} ({} more run as another user \
-                     than this sidecar, uid {}, and were not signalled)",
-                    h.signal_name,
-                    s.sent,
-                    h.process,
-                    s.denied,
-                    rustix::process::getuid().as_raw()
-                ),
-                &[("event", "reload".into())],
-            ),
-            Ok(s) if s.denied > 0 => log.line(
-                "error",
-                &format!(
-                    "reload: sent {} to {} process(es) named {:?}, not permitted for {} \
-                     (EPERM: they run as another user than this sidecar, uid {})",
-                    h.signal_name,
-                    s.sent,
-                    h.process,
-                    s.denied,
-                    rustix::process::getuid().as_raw()
-                ),
-                &[("event", "reload".into())],
-            ),
-            Ok(s) if s.sent == 0 => log.line(
-                "warn",
-                &format!(
-                    "reload: no process named {:?} to send {} to",
-                    h.process, h.signal_name
-                ),
-                &[("event", "reload".into())],
-            ),
-            Ok(s) => log.line(
-                "info",
-                &format!(
-                    "reload: sent {} to {} process(es) named {:?}",
-                    h.signal_name, s.sent, h.process
-                ),
-                &[("event", "reload".into())],
-            ),
+            Ok(s) => {
+                let (level, msg) = signal_outcome(h, &s);
+                log.line(level, &msg, &[("event", "reload".into())]);
+            }
             Err(e) => log.line(
                 "error",
                 &format!("reload: scanning {}: {e}", opts.proc_root.display()),
@@ -380,5 +340,40 @@ fn run_hooks(opts: &SyncOptions, log: &Logger) {
             Ok(code) => log.line("warn", &format!("reload: POST {url}: HTTP {code}"), &[]),
             Err(e) => log.line("error", &format!("reload: POST {url}: {e}"), &[]),
         }
+    }
+}
+
+/// The log line of a signal hook. nginx-like apps: the master (the app's
+/// user) takes the signal, its workers run as another user and ignore it
+/// anyway. Only a signal that reached nobody fails.
+fn signal_outcome(h: &reload::SignalHook, s: &reload::Signalled) -> (&'static str, String) {
+    let (name, process, uid) = (
+        &h.signal_name,
+        &h.process,
+        rustix::process::getuid().as_raw(),
+    );
+    match (s.sent, s.denied) {
+        (0, 0) => (
+            "warn",
+            format!("reload: no process named {process:?} to send {name} to"),
+        ),
+        (sent, 0) => (
+            "info",
+            format!("reload: sent {name} to {sent} process(es) named {process:?}"),
+        ),
+        (0, denied) => (
+            "error",
+            format!(
+                "reload: sent {name} to 0 process(es) named {process:?}, not permitted for \
+                 {denied} (EPERM: they run as another user than this sidecar, uid {uid})"
+            ),
+        ),
+        (sent, denied) => (
+            "info",
+            format!(
+                "reload: sent {name} to {sent} process(es) named {process:?} ({denied} more \
+                 run as another user than this sidecar, uid {uid}, and were not signalled)"
+            ),
+        ),
     }
 }
