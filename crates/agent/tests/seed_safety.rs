@@ -135,8 +135,22 @@ fn a_memory_dst_is_seeded_again_after_a_reboot() {
     let expected = walk(&src);
     let state = work.path().join("state");
     let durable = work.path().join("durable");
-    let mem = Tmpfs::mount("size=64m");
-    let dst = mem.path().to_path_buf();
+    // DST: a tmpfs mounted at the same path before and after the reboot.
+    let dst = work.path().join("mem");
+    mkdir(&dst, 0o755);
+    let mount = || {
+        let st = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64m", "tmpfs"])
+            .arg(&dst)
+            .status()
+            .expect("run mount");
+        assert!(st.success(), "mount tmpfs on {dst:?}");
+    };
+    let umount = || {
+        let _ = Command::new("umount").arg("-l").arg(&dst).status();
+    };
+    mount();
+    let _unmount = Unmount(&dst);
     assert_ok(&seed_both(&src, &dst, &state, &durable));
     assert_eq!(
         files_in(&durable),
@@ -145,26 +159,22 @@ fn a_memory_dst_is_seeded_again_after_a_reboot() {
     );
     assert_eq!(files_in(&state).len(), 1, "{:?}", files_in(&state));
     // Reboot: the tmpfs and the memory state volume come back empty.
-    drop(mem);
-    let mem = Tmpfs::mount("size=64m");
-    let dst2 = mem.path().to_path_buf();
+    umount();
+    mount();
     std::fs::remove_dir_all(&state).expect("reboot");
-    // The same DST path as before: a mount at the old path.
-    let mount = Command::new("mount")
-        .args(["--bind"])
-        .arg(&dst2)
-        .arg(&dst)
-        .status();
-    let dst = if mount.is_ok_and(|s| s.success()) {
-        dst
-    } else {
-        dst2
-    };
     let out = seed_both(&src, &dst, &state, &durable);
     assert_ok(&out);
     assert!(!stderr(&out).contains("already seeded"), "{}", stderr(&out));
     assert_same(&expected, &walk(&dst), "after the reboot");
-    let _ = Command::new("umount").arg("-l").arg(&dst).status();
+}
+
+/// Unmounts a test's mount when the test ends, whatever happens.
+struct Unmount<'a>(&'a Path);
+
+impl Drop for Unmount<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(self.0).status();
+    }
 }
 
 fn victim(work: &Path) -> PathBuf {

@@ -40,6 +40,14 @@ source keeps its version; if the source changed it too, that is a conflict
 file deleted from the source is deleted from DST only if the app did not
 edit it.
 
+Safe under races and crashes: each replace checks, atomically
+(renameat2 RENAME_EXCHANGE / RENAME_NOREPLACE), that the app did not change
+the file while it was copied (else: a conflict, --conflict decides); each
+write is in the state file before it replaces anything. A pass in which a
+file failed (no space, an unreadable key: named in the error, the others
+synced) is retried after 1 s, doubling to 60 s. Symlinks in SRC that lead
+out of SRC are not followed (logged).
+
 Options:
   --once                One sync pass, then exit (the init container form).
   --state-dir DIR       Keep the state files in DIR (created if missing),
