@@ -181,7 +181,7 @@ pub fn parse(annotations: &Map<String, Value>) -> Result<Annotations, Annotation
 
 fn profile_list(value: &str) -> Result<Vec<String>, SettingsError> {
     split_list(value)
-        .map(|name| crate::profiles::lookup(name).map(|p| p.name.to_string()))
+        .map(|name| crate::settings::profiles::lookup(name).map(|p| p.name.to_string()))
         .collect()
 }
 

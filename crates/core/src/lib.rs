@@ -7,18 +7,30 @@
 //! [`rewrite_document`] / [`rewrite_pod_template`], so they cannot disagree.
 
 pub mod annotations;
-pub mod profiles;
+mod copies;
+mod emit;
+pub mod error;
+mod inject;
+pub mod model;
+pub mod names;
+mod paths;
+pub mod plan;
+pub mod pod;
 pub mod quantity;
 pub mod rewrite;
 pub mod settings;
-mod status;
-mod sync;
+pub mod status;
+mod warnings;
 pub mod workload;
 
-pub use rewrite::{
-    DEFAULT_AGENT_IMAGE, Outcome, RewriteError, Status, rewrite_document, rewrite_pod_template,
-};
+pub use settings::profiles;
+
+pub use error::{ErrorKind, Location, RewriteError};
+pub use names::DEFAULT_AGENT_IMAGE;
+pub use rewrite::{RewriteReport, rewrite_document, rewrite_pod_template};
 pub use settings::{
     Conflict, ContainerSettings, KubeVersion, Medium, Reload, Seeder, Settings, SettingsError,
     WritablePath,
 };
+pub use status::Status;
+pub use warnings::memory_warnings;

@@ -12,12 +12,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::rewrite::{
-    AGENT_BINARY, AGENT_IN_IMAGE, AGENT_MOUNT, AGENT_VOLUME, INSTALL_CONTAINER, RewriteError,
-    STATE_VOLUME, seed_container_name, volume_name,
+use crate::error::{ErrorKind, Location, RewriteError};
+use crate::names::{
+    AGENT_BINARY, AGENT_IN_IMAGE, AGENT_MOUNT, AGENT_VOLUME, INSTALL_CONTAINER, STATE_VOLUME,
+    SYNC_CONTAINER, SYNC_INIT_CONTAINER, copy_name, seed_container_name, volume_name,
 };
 use crate::settings::WritablePath;
-use crate::sync::{SYNC_CONTAINER, SYNC_INIT_CONTAINER, copy_name};
 
 /// What rofs injected into a pod template, stored in [`crate::annotations::STATUS`].
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,12 +41,9 @@ pub struct Status {
 }
 
 /// A status entry that rofs cannot have written: what it names and why it is not rofs's.
-fn forged(at: &str, entry: String, reason: &str) -> RewriteError {
-    RewriteError::ForgedStatus {
-        at: at.to_string(),
-        entry,
-        reason: reason.to_string(),
-    }
+fn forged(at: &Location, entry: String, reason: &str) -> RewriteError {
+    let reason = reason.to_string();
+    RewriteError::new(at.clone(), ErrorKind::ForgedStatus { entry, reason })
 }
 
 /// The items named `name` in `spec[list]`.
@@ -103,7 +100,11 @@ fn empty_dir_shape(v: &Value) -> bool {
 impl Status {
     /// Check that every entry is rofs's own (see the module doc); `at` locates the annotation
     /// in error messages.
-    pub(crate) fn verify(&self, spec: &Map<String, Value>, at: &str) -> Result<(), RewriteError> {
+    pub(crate) fn verify(
+        &self,
+        spec: &Map<String, Value>,
+        at: &Location,
+    ) -> Result<(), RewriteError> {
         let seeds: BTreeMap<String, &str> = self
             .writable
             .keys()
@@ -216,7 +217,7 @@ impl Status {
             let Some(list) = spec.get_mut(key).and_then(Value::as_array_mut) else {
                 continue;
             };
-            crate::sync::restore_mounts(list, &self.writable_volumes);
+            restore_mounts(list, &self.writable_volumes);
             list.retain(|c| {
                 !c.get("name")
                     .and_then(Value::as_str)
@@ -238,6 +239,25 @@ impl Status {
             list.retain(|v| !ours_volume(v));
             if list.is_empty() {
                 spec.shift_remove("volumes");
+            }
+        }
+    }
+}
+
+/// Undo the renaming of mounts to writable copies.
+fn restore_mounts(containers: &mut [Value], copies: &BTreeMap<String, String>) {
+    for c in containers {
+        for m in c
+            .get_mut("volumeMounts")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            let Some(name) = m.get("name").and_then(Value::as_str) else {
+                continue;
+            };
+            if let Some((source, _)) = copies.iter().find(|(_, copy)| *copy == name) {
+                m["name"] = Value::String(source.clone());
             }
         }
     }

@@ -1,7 +1,7 @@
 //! Issue 9 item 1: a forged `rofs.io/status` (one that lists containers and volumes rofs did
 //! not inject) strips nothing; the rewrite is refused, naming the entry.
 
-use rofs_core::{RewriteError, Settings, rewrite_document, rewrite_pod_template};
+use rofs_core::{ErrorKind, Location, Settings, rewrite_document, rewrite_pod_template};
 use serde_json::{Value, json};
 
 fn settings(paths: &[&str]) -> Settings {
@@ -46,7 +46,7 @@ fn forged_status_strips_nothing_and_is_refused() {
     assert!(text.contains("istio-init"), "{text}");
     assert!(text.contains("rofs.io/status"), "{text}");
     assert!(
-        matches!(error, RewriteError::ForgedStatus { .. }),
+        matches!(error.kind, ErrorKind::ForgedStatus { .. }),
         "{error:?}"
     );
     assert_eq!(pod, before, "nothing may be stripped from a forged pod");
@@ -92,8 +92,13 @@ fn forged_status_with_rofs_names_but_not_rofs_shape_is_refused() {
             "spec": spec,
         });
         let before = pod.clone();
-        let error =
-            rewrite_pod_template(&mut pod, "", None, &settings(&["/tmp:empty"])).expect_err(status);
+        let error = rewrite_pod_template(
+            &mut pod,
+            &Location::root(),
+            None,
+            &settings(&["/tmp:empty"]),
+        )
+        .expect_err(status);
         assert!(error.to_string().contains(named), "{status}: {error}");
         assert_eq!(pod, before, "{status}");
     }

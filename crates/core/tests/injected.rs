@@ -1,7 +1,7 @@
 //! Issue 9 items 13 and 7: what the injected containers get: no SYS_ADMIN in any spelling;
 //! seed markers kept on a disk volume next to disk-backed data, so they survive a node reboot.
 
-use rofs_core::{Settings, rewrite_pod_template};
+use rofs_core::{Location, Settings, rewrite_pod_template};
 use serde_json::{Value, json};
 
 fn settings(paths: &[&str]) -> Settings {
@@ -21,7 +21,13 @@ fn sys_admin_is_dropped_from_injected_containers_in_any_case() {
             "capabilities": {"add": ["sys_admin", "Cap_Sys_Admin", "SYS_ADMIN", "CAP_SYS_ADMIN", "NET_BIND_SERVICE"]}
         }}]}
     });
-    rewrite_pod_template(&mut pod, "", None, &settings(&["/var/lib/app"])).expect("rewrite");
+    rewrite_pod_template(
+        &mut pod,
+        &Location::root(),
+        None,
+        &settings(&["/var/lib/app"]),
+    )
+    .expect("rewrite");
     for c in pod["spec"]["initContainers"].as_array().expect("injected") {
         assert_eq!(
             c.pointer("/securityContext/capabilities/add"),
@@ -57,7 +63,7 @@ fn disk_seeded_paths_keep_their_markers_on_a_disk_volume() {
     ];
     s.per_container.entry("cache".into()).or_default().writable =
         vec!["/cache:memory:8Mi".parse().expect("valid")];
-    rewrite_pod_template(&mut pod, "", None, &s).expect("rewrite");
+    rewrite_pod_template(&mut pod, &Location::root(), None, &s).expect("rewrite");
     let volumes = pod["spec"]["volumes"].as_array().expect("volumes");
     let state = volumes
         .iter()
@@ -97,7 +103,7 @@ fn disk_seeded_paths_keep_their_markers_on_a_disk_volume() {
     let mut pod = json!({"spec": {"containers": [{"name": "app", "image": "app"}]}});
     rewrite_pod_template(
         &mut pod,
-        "",
+        &Location::root(),
         None,
         &settings(&["/run:memory", "/tmp:empty"]),
     )
@@ -110,7 +116,7 @@ fn shell_seeder_keeps_a_marker_per_path_with_its_data() {
     let mut pod = json!({"spec": {"containers": [{"name": "app", "image": "app"}]}});
     let mut s = settings(&["/var/lib/app", "/run:memory:1Mi"]);
     s.seeder = Some("shell".parse().expect("valid"));
-    rewrite_pod_template(&mut pod, "", None, &s).expect("rewrite");
+    rewrite_pod_template(&mut pod, &Location::root(), None, &s).expect("rewrite");
     let seed = init_container(&pod, "rofs-seed-app");
     let script = seed["command"][2].as_str().expect("script");
     assert!(

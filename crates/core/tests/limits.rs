@@ -1,7 +1,7 @@
 //! Issue 9 item 2: settings too large to resolve cheaply are refused with the documented
 //! limit, naming where they came from.
 
-use rofs_core::{Settings, rewrite_pod_template};
+use rofs_core::{Location, Settings, rewrite_pod_template};
 use serde_json::json;
 
 #[test]
@@ -11,7 +11,7 @@ fn twenty_thousand_paths_are_refused_with_the_limit() {
         "metadata": {"annotations": {"rofs.io/writable": paths.join(",")}},
         "spec": {"containers": [{"name": "app", "image": "app"}]}
     });
-    let error = rewrite_pod_template(&mut pod, "", None, &Settings::default())
+    let error = rewrite_pod_template(&mut pod, &Location::root(), None, &Settings::default())
         .expect_err("20,000 paths must be refused");
     let text = error.to_string();
     assert!(text.contains("rofs.io/writable"), "{text}");
@@ -33,7 +33,7 @@ fn too_many_writable_volumes_are_refused() {
         "metadata": {"annotations": {"rofs.io/writable-volumes": names.join(",")}},
         "spec": {"containers": [{"name": "app", "image": "app"}]}
     });
-    let error = rewrite_pod_template(&mut pod, "", None, &Settings::default())
+    let error = rewrite_pod_template(&mut pod, &Location::root(), None, &Settings::default())
         .expect_err("65 writable volumes must be refused");
     let text = error.to_string();
     assert!(text.contains("rofs.io/writable-volumes"), "{text}");

@@ -156,6 +156,6 @@ pub fn apply(doc: &mut Value, index: &Index) -> bool {
     {
         return false;
     }
-    let annotations = rofs_core::rewrite::annotations_mut(tpl);
+    let annotations = rofs_core::pod::annotations_mut(tpl);
     annotations.insert(CONFIG_CHECKSUM.to_string(), value.clone()) != Some(value)
 }

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use rofs_core::{Outcome, RewriteError, Settings, rewrite_document, workload};
+use rofs_core::{Location, RewriteError, RewriteReport, Settings, rewrite_document, workload};
 use serde_json::Value;
 
 pub mod checksum;
@@ -80,13 +80,13 @@ pub struct Patched {
 }
 
 /// Rewrite one document, recursing into `kind: List`. Errors inside a list name the item.
-pub fn rewrite_any(doc: &mut Value, settings: &Settings) -> Result<Outcome, RewriteError> {
+pub fn rewrite_any(doc: &mut Value, settings: &Settings) -> Result<RewriteReport, RewriteError> {
     if workload::is_list(doc) {
-        let mut total = Outcome::default();
+        let mut total = RewriteReport::default();
         if let Some(items) = doc.get_mut("items").and_then(Value::as_array_mut) {
             for (i, item) in items.iter_mut().enumerate() {
-                let o =
-                    rewrite_any(item, settings).map_err(|e| e.within(&format!("items[{i}]")))?;
+                let o = rewrite_any(item, settings)
+                    .map_err(|e| e.within(&Location::root().key("items").index(i)))?;
                 total.workload |= o.workload;
                 total.changed |= o.changed;
                 total

@@ -34,11 +34,23 @@ fn main() {
     });
     time("core rewrite", &mut || {
         let mut p = pod.clone();
-        rofs_core::rewrite_pod_template(&mut p, "", None, &config.defaults).expect("rewrite");
+        rofs_core::rewrite_pod_template(
+            &mut p,
+            &rofs_core::Location::root(),
+            None,
+            &config.defaults,
+        )
+        .expect("rewrite");
         std::hint::black_box(p);
     });
     let mut after = pod.clone();
-    rofs_core::rewrite_pod_template(&mut after, "", None, &config.defaults).expect("rewrite");
+    rofs_core::rewrite_pod_template(
+        &mut after,
+        &rofs_core::Location::root(),
+        None,
+        &config.defaults,
+    )
+    .expect("rewrite");
     time("json_patch::diff", &mut || {
         std::hint::black_box(json_patch::diff(&pod, &after));
     });

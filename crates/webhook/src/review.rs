@@ -245,7 +245,8 @@ fn respond(request: AdmissionRequest, config: &Config) -> (AdmissionResponse, De
     };
     let settings = config.settings_for(&before);
     let mut after = before.clone();
-    match rofs_core::rewrite_pod_template(&mut after, "", None, &settings) {
+    match rofs_core::rewrite_pod_template(&mut after, &rofs_core::Location::root(), None, &settings)
+    {
         Ok(outcome) => {
             let mut response = allow(uid);
             response.warnings = outcome

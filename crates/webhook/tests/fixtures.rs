@@ -25,7 +25,8 @@ fn rofs_patch(pod: &Value, settings: &Settings) -> Value {
 
 fn core_rewrite(pod: &Value, settings: &Settings) -> Value {
     let mut pod = pod.clone();
-    rofs_core::rewrite_pod_template(&mut pod, "", None, settings).expect("core rewrite");
+    rofs_core::rewrite_pod_template(&mut pod, &rofs_core::Location::root(), None, settings)
+        .expect("core rewrite");
     pod
 }
 

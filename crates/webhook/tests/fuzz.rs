@@ -222,8 +222,13 @@ fn check(body: &[u8], config: &Config, counts: &mut Counts) {
     let mut patched = object.clone();
     json_patch::patch(&mut patched, &patch).expect("the patch applies to the object");
     let mut expected = object.clone();
-    rofs_core::rewrite_pod_template(&mut expected, "", None, &config.settings_for(&object))
-        .expect("mutated, so the core succeeded");
+    rofs_core::rewrite_pod_template(
+        &mut expected,
+        &rofs_core::Location::root(),
+        None,
+        &config.settings_for(&object),
+    )
+    .expect("mutated, so the core succeeded");
     assert_eq!(
         patched,
         expected,

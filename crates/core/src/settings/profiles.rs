@@ -3,7 +3,8 @@
 //! Each path is one the application writes at start or while serving; the e2e suite
 //! (`tests/e2e`) removes each path in turn and shows the application then fails.
 
-use crate::settings::{SettingsError, WritablePath};
+use super::error::SettingsError;
+use super::path::WritablePath;
 
 /// A named set of writable paths for a well-known image.
 #[derive(Debug)]

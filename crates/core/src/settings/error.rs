@@ -1,0 +1,52 @@
+//! Errors in user-written settings values.
+
+/// Errors in user-written settings values (flags, annotations, config files).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("writable path {0:?} must be absolute (start with /)")]
+    NotAbsolute(String),
+    #[error("writable path {0:?} is the root directory: make sub-directories writable instead")]
+    Root(String),
+    #[error("writable path {0:?} contains a `.` or `..` component")]
+    DotComponent(String),
+    #[error(
+        "writable path {0:?} is under {1}, a kernel filesystem that the container runtime mounts itself"
+    )]
+    KernelFs(String, &'static str),
+    #[error("writable path {0:?} is under /.rofs, which rofs reserves for its own volumes")]
+    Reserved(String),
+    #[error("empty writable path")]
+    Empty,
+    #[error(
+        "unknown option {option:?} in {value:?}: expected `memory`, `disk`, `empty` or a size such as `64Mi`"
+    )]
+    UnknownOption { value: String, option: String },
+    #[error("invalid size {size:?} in {value:?}: {reason}")]
+    BadSize {
+        value: String,
+        size: String,
+        reason: String,
+    },
+    #[error("{value:?} sets {what} twice")]
+    Twice { value: String, what: &'static str },
+    #[error("unknown seeder {0:?}: expected `agent` or `shell`")]
+    Seeder(String),
+    #[error("unknown profile {name:?}; built-in profiles: {known}")]
+    UnknownProfile { name: String, known: String },
+    #[error("invalid container name {0:?}: expected a DNS label (lowercase letters, digits, `-`)")]
+    ContainerName(String),
+    #[error("invalid volume name {0:?}: expected a DNS label (lowercase letters, digits, `-`)")]
+    VolumeName(String),
+    #[error("invalid reload hook {value:?}: {reason}")]
+    Reload { value: String, reason: String },
+    #[error("unknown conflict policy {0:?}: expected `app` (keep the app's edit) or `source`")]
+    Conflict(String),
+    #[error("invalid Kubernetes version {0:?}: expected MAJOR.MINOR, e.g. 1.29")]
+    KubeVersion(String),
+    #[error("{count} {what}: rofs takes at most {limit} per pod")]
+    TooMany {
+        what: &'static str,
+        count: usize,
+        limit: usize,
+    },
+}
