@@ -50,6 +50,9 @@ fn options(len: usize) -> serde_saphyr::Options {
     serde_saphyr::options! {
         budget: budget,
         legacy_octal_numbers: true,
+        // Continuation lines of flow collections and quoted scalars indented as YAML requires
+        // (the YAML test suite's invalid cases 9C9N, DK95-01, QB6E).
+        strict_indentation: true,
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
         with_snippet: false,
     }
@@ -105,7 +108,14 @@ fn error(e: &serde_saphyr::Error, len: usize) -> YamlError {
         | E::AliasReplayCounterOverflow { .. } => {
             "aliases (`*name`) expand too far; refused as an alias bomb".to_string()
         }
-        other => strip_position(&other.to_string()),
+        other => {
+            let m = strip_position(&other.to_string());
+            // Advice meant for the library's users ("... set X in Options") is not ours.
+            match m.find(". If you").or_else(|| m.find(", set ")) {
+                Some(i) if m[i..].contains("Options") => m[..i].to_string(),
+                _ => m,
+            }
+        }
     };
     YamlError {
         line: location.as_ref().map(|l| l.line()).filter(|&l| l > 0),
