@@ -143,6 +143,12 @@ pub fn process(input: &str) -> Result<(Value, bool)> {
                     }
                 }
                 for item in items.iter_mut() {
+                    // Each item is one object for the API server: the object size limit.
+                    if let Err(e) = rofs_manifest::check_object_size(item, usize::MAX, false) {
+                        failed = true;
+                        results.push(result("error", e, Some(item)));
+                        continue;
+                    }
                     let before = item.clone();
                     match rofs_manifest::rewrite_any(item, &settings) {
                         Ok(outcome) => {
@@ -220,9 +226,13 @@ pub fn run(config: Option<&Path>) -> Result<bool> {
         return run_exec_plugin(config);
     }
     let input = read_stdin("the ResourceList")?;
-    let (list, failed) = process(&input)?;
-    let text = rofs_manifest::yaml::to_string(&list)
-        .map_err(|e| anyhow!("writing the ResourceList: {e}"))?;
+    // On a thread with the stack for deeply nested documents.
+    let (list, failed, text) = rofs_manifest::with_stack(|| -> Result<_> {
+        let (list, failed) = process(&input)?;
+        let text = rofs_manifest::yaml::to_string(&list)
+            .map_err(|e| anyhow!("writing the ResourceList: {e}"))?;
+        Ok((list, failed, text))
+    })?;
     for r in list
         .get("results")
         .and_then(Value::as_array)

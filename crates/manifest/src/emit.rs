@@ -7,9 +7,28 @@
 //! strings), and every string that a YAML 1.1 or 1.2 reader could take for something else is
 //! double-quoted, so `from_str(to_string(v)) == v` (tested, and fuzzed through `rofs patch`).
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
+
+use crate::json::Spellings;
+
+thread_local! {
+    /// The input's spellings of numbers, while [`to_string_spelled`] writes.
+    static SPELLINGS: RefCell<Spellings> = RefCell::new(Spellings::default());
+}
+
+/// [`to_string`], writing numbers as `table` spells them.
+pub fn to_string_spelled(value: &Value, table: Spellings) -> String {
+    if table.is_empty() {
+        return to_string(value);
+    }
+    SPELLINGS.with(|s| *s.borrow_mut() = table);
+    let out = to_string(value);
+    SPELLINGS.with(|s| *s.borrow_mut() = Spellings::default());
+    out
+}
 
 /// Write `value` as a YAML document (no `---`), ending with a newline.
 pub fn to_string(value: &Value) -> String {
@@ -87,7 +106,10 @@ fn inline(out: &mut String, v: &Value, level: usize) {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => {
-            let _ = write!(out, "{n}");
+            let canonical = n.to_string();
+            SPELLINGS.with(|s| {
+                out.push_str(s.borrow().get(&canonical).unwrap_or(&canonical));
+            });
         }
         Value::String(s) => string(out, s, level, false),
         Value::Array(_) => out.push_str("[]"),

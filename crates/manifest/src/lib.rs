@@ -13,6 +13,7 @@ use serde_json::Value;
 
 pub mod checksum;
 mod emit;
+pub mod json;
 pub mod yaml;
 
 /// One input text and the name to use for it in messages (a file name, or `<stdin>`).
@@ -153,8 +154,14 @@ pub fn patch(
                 }
                 Err(json_error) => {
                     all_json = false;
-                    let mut d = yaml_documents(input);
-                    if d.iter_mut().all(|d| d.parse().is_ok()) {
+                    let d = yaml_documents(input);
+                    let all_parse = with_stack(|| {
+                        d.iter().all(|d| {
+                            let mut d = d.clone();
+                            d.parse().is_ok()
+                        })
+                    });
+                    if all_parse {
                         docs.extend(d);
                         continue;
                     }
@@ -198,7 +205,10 @@ pub fn patch(
         format: Some(format),
         ..Patched::default()
     };
-    let mut first = true;
+    // Whether a document was written and not closed with `...` (a directive may follow
+    // only a closed one).
+    let mut open = false;
+    let mut written = false;
     for r in results {
         let d = r?;
         out.documents += 1;
@@ -207,18 +217,53 @@ pub fn patch(
         out.containers.extend(d.containers);
         out.volumes.extend(d.volumes);
         out.warnings.extend(d.warnings);
-        if let Some(text) = d.text {
-            if !first && format != Format::Json {
+        let Some(text) = d.text else {
+            continue;
+        };
+        if format != Format::Json && d.first_of_input && written {
+            // The next input's first document: end the previous input's last line, then
+            // separate the documents as YAML requires.
+            if !out.output.ends_with('\n') {
+                out.output.push('\n');
+            }
+            if d.directives {
+                if open {
+                    out.output.push_str("...\n");
+                }
+            } else if !d.explicit_start {
                 out.output.push_str("---\n");
             }
-            first = false;
-            out.output.push_str(&text);
         }
+        if !text.is_empty() {
+            written = true;
+            open = !d.explicit_end;
+        }
+        out.output.push_str(&text);
+    }
+    if format != Format::Json && !out.output.is_empty() && !out.output.ends_with('\n') {
+        out.output.push('\n');
     }
     Ok(out)
 }
 
+/// Run `f` on a thread with a stack for documents nested [`yaml::MAX_DEPTH`] levels deep
+/// (the parser and the writer recurse once per level).
+pub fn with_stack<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new()
+            .name("rofs-manifest".into())
+            .stack_size(yaml::STACK_BYTES)
+            .spawn_scoped(scope, f)
+            .expect("spawning a thread");
+        match handle.join() {
+            Ok(v) => v,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
 /// Run `f` on every item, on up to as many threads as there are cores, keeping the order.
+/// Every thread has the stack of [`with_stack`].
 fn parallel_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
     const MIN_PER_THREAD: usize = 64;
     let threads = std::thread::available_parallelism()
@@ -226,10 +271,7 @@ fn parallel_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> V
         .min(8)
         .min(items.len() / MIN_PER_THREAD)
         .max(1);
-    if threads == 1 {
-        return items.into_iter().map(f).collect();
-    }
-    let per = items.len().div_ceil(threads);
+    let per = items.len().div_ceil(threads).max(1);
     let mut chunks: Vec<Vec<T>> = Vec::with_capacity(threads);
     let mut items = items.into_iter();
     loop {
@@ -243,7 +285,13 @@ fn parallel_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> V
     std::thread::scope(|scope| {
         let handles: Vec<_> = chunks
             .into_iter()
-            .map(|chunk| scope.spawn(move || chunk.into_iter().map(f).collect::<Vec<R>>()))
+            .map(|chunk| {
+                std::thread::Builder::new()
+                    .name("rofs-manifest".into())
+                    .stack_size(yaml::STACK_BYTES)
+                    .spawn_scoped(scope, move || chunk.into_iter().map(f).collect::<Vec<R>>())
+                    .expect("spawning a thread")
+            })
             .collect();
         handles
             .into_iter()
@@ -256,48 +304,114 @@ fn parallel_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> V
 }
 
 /// One document of the input, not parsed yet (YAML) or already parsed (JSON).
+#[derive(Clone)]
 struct Doc<'a> {
     input: &'a str,
     index: usize,
     /// First line of the document's content (after leading comments).
     line: usize,
-    first_line: usize,
-    raw: &'a str,
-    from_json: bool,
+    /// The YAML document, as split from the stream.
+    yaml: Option<yaml::RawDocument<'a>>,
+    /// The JSON document's text, as written.
+    json_raw: &'a str,
     json: Option<Value>,
 }
 
 impl Doc<'_> {
     /// The document's value; `None` for an empty or comment-only document.
     fn parse(&mut self) -> Result<Option<Value>, ManifestError> {
-        if self.from_json {
+        let Some(raw) = &self.yaml else {
             return Ok(self.json.take());
-        }
-        // Comments only, or only directives (`%YAML 1.1` before `---`): kept as written.
-        let is_empty = self.raw.lines().all(|l| {
-            let t = l.trim();
-            t.is_empty() || t.starts_with('#') || l.starts_with('%')
-        });
-        if is_empty {
-            return Ok(None);
-        }
-        let v = yaml::from_str(self.raw).map_err(|e| ManifestError::Syntax {
+        };
+        // The whole chunk: the parser reads directives and markers as in the stream.
+        let v = yaml::from_str(raw.chunk).map_err(|e| ManifestError::Syntax {
             input: self.input.to_string(),
             document: self.index,
             line: e
                 .line
-                .map_or(self.line, |l| self.first_line + l as usize - 1),
+                .map_or(self.line, |l| raw.chunk_line + l as usize - 1),
             column: e.column,
             message: e.message,
         })?;
         Ok((!v.is_null()).then_some(v))
     }
+
+    fn error(&self, what: &str, message: String) -> ManifestError {
+        ManifestError::Document {
+            input: self.input.to_string(),
+            document: self.index,
+            line: self.line,
+            what: what.to_string(),
+            message,
+        }
+    }
+}
+
+/// The most a Kubernetes object may take: the API server refuses request bodies above
+/// 3 MiB (`MaxRequestBodyBytes`, 3 * 1024 * 1024, sized as twice etcd's 1.5 MiB default
+/// request limit). Measured on the object's compact JSON, what kubectl sends; each item of
+/// a `kind: List` is its own request.
+pub const MAX_OBJECT_BYTES: usize = 3 << 20;
+
+/// Refuse an object (or an item of a List) larger than [`MAX_OBJECT_BYTES`] as JSON.
+/// `text_len`: the length of the text it was read from (the check is skipped when that
+/// text cannot hold such an object: small and without aliases).
+pub fn check_object_size(doc: &Value, text_len: usize, aliases: bool) -> Result<(), String> {
+    if text_len <= MAX_OBJECT_BYTES / 8 && !aliases {
+        return Ok(());
+    }
+    if workload::is_list(doc) {
+        for (i, item) in doc
+            .get("items")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            check_object_size(item, usize::MAX, aliases)
+                .map_err(|e| format!("items[{i}] ({}): {e}", describe(item)))?;
+        }
+        return Ok(());
+    }
+    let len = json_len(doc);
+    if len > MAX_OBJECT_BYTES {
+        return Err(format!(
+            "the object is {len} bytes as JSON, more than the {MAX_OBJECT_BYTES} bytes (3 MiB) \
+             the Kubernetes API server accepts in one request"
+        ));
+    }
+    Ok(())
+}
+
+/// Length of the compact JSON encoding of `v`.
+fn json_len(v: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    let _ = serde_json::to_writer(&mut c, v);
+    c.0
 }
 
 /// What one document contributes to the output.
 struct DocOut {
-    /// The document's text, without a separator; `None`: nothing to write.
+    /// The document's text, markers included; `None`: nothing to write.
     text: Option<String>,
+    /// The document is the first of its input.
+    first_of_input: bool,
+    /// `text` starts with `---` (or directives and `---`).
+    explicit_start: bool,
+    /// `text` starts with directives (`%YAML`, `%TAG`).
+    directives: bool,
+    /// `text` ends with `...`.
+    explicit_end: bool,
     workload: bool,
     changed: bool,
     warnings: Vec<String>,
@@ -312,32 +426,49 @@ fn process(
     configs: Option<&checksum::Index>,
     format: Format,
 ) -> Result<DocOut, ManifestError> {
-    let from_json = doc.from_json;
+    let mut out = DocOut {
+        text: None,
+        first_of_input: doc.index == 1,
+        explicit_start: doc.yaml.as_ref().is_some_and(|r| r.explicit),
+        directives: doc
+            .yaml
+            .as_ref()
+            .is_some_and(yaml::RawDocument::has_directives),
+        explicit_end: doc
+            .yaml
+            .as_ref()
+            .is_some_and(yaml::RawDocument::explicit_end),
+        workload: false,
+        changed: false,
+        warnings: Vec::new(),
+        containers: BTreeSet::new(),
+        volumes: BTreeSet::new(),
+    };
     let Some(mut value) = value else {
         // Empty or comment-only document: keep it as written.
-        let keep = format == Format::Yaml && !doc.raw.trim().is_empty();
-        return Ok(DocOut {
-            text: keep.then(|| with_newline(doc.raw)),
-            workload: false,
-            changed: false,
-            warnings: Vec::new(),
-            containers: BTreeSet::new(),
-            volumes: BTreeSet::new(),
-        });
+        if format == Format::Yaml
+            && let Some(raw) = &doc.yaml
+            && !raw.chunk.is_empty()
+        {
+            out.text = Some(raw.chunk.to_string());
+        }
+        return Ok(out);
     };
     let what = describe(&value);
     if !value.is_object() {
-        return Err(ManifestError::Document {
-            input: doc.input.to_string(),
-            document: doc.index,
-            line: doc.line,
-            what,
-            message: format!(
+        return Err(doc.error(
+            &what,
+            format!(
                 "expected a Kubernetes object (a map), found {}",
                 kind_of(&value)
             ),
-        });
+        ));
     }
+    let (text_len, aliases) = match &doc.yaml {
+        Some(raw) => (raw.chunk.len(), raw.chunk.contains('*')),
+        None => (doc.json_raw.len(), false),
+    };
+    check_object_size(&value, text_len, aliases).map_err(|m| doc.error(&what, m))?;
     let mut outcome = rewrite_any(&mut value, settings).map_err(|e| ManifestError::Rewrite {
         input: doc.input.to_string(),
         document: doc.index,
@@ -350,36 +481,58 @@ fn process(
     {
         outcome.changed = true;
     }
-    let text = match format {
-        Format::Json => {
-            let mut text = serde_json::to_string_pretty(&value)
+    // Numbers as the input spelled them (only computed for documents written anew).
+    let spellings = || match &doc.yaml {
+        Some(raw) => json::Spellings::of_yaml(raw.chunk),
+        None => json::Spellings::of_json(doc.json_raw),
+    };
+    let text = match (&doc.yaml, format) {
+        // JSON in, JSON out, unchanged: byte for byte.
+        (None, Format::Json) if !outcome.changed => with_newline(doc.json_raw),
+        (_, Format::Json) => {
+            let mut text = json::to_string_pretty(&value, &spellings())
                 .map_err(|e| ManifestError::Output(e.to_string()))?;
             text.push('\n');
             text
         }
-        _ if !outcome.changed && !from_json => with_newline(doc.raw),
-        _ => {
-            let mut text = if from_json {
-                String::new()
+        (Some(raw), _) if !outcome.changed => raw.chunk.to_string(),
+        (Some(raw), _) => {
+            // Directives, comments and `---` as written (the marker alone on its line when
+            // content followed it), then the leading comments, the new content, and `...`.
+            let mut text = String::with_capacity(raw.chunk.len() + 1024);
+            if raw.content_on_marker_line() {
+                text.push_str(&raw.head[..raw.head.len() - 3]);
+                text.push_str("---\n");
             } else {
-                yaml::leading_comments(doc.raw).to_string()
-            };
-            text.push_str(&yaml::to_string(&value).map_err(ManifestError::Output)?);
+                text.push_str(raw.head);
+            }
+            text.push_str(yaml::leading_comments(raw.text));
+            text.push_str(&yaml::to_string_spelled(&value, spellings()));
+            text.push_str(raw.tail);
+            text
+        }
+        (None, _) => {
+            // A JSON document in a YAML stream.
+            out.explicit_start = doc.index > 1;
+            let mut text = String::new();
+            if doc.index > 1 {
+                text.push_str("---\n");
+            }
+            text.push_str(&yaml::to_string_spelled(&value, spellings()));
             text
         }
     };
-    Ok(DocOut {
-        text: Some(text),
-        workload: outcome.workload,
-        changed: outcome.changed,
-        warnings: outcome
-            .warnings
-            .into_iter()
-            .map(|w| format!("{}: document {} ({what}): {w}", doc.input, doc.index))
-            .collect(),
-        containers: outcome.containers,
-        volumes: outcome.volumes,
-    })
+    out.text = Some(text);
+    out.workload = outcome.workload;
+    out.changed = outcome.changed;
+    out.warnings = outcome
+        .warnings
+        .into_iter()
+        .map(|w| format!("{}: document {} ({what}): {w}", doc.input, doc.index))
+        .collect();
+    out.containers = outcome.containers;
+    out.volumes = outcome.volumes;
+    Ok(out)
 }
 
 fn with_newline(text: &str) -> String {
@@ -398,9 +551,8 @@ fn yaml_documents<'a>(input: &Input<'a>) -> Vec<Doc<'a>> {
             input: input.name,
             index: i + 1,
             line: raw.first_line + yaml::leading_comments(raw.text).lines().count(),
-            first_line: raw.first_line,
-            raw: raw.text,
-            from_json: false,
+            yaml: Some(raw),
+            json_raw: "",
             json: None,
         })
         .collect()
@@ -408,36 +560,55 @@ fn yaml_documents<'a>(input: &Input<'a>) -> Vec<Doc<'a>> {
 
 fn json_documents<'a>(input: &Input<'a>) -> Result<Vec<Doc<'a>>, ManifestError> {
     let mut docs = Vec::new();
-    let mut stream = serde_json::Deserializer::from_str(input.text).into_iter::<Value>();
+    let mut de = serde_json::Deserializer::from_str(input.text);
+    // Depth is limited by `json::Document` (to yaml::MAX_DEPTH, as for YAML), on a
+    // thread with the stack for it.
+    de.disable_recursion_limit();
+    let mut stream = de.into_iter::<json::Document>();
     let mut index = 0;
     // Lines before `offset`, counted incrementally (a JSON stream may hold many documents).
     let (mut counted_to, mut lines_before) = (0usize, 0usize);
-    loop {
-        let offset = stream.byte_offset();
+    let parsed = with_stack(|| {
+        let mut out = Vec::new();
+        loop {
+            let offset = stream.byte_offset();
+            match stream.next() {
+                None => break,
+                Some(r) => {
+                    let failed = r.is_err();
+                    out.push((offset, stream.byte_offset(), r));
+                    if failed {
+                        break;
+                    }
+                }
+            }
+        }
+        out
+    });
+    for (offset, end, r) in parsed {
         lines_before += input.text[counted_to..offset].matches('\n').count();
         counted_to = offset;
+        let raw = input.text[offset..end].trim_start();
         let line = 1
             + lines_before
-            + input.text[offset..]
+            + input.text[offset..end]
                 .chars()
                 .take_while(|c| c.is_whitespace())
                 .filter(|&c| c == '\n')
                 .count();
-        match stream.next() {
-            None => break,
-            Some(Ok(value)) => {
+        match r {
+            Ok(json::Document(value)) => {
                 index += 1;
                 docs.push(Doc {
                     input: input.name,
                     index,
                     line,
-                    first_line: line,
-                    raw: "",
-                    from_json: true,
+                    yaml: None,
+                    json_raw: raw,
                     json: Some(value),
                 });
             }
-            Some(Err(e)) => {
+            Err(e) => {
                 return Err(ManifestError::Syntax {
                     input: input.name.to_string(),
                     document: index + 1,

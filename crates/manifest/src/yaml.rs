@@ -17,39 +17,142 @@ pub struct YamlError {
     pub message: String,
 }
 
-fn options() -> serde_saphyr::Options {
+/// Deepest nesting of maps and lists rofs reads in one document (YAML or JSON).
+///
+/// The API server's decoders stop at 10,000 levels (`encoding/json`, go-yaml's scanner);
+/// rofs's parser and writer recurse once per level (about 5 KiB of stack per level in a
+/// release build, 13 KiB in a debug one), so rofs stops at 1,000: 15 times the
+/// deepest real manifest seen (the CRDs of the real-world corpus nest 30-odd levels).
+pub const MAX_DEPTH: usize = 1_000;
+
+/// Stack for a thread that parses and writes documents of up to [`MAX_DEPTH`] levels.
+pub const STACK_BYTES: usize = 64 << 20;
+
+/// Nodes (maps, lists and scalars, counting every alias expansion) one document of
+/// `len` bytes may hold. Without aliases a node takes at least one byte of text, so only
+/// alias expansion can pass this: a billion-laughs document is refused after at most
+/// `max(len, 250,000)` nodes, while any document without aliases is read whatever its size.
+pub fn max_nodes(len: usize) -> usize {
+    len.max(250_000)
+}
+
+fn options(len: usize) -> serde_saphyr::Options {
+    let nodes = max_nodes(len);
+    let budget = serde_saphyr::budget! {
+        max_depth: MAX_DEPTH,
+        flow_nesting_limit: MAX_DEPTH,
+        max_nodes: nodes,
+        // Every node is at most two events (start and end), plus the stream/document ones.
+        max_events: 2 * nodes + 16,
+        max_total_scalar_bytes: (64usize << 20).max(2 * len),
+        max_reader_input_bytes: None,
+    };
     serde_saphyr::options! {
+        budget: budget,
         legacy_octal_numbers: true,
+        // Continuation lines of flow collections and quoted scalars indented as YAML requires
+        // (the YAML test suite's invalid cases 9C9N, DK95-01, QB6E).
+        strict_indentation: true,
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
         with_snippet: false,
     }
 }
 
 /// Parse one YAML document into a JSON value (map key order kept).
+///
+/// Call it on a thread with [`STACK_BYTES`] of stack: a document may nest [`MAX_DEPTH`] levels.
 pub fn from_str(text: &str) -> Result<Value, YamlError> {
-    serde_saphyr::from_str_with_options::<Value>(text, options()).map_err(|e| {
-        let location = e.location();
-        let message = e.without_snippet().to_string();
-        // The crate prefixes "error: line L column C: "; we print our own position.
-        let message = message
-            .split_once(": ")
-            .filter(|(head, _)| head.starts_with("error"))
-            .map_or(message.as_str(), |(_, rest)| rest);
-        let message = match message.split_once(": ") {
-            Some((head, rest)) if head.starts_with("line ") => rest,
-            _ => message,
-        };
-        // ...and sometimes appends " at line L, column C" (relative to the document).
-        let message = match message.rfind(" at line ") {
-            Some(i) if message[i..].contains("column") => &message[..i],
-            _ => message,
-        };
-        YamlError {
-            line: location.as_ref().map(|l| l.line()).filter(|&l| l > 0),
-            column: location.as_ref().map(|l| l.column()).filter(|&c| c > 0),
-            message: message.trim().to_string(),
+    serde_saphyr::from_str_with_options::<Value>(text, options(text.len()))
+        .map_err(|e| error(&e, text.len()))
+}
+
+/// Our message for a parser error: complete sentences, no advice meant for the library's
+/// users, the position given separately.
+fn error(e: &serde_saphyr::Error, len: usize) -> YamlError {
+    use serde_saphyr::Error as E;
+    use serde_saphyr::budget::BudgetBreach as B;
+    let location = e.location();
+    let mut inner = e.without_snippet();
+    while let E::AliasError { error, .. } | E::WithSnippet { error, .. } = inner {
+        inner = error;
+    }
+    let message = match inner {
+        E::DuplicateMappingKey { key, .. } => match key {
+            Some(k) => format!("duplicate key {k:?} in a map (each key may appear once)"),
+            None => "duplicate key in a map (each key may appear once)".to_string(),
+        },
+        E::Budget { breach, .. } => match breach {
+            B::Depth { .. } => format!(
+                "maps and lists nested deeper than {MAX_DEPTH} levels (the most rofs reads)"
+            ),
+            B::Nodes { .. } | B::Events { .. } | B::ScalarBytes { .. } => format!(
+                "aliases expand this document to more than {} nodes (maps, lists and values); \
+                 refused as an alias bomb",
+                max_nodes(len)
+            ),
+            B::Aliases { .. } | B::Anchors { .. } | B::AliasAnchorRatio { .. } => {
+                "too many aliases (`*name`) for the anchors they refer to; refused as an alias \
+                 bomb"
+                    .to_string()
+            }
+            B::RecordedAnchorEvents { .. } | B::RecordedAnchorBytes { .. } => {
+                "anchored content (`&name`) too large to expand; refused as an alias bomb"
+                    .to_string()
+            }
+            B::MergeKeys { .. } => "too many merge keys (`<<`)".to_string(),
+            other => format!("document too large ({other:?})"),
+        },
+        E::AliasReplayLimitExceeded { .. }
+        | E::AliasExpansionLimitExceeded { .. }
+        | E::AliasReplayStackDepthExceeded { .. }
+        | E::AliasReplayCounterOverflow { .. } => {
+            "aliases (`*name`) expand too far; refused as an alias bomb".to_string()
         }
-    })
+        other => {
+            let m = strip_position(&other.to_string());
+            // Advice meant for the library's users ("... set X in Options") is not ours.
+            match m.find(". If you").or_else(|| m.find(", set ")) {
+                Some(i) if m[i..].contains("Options") => m[..i].to_string(),
+                _ => m,
+            }
+        }
+    };
+    YamlError {
+        line: location.as_ref().map(|l| l.line()).filter(|&l| l > 0),
+        column: location.as_ref().map(|l| l.column()).filter(|&c| c > 0),
+        message,
+    }
+}
+
+/// The library's message without the position it adds (we print our own): a leading
+/// `error: line L column C: ` and a trailing ` at line L, column C`.
+fn strip_position(message: &str) -> String {
+    let mut m = message.trim();
+    if let Some(rest) = m.strip_prefix("error: ") {
+        m = rest;
+    }
+    if let Some(rest) = m.strip_prefix("line ")
+        && let Some((pos, after)) = rest.split_once(": ")
+        && pos
+            .split(|c: char| !c.is_ascii_digit())
+            .any(|p| !p.is_empty())
+        && pos
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == ' ' || c == ',' || c.is_ascii_alphabetic())
+        && pos.contains("column")
+    {
+        m = after;
+    }
+    if let Some(i) = m.rfind(" at line ") {
+        let tail = &m[i + " at line ".len()..];
+        if tail
+            .split(", column ")
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        {
+            m = &m[..i];
+        }
+    }
+    m.trim().to_string()
 }
 
 /// Write a value as a YAML document (no leading `---`), ending with a newline.
@@ -57,64 +160,184 @@ pub fn to_string(value: &Value) -> Result<String, String> {
     Ok(crate::emit::to_string(value))
 }
 
-/// One document of a multi-document YAML text.
+/// [`to_string`], with numbers spelled as in the input `table` was made from.
+pub fn to_string_spelled(value: &Value, table: crate::json::Spellings) -> String {
+    crate::emit::to_string_spelled(value, table)
+}
+
+/// One document of a multi-document YAML text, as a slice of the stream that contains
+/// exactly one YAML document: `chunk` is `head`, then `text`, then `tail`, all contiguous.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawDocument<'a> {
-    /// The document's text, without its `---` line.
+    /// Everything that belongs to this document, as written: directives and comments before
+    /// its `---`, the `---` line, the content, and its `...` line. Parsing `chunk` reads
+    /// directives (`%TAG`) and markers as a YAML parser reads them in the stream.
+    pub chunk: &'a str,
+    /// The part of `chunk` before `text`: directives, comments, the `---` marker.
+    pub head: &'a str,
+    /// The document's content (after its `---` marker, before its `...` line).
     pub text: &'a str,
+    /// The part of `chunk` after `text`: the `...` line, if any.
+    pub tail: &'a str,
     /// 1-based line of the first line of `text` in the whole input.
     pub first_line: usize,
+    /// 1-based line of the first line of `chunk` in the whole input.
+    pub chunk_line: usize,
+    /// The document starts with `---` (false: a bare document, at the start of the
+    /// stream or after `...`).
+    pub explicit: bool,
+}
+
+impl RawDocument<'_> {
+    /// Content starts on the `---` line itself (`--- |`, `--- {a: 1}`).
+    pub fn content_on_marker_line(&self) -> bool {
+        self.explicit && !self.head.ends_with('\n')
+    }
+
+    /// The document ends with `...`.
+    pub fn explicit_end(&self) -> bool {
+        !self.tail.is_empty()
+    }
+
+    /// Directives (`%YAML`, `%TAG`) before the document's `---`.
+    pub fn has_directives(&self) -> bool {
+        self.head.lines().any(|l| l.starts_with('%'))
+    }
 }
 
 /// Split a YAML stream at its document markers (`---` and `...` at the start of a line).
 ///
 /// YAML forbids these markers inside a document's content at column 0, so a line-based
-/// split is exact; `--- content` on the marker line stays with its document.
-pub fn split_documents(input: &str) -> Vec<RawDocument<'_>> {
+/// split is exact. Directives and comments before a `---` belong to that document; `--- content`
+/// on the marker line stays with its document. The concatenation of every `chunk` is the
+/// input: nothing is dropped, so documents rofs does not change are written back as they came.
+/// Whatever a chunk holds beyond one document (text after `...`, a directive without `---`)
+/// is left for the parser to refuse.
+pub fn split_documents<'a>(input: &'a str) -> Vec<RawDocument<'a>> {
+    #[derive(PartialEq)]
+    enum State {
+        /// Before a document: blank lines, comments and directives so far.
+        Prefix,
+        /// Inside a document's content.
+        Content,
+    }
     let mut docs = Vec::new();
-    let mut start = 0usize;
-    let mut start_line = 1usize;
+    let mut state = State::Prefix;
+    // Current chunk: start offset and line; content start offset and line; explicit start.
+    let (mut chunk_start, mut chunk_line) = (0usize, 1usize);
+    let (mut text_start, mut text_line) = (0usize, 1usize);
+    let mut explicit = false;
     let mut offset = 0usize;
-    let mut explicit_start = false;
+    let push = |docs: &mut Vec<RawDocument<'a>>,
+                chunk_start: usize,
+                chunk_line: usize,
+                text_start: usize,
+                text_line: usize,
+                text_end: usize,
+                chunk_end: usize,
+                explicit: bool| {
+        docs.push(RawDocument {
+            chunk: &input[chunk_start..chunk_end],
+            head: &input[chunk_start..text_start],
+            text: &input[text_start..text_end],
+            tail: &input[text_end..chunk_end],
+            first_line: text_line,
+            chunk_line,
+            explicit,
+        });
+    };
     for (line_no, line) in (1usize..).zip(input.split_inclusive('\n')) {
         let bare = line.trim_end_matches(['\n', '\r']);
         let is_marker = |m: &str| {
             bare.strip_prefix(m)
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
         };
+        let next = offset + line.len();
         if is_marker("---") {
-            if offset > start || explicit_start {
-                docs.push(RawDocument {
-                    text: &input[start..offset],
-                    first_line: start_line,
-                });
+            if state == State::Content {
+                // The previous document ends here, without `...`.
+                push(
+                    &mut docs,
+                    chunk_start,
+                    chunk_line,
+                    text_start,
+                    text_line,
+                    offset,
+                    offset,
+                    explicit,
+                );
+                chunk_start = offset;
+                chunk_line = line_no;
             }
-            // Content after `--- ` on the marker line belongs to the new document.
+            // Content after `--- ` on the marker line belongs to the document.
             let rest = &bare[3..];
             if rest.trim().is_empty() || rest.trim_start().starts_with('#') {
-                start = offset + line.len();
-                start_line = line_no + 1;
+                text_start = next;
+                text_line = line_no + 1;
             } else {
-                start = offset + 3;
-                start_line = line_no;
+                text_start = offset + 3;
+                text_line = line_no;
             }
-            explicit_start = true;
+            explicit = true;
+            state = State::Content;
         } else if is_marker("...") {
-            docs.push(RawDocument {
-                text: &input[start..offset],
-                first_line: start_line,
-            });
-            start = offset + line.len();
-            start_line = line_no + 1;
-            explicit_start = false;
+            if state == State::Prefix {
+                // `...` with no document open ends an empty bare one (or, after
+                // directives, is an error the parser reports).
+                text_start = offset;
+                text_line = line_no;
+                explicit = false;
+            }
+            push(
+                &mut docs,
+                chunk_start,
+                chunk_line,
+                text_start,
+                text_line,
+                offset,
+                next,
+                explicit,
+            );
+            chunk_start = next;
+            chunk_line = line_no + 1;
+            explicit = false;
+            state = State::Prefix;
+        } else if state == State::Prefix {
+            let t = bare.trim_start();
+            if !(t.is_empty() || t.starts_with('#') || bare.starts_with('%')) {
+                // A bare document starts (its leading comments stay in its text).
+                text_start = chunk_start;
+                text_line = chunk_line;
+                explicit = false;
+                state = State::Content;
+            }
         }
-        offset += line.len();
+        offset = next;
     }
-    if start < input.len() || explicit_start {
-        docs.push(RawDocument {
-            text: &input[start..],
-            first_line: start_line,
-        });
+    match state {
+        State::Content => push(
+            &mut docs,
+            chunk_start,
+            chunk_line,
+            text_start,
+            text_line,
+            input.len(),
+            input.len(),
+            explicit,
+        ),
+        // Comments (or directives) after the last document: a chunk without a document,
+        // kept as written (or refused by the parser for a directive without `---`).
+        State::Prefix if chunk_start < input.len() => push(
+            &mut docs,
+            chunk_start,
+            chunk_line,
+            chunk_start,
+            chunk_line,
+            input.len(),
+            input.len(),
+            false,
+        ),
+        State::Prefix => {}
     }
     docs
 }

@@ -46,7 +46,7 @@ fn yaml11_boolean_keys_mean_what_kubectl_reads() {
     );
 }
 
-/// A `%YAML 1.1` directive before `---` is valid YAML; it becomes a document of its own.
+/// A `%YAML 1.1` directive before `---` is valid YAML; it belongs to the document after it.
 #[test]
 fn yaml_directive_is_accepted() {
     patch(&format!("%YAML 1.1\n---\n{POD}")).expect("valid YAML stream");
