@@ -145,8 +145,9 @@ pub struct CertsArgs {
     #[arg(long, value_name = "NS", default_value = "rofs-system")]
     pub namespace: String,
 
-    /// Validity of the serving certificate, in days (the CA: 10 years).
-    #[arg(long, value_name = "DAYS", default_value_t = 365)]
+    /// Validity of the serving certificate, in days: 1 to 36500 (the CA: 10 years).
+    #[arg(long, value_name = "DAYS", default_value_t = 365,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(rofs_webhook::certs::MAX_DAYS)))]
     pub days: u32,
 }
 
