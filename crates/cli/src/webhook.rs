@@ -98,6 +98,27 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub request_timeout: u64,
 
+    /// Close a connection with no request in progress for SECONDS (HTTP/2: GOAWAY).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout: u64,
+
+    /// Connections open at once; at the limit, new ones wait in the listen backlog until one
+    /// closes. Keep it below the open files limit (`ulimit -n`).
+    #[arg(long, value_name = "N", default_value_t = rofs_webhook::server::MAX_CONNECTIONS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_connections: usize,
+
+    /// Reviews computed at once, off the async workers [default: the CPUs available].
+    #[arg(long, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_reviews_in_flight: Option<usize>,
+
+    /// Reviews waiting for one of those; beyond, HTTP 503 (the API server applies the
+    /// webhook's failurePolicy).
+    #[arg(long, value_name = "N", default_value_t = rofs_webhook::server::MAX_REVIEWS_QUEUED)]
+    pub max_reviews_queued: usize,
+
     /// Server-wide settings (same flags as `rofs patch`); `--config` also reads
     /// `imageProfiles` and `onInvalid`.
     #[command(flatten)]
@@ -124,8 +145,9 @@ pub struct CertsArgs {
     #[arg(long, value_name = "NS", default_value = "rofs-system")]
     pub namespace: String,
 
-    /// Validity of the serving certificate, in days (the CA: 10 years).
-    #[arg(long, value_name = "DAYS", default_value_t = 365)]
+    /// Validity of the serving certificate, in days: 1 to 36500 (the CA: 10 years).
+    #[arg(long, value_name = "DAYS", default_value_t = 365,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(rofs_webhook::certs::MAX_DAYS)))]
     pub days: u32,
 }
 
@@ -181,5 +203,11 @@ fn serve(args: ServeArgs) -> Result<()> {
     options.drain_delay = Duration::from_secs(args.drain_delay);
     options.shutdown_timeout = Duration::from_secs(args.shutdown_timeout);
     options.request_timeout = Duration::from_secs(args.request_timeout);
+    options.idle_timeout = Duration::from_secs(args.idle_timeout);
+    options.max_connections = args.max_connections;
+    if let Some(n) = args.max_reviews_in_flight {
+        options.max_reviews_in_flight = n;
+    }
+    options.max_reviews_queued = args.max_reviews_queued;
     rofs_webhook::run_blocking(options).context("rofs webhook")
 }

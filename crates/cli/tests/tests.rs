@@ -1,3 +1,4 @@
 mod errors;
 mod frontends;
 mod large;
+mod webhook;

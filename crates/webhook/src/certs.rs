@@ -22,7 +22,12 @@ pub enum CertError {
     },
     #[error("invalid {what} {value:?}: expected a DNS label (lowercase letters, digits, `-`)")]
     Name { what: &'static str, value: String },
+    #[error("--days {0}: the validity must be 1 to {MAX_DAYS} days (100 years)")]
+    Days(u32),
 }
+
+/// The longest validity `generate` accepts for the serving certificate: 100 years.
+pub const MAX_DAYS: u32 = 36_500;
 
 /// PEM texts of a CA, a serving certificate it signed, and the serving key.
 #[derive(Debug, Clone)]
@@ -54,8 +59,13 @@ pub fn dns_names(service: &str, namespace: &str) -> Vec<String> {
 }
 
 /// Generate a CA (valid 10 years) and a serving certificate for `service.namespace.svc`
-/// (valid `days` days), both ECDSA P-256.
+/// (valid `days` days, 1 to [`MAX_DAYS`]), both ECDSA P-256.
 pub fn generate(service: &str, namespace: &str, days: u32) -> Result<Generated, CertError> {
+    // 0 would be a certificate already expired (not_before is an hour ago); far beyond
+    // 100 years `now + days` overflows time's year 9999.
+    if !(1..=MAX_DAYS).contains(&days) {
+        return Err(CertError::Days(days));
+    }
     for (what, value) in [("service name", service), ("namespace", namespace)] {
         if !rofs_core::settings::is_dns_label(value) {
             return Err(CertError::Name {
@@ -156,5 +166,15 @@ mod tests {
             generate("Bad_Name", "ns", 1),
             Err(CertError::Name { .. })
         ));
+    }
+
+    #[test]
+    fn days_out_of_range_are_errors_not_panics() {
+        for days in [0, MAX_DAYS + 1, 3_000_000, u32::MAX] {
+            let e = generate("rofs-webhook", "rofs-system", days).expect_err("refused");
+            assert!(matches!(e, CertError::Days(d) if d == days), "{e}");
+            assert!(e.to_string().contains("1 to 36500 days"), "{e}");
+        }
+        generate("rofs-webhook", "rofs-system", MAX_DAYS).expect("100 years is representable");
     }
 }

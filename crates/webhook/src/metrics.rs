@@ -12,7 +12,7 @@ pub const BUCKETS: [f64; 12] = [
 ];
 
 /// HTTP status codes counted separately; anything else is counted as `other`.
-const CODES: [u16; 6] = [200, 400, 408, 413, 415, 500];
+const CODES: [u16; 7] = [200, 400, 408, 413, 415, 500, 503];
 
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -28,6 +28,18 @@ pub struct Metrics {
     duration_sum_nanos: AtomicU64,
     tls_reloads: AtomicU64,
     tls_reload_errors: AtomicU64,
+    connections: AtomicU64,
+    accept_errors: AtomicU64,
+}
+
+/// One open connection, counted in `rofs_webhook_connections` until dropped.
+#[derive(Debug)]
+pub struct OpenConnection<'a>(&'a Metrics);
+
+impl Drop for OpenConnection<'_> {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Relaxed);
+    }
 }
 
 /// What one review decided, for the counters.
@@ -74,6 +86,21 @@ impl Metrics {
         }
     }
 
+    /// A connection accepted; it counts as open until the returned guard is dropped.
+    pub fn connection_opened(&self) -> OpenConnection<'_> {
+        self.connections.fetch_add(1, Relaxed);
+        OpenConnection(self)
+    }
+
+    /// Connections open now.
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Relaxed)
+    }
+
+    pub fn accept_error(&self) {
+        self.accept_errors.fetch_add(1, Relaxed);
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
@@ -98,7 +125,11 @@ impl Metrics {
             "rofs_webhook_requests_total{{code=\"other\"}} {}",
             self.requests[CODES.len()].load(Relaxed)
         ));
-        let counters: [(&str, &str, &AtomicU64); 8] = [
+        w(format_args!(
+            "# HELP rofs_webhook_connections Connections open (TLS handshake included).\n# TYPE rofs_webhook_connections gauge\nrofs_webhook_connections {}",
+            self.connections.load(Relaxed)
+        ));
+        let counters: [(&str, &str, &AtomicU64); 9] = [
             (
                 "rofs_webhook_mutations_total",
                 "Pods patched (non-empty JSON Patch).",
@@ -138,6 +169,11 @@ impl Metrics {
                 "rofs_webhook_tls_reload_errors_total",
                 "Failed certificate reloads (the previous certificate stays in use).",
                 &self.tls_reload_errors,
+            ),
+            (
+                "rofs_webhook_accept_errors_total",
+                "Failed accept() calls (EMFILE...); each is followed by a pause of 10 ms to 1 s.",
+                &self.accept_errors,
             ),
         ];
         for (name, help, value) in counters {

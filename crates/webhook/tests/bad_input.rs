@@ -177,7 +177,7 @@ async fn slow_clients_are_cut_off_in_bounded_time() {
     let start = Instant::now();
     let mut conn = connect(server.addr, &[&certs.ca]).await;
     conn.write_all(
-        format!("POST /mutate HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 1000\r\n\r\n{{\"api")
+        format!("POST /mutate HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"api")
             .as_bytes(),
     )
     .await

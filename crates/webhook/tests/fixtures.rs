@@ -317,3 +317,53 @@ async fn http2_like_the_api_server() {
     }
     server.stop().await;
 }
+
+/// Issue 9 item 1 (webhook side): a pod author forges `rofs.io/status` to list a mesh's
+/// injected init container and sidecar and a PVC volume; before, rofs "removed what it had
+/// injected" and the patch stripped all three. The core now refuses such a status with an
+/// error, which the webhook maps like any invalid annotation: denied with the core's message
+/// (`onInvalid: deny`), or admitted unchanged with it as a warning (`onInvalid: allow`);
+/// never a patch that touches the three.
+#[ignore = "needs the core's forged rofs.io/status error (issue 9 item 1, crates/core, \
+            another helper's branch); fails on main's core until that is merged: remove \
+            this line then"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_status_is_denied_or_admitted_unchanged() {
+    let certs = make_certs();
+    let request = fixture("forged-status.json");
+    let names_an_entry = |text: &str| {
+        text.starts_with("rofs: ")
+            && text.contains("rofs.io/status")
+            && ["istio-init", "istio-proxy", "precious"]
+                .iter()
+                .any(|n| text.contains(n))
+    };
+    let server = start_default(&certs, Config::default()).await;
+    let review = post(server.addr, &certs.ca, request.to_string().as_bytes())
+        .await
+        .json();
+    let response = &review["response"];
+    assert!(response.get("patch").is_none(), "{review}");
+    assert_eq!(response["allowed"], false, "{review}");
+    assert_eq!(response["status"]["code"], 400);
+    let message = response["status"]["message"].as_str().expect("message");
+    assert!(names_an_entry(message), "{message}");
+    server.stop().await;
+
+    let config = Config {
+        on_invalid: OnInvalid::Allow,
+        ..Config::default()
+    };
+    let server = start_default(&certs, config).await;
+    let review = post(server.addr, &certs.ca, request.to_string().as_bytes())
+        .await
+        .json();
+    assert_eq!(review["response"]["allowed"], true, "{review}");
+    assert!(review["response"].get("patch").is_none(), "{review}");
+    let warning = review["response"]["warnings"][0].as_str().expect("warning");
+    assert!(
+        names_an_entry(warning) && warning.contains("admitted unchanged"),
+        "{warning}"
+    );
+    server.stop().await;
+}

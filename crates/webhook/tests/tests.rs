@@ -4,6 +4,7 @@ mod bad_input;
 mod fixtures;
 mod fuzz;
 mod lifecycle;
+mod limits;
 mod manifests;
 mod rotation;
 mod util;

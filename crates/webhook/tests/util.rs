@@ -271,3 +271,67 @@ pub fn patch_of(review: &Value) -> json_patch::Patch {
         }
     }
 }
+
+/// A TLS connection negotiating HTTP/2 by ALPN.
+pub async fn connect_h2(addr: SocketAddr, ca: &CertificateDer<'static>) -> TlsStream<TcpStream> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.clone()).expect("CA");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocols")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let stream = TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from(HOST).expect("name"), tcp)
+        .await
+        .expect("TLS handshake");
+    assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    stream
+}
+
+/// Read (and discard) until the server closes the connection: true if it did within
+/// `within` (a generous bound, not a timing assertion).
+pub async fn closed_by_server<S: AsyncReadExt + Unpin>(stream: &mut S, within: Duration) -> bool {
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(within, async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+/// The worst-case AdmissionReview of issue 9: a Pod CREATE whose `rofs.io/writable` lists
+/// `paths` distinct sibling paths `{prefix}0,{prefix}1,...`. 20,000 paths with prefix `/p`
+/// is 149 KB; with `/var/lib/app/d`, 389 KB. Same shape as benches/webhook/stress.py.
+pub fn worst_case_review(paths: usize, prefix: &str) -> Value {
+    let writable: Vec<String> = (0..paths).map(|i| format!("{prefix}{i}")).collect();
+    serde_json::json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "worst-case",
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "namespace": "default",
+            "operation": "CREATE",
+            "object": {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {
+                    "generateName": "worst-",
+                    "namespace": "default",
+                    "annotations": {"rofs.io/writable": writable.join(",")},
+                },
+                "spec": {"containers": [{"name": "app", "image": "nginx"}]},
+            },
+        },
+    })
+}
