@@ -137,9 +137,10 @@ pub(super) fn memory_backed(fd: &OwnedFd) -> bool {
 
 /// Opens DST (created when missing: handy outside a pod) and takes an
 /// exclusive `flock` on it, held until the returned fd is closed: a second
-/// seed of the same DST waits (`on_wait` is called first), then finds the
-/// done marker.
-pub(super) fn open_and_lock(dst: &Path, on_wait: impl FnOnce()) -> Result<OwnedFd, AgentError> {
+/// seed of the same DST waits, then finds the done marker. `say` gets a line
+/// for the log when it waits, or when DST's file system has no `flock`
+/// (the seed then runs unlocked, as before).
+pub(super) fn open_and_lock(dst: &Path, say: impl Fn(&str)) -> Result<OwnedFd, AgentError> {
     create_dirs(dst).ctx("create destination", || dst.to_path_buf())?;
     let dst_fd = rustix::fs::open(dst, DIR_FLAGS, Mode::empty()).map_err(|e| {
         if e == Errno::NOTDIR || e == Errno::LOOP {
@@ -148,9 +149,14 @@ pub(super) fn open_and_lock(dst: &Path, on_wait: impl FnOnce()) -> Result<OwnedF
             AgentError::io("open destination", dst.to_path_buf(), e.into())
         }
     })?;
+    let unsupported = |e: Errno| matches!(e, Errno::OPNOTSUPP | Errno::NOLCK | Errno::NOSYS);
     match rustix::fs::flock(&dst_fd, FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => return Ok(dst_fd),
-        Err(Errno::WOULDBLOCK) => on_wait(),
+        Err(Errno::WOULDBLOCK) => say("another seed of it is running: waiting for it"),
+        Err(e) if unsupported(e) => {
+            say(&format!("cannot lock it ({e}): seeding without the lock"));
+            return Ok(dst_fd);
+        }
         Err(e) => return Err(AgentError::io("lock", dst.to_path_buf(), e.into())),
     }
     rustix::fs::flock(&dst_fd, FlockOperation::LockExclusive).ctx("lock", || dst.to_path_buf())?;

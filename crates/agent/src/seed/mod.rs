@@ -132,14 +132,8 @@ struct Run<'a> {
 fn seed_pair(run: &Run<'_>, src: &Path, dst: &Path) -> Result<PairReport, AgentError> {
     let opts = run.opts;
     let start = Instant::now();
-    let dst_fd = markers::open_and_lock(dst, || {
-        log(
-            opts,
-            format_args!(
-                "{}: another seed of it is running: waiting for it",
-                dst.display()
-            ),
-        )
+    let dst_fd = markers::open_and_lock(dst, |what| {
+        log(opts, format_args!("{}: {what}", dst.display()))
     })?;
     let m = Markers::locate(
         opts.state_dir.as_deref(),
