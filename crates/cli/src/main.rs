@@ -28,9 +28,12 @@ fn main() -> ExitCode {
         Some("rofs-krm" | "RofsPatch") => args.insert(1, "krm".into()),
         _ => {}
     }
-    let cli = match Cli::from_arg_matches(&command.get_matches_from(args)) {
+    let matches = command
+        .try_get_matches_from(args)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match matches {
         Ok(cli) => cli,
-        Err(e) => e.exit(),
+        Err(e) => return usage_error(e),
     };
     let result = match cli.command {
         Command::Patch(args) => patch::run(&args).map(|()| true),
@@ -53,6 +56,24 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A flag value its type refuses (`--seeder rsync`, `--kube-version one`) is bad input like
+/// a bad file: `rofs: error: FLAG: why`, exit status 1. Everything else clap reports as
+/// usual (help and version on stdout, other usage errors with status 2).
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() == ErrorKind::ValueValidation {
+        let flag = match e.get(ContextKind::InvalidArg) {
+            Some(ContextValue::String(flag)) => flag.split(' ').next().unwrap_or_default(),
+            _ => "",
+        };
+        if let Some(why) = std::error::Error::source(&e) {
+            eprintln!("rofs: error: {flag}: {why}");
+            return ExitCode::FAILURE;
+        }
+    }
+    e.exit()
 }
 
 /// `rofs seed|sync|install ...` is `rofs-agent seed|sync|install ...`.

@@ -6,8 +6,8 @@
 use serde_json::{Map, Value};
 
 use crate::settings::{
-    ContainerSettings, MAX_WRITABLE_PATHS, MAX_WRITABLE_VOLUMES, Seeder, Settings, SettingsError,
-    check_limit, is_dns_label, parse_writable_list, split_list,
+    ContainerSettings, MAX_WRITABLE_PATHS, MAX_WRITABLE_VOLUMES, ProfileRef, Seeder, Settings,
+    SettingsError, check_limit, is_dns_label, parse_writable_list, split_list,
 };
 
 /// Writable paths for every container: `"/var/lib/nginx,/run:memory:16Mi:empty"`.
@@ -179,10 +179,8 @@ pub fn parse(annotations: &Map<String, Value>) -> Result<Annotations, Annotation
     Ok(out)
 }
 
-fn profile_list(value: &str) -> Result<Vec<String>, SettingsError> {
-    split_list(value)
-        .map(|name| crate::settings::profiles::lookup(name).map(|p| p.name.to_string()))
-        .collect()
+fn profile_list(value: &str) -> Result<Vec<ProfileRef>, SettingsError> {
+    split_list(value).map(str::parse).collect()
 }
 
 #[cfg(test)]
@@ -210,7 +208,10 @@ mod tests {
         assert!(!a.skip);
         assert_eq!(a.settings.writable.len(), 2);
         assert_eq!(a.settings.per_container["sidecar"].writable[0].path, "/tmp");
-        assert_eq!(a.settings.per_container["sidecar"].profiles, ["java"]);
+        assert_eq!(
+            a.settings.per_container["sidecar"].profiles[0].name(),
+            "java"
+        );
         assert_eq!(
             a.settings.containers.as_deref(),
             Some(&["app".to_string(), "sidecar".to_string()][..])
