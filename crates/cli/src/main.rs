@@ -58,9 +58,18 @@ fn main() -> ExitCode {
     }
 }
 
-/// A flag value its type refuses (`--seeder rsync`, `--kube-version one`) is bad input like
-/// a bad file: `rofs: error: FLAG: why`, exit status 1. Everything else clap reports as
-/// usual (help and version on stdout, other usage errors with status 2).
+/// The settings flags whose values rofs checked itself before clap typed them: a value their
+/// type refuses stays bad input, as it was (`rofs: error: --seeder: why`, exit status 1).
+/// Every other clap error keeps clap's convention (help and version on stdout, usage errors
+/// such as an out-of-range `--days` with status 2).
+const CHECKED_AS_INPUT: [&str; 5] = [
+    "--seeder",
+    "--reload",
+    "--sync-conflict",
+    "--kube-version",
+    "--on-invalid",
+];
+
 fn usage_error(e: clap::Error) -> ExitCode {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     if e.kind() == ErrorKind::ValueValidation {
@@ -68,7 +77,10 @@ fn usage_error(e: clap::Error) -> ExitCode {
             Some(ContextValue::String(flag)) => flag.split(' ').next().unwrap_or_default(),
             _ => "",
         };
-        if let Some(why) = std::error::Error::source(&e) {
+        if let (true, Some(why)) = (
+            CHECKED_AS_INPUT.contains(&flag),
+            std::error::Error::source(&e),
+        ) {
             eprintln!("rofs: error: {flag}: {why}");
             return ExitCode::FAILURE;
         }
