@@ -4,6 +4,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use rofs_core::{Conflict, KubeVersion, Reload, Seeder};
 
 const ABOUT: &str = "Make any workload run with readOnlyRootFilesystem: true.";
 
@@ -178,7 +179,7 @@ pub struct SettingsArgs {
     /// How the image's files are copied: `agent` (static rofs agent, works without a shell)
     /// or `shell` (the image's own /bin/sh and cp -a).
     #[arg(long, value_name = "SEEDER")]
-    pub seeder: Option<String>,
+    pub seeder: Option<Seeder>,
 
     /// Image that provides the agent to the pod [default: the rofs image of this version].
     #[arg(long, value_name = "IMAGE", env = "ROFS_AGENT_IMAGE")]
@@ -192,18 +193,18 @@ pub struct SettingsArgs {
     /// After a sync, tell the app: `signal:HUP:nginx` (signal every process with that name;
     /// sets shareProcessNamespace) or `http://127.0.0.1:PORT/PATH` (POST).
     #[arg(long, value_name = "HOOK")]
-    pub reload: Option<String>,
+    pub reload: Option<Reload>,
 
     /// When the app edited a synced file and the source changed too: `app` keeps the app's
     /// edit (default), `source` overwrites it.
     #[arg(long, value_name = "WINNER")]
-    pub sync_conflict: Option<String>,
+    pub sync_conflict: Option<Conflict>,
 
     /// Kubernetes version of the cluster (MAJOR.MINOR). From 1.29 the sync sidecar is a
     /// native sidecar (initContainer with restartPolicy: Always), before a plain container.
     /// [default: 1.29]
     #[arg(long, value_name = "VERSION")]
-    pub kube_version: Option<String>,
+    pub kube_version: Option<KubeVersion>,
 
     /// Add a `rofs.io/config-checksum` annotation to each pod template: a hash of the
     /// ConfigMaps and Secrets from the same input that it uses, so a change rolls the pods.

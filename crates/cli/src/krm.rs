@@ -29,33 +29,33 @@ pub fn settings_from_function_config(config: Option<&Value>) -> Result<Settings>
         .get("kind")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let settings = match kind {
-        "RofsPatch" => {
-            let spec = config.get("spec").cloned().unwrap_or(Value::Null);
-            if spec.is_null() {
-                Settings::default()
-            } else {
-                serde_json::from_value(spec).map_err(|e| anyhow!("functionConfig.spec: {e}"))?
-            }
-        }
+    let keys = match kind {
+        "RofsPatch" => match config.get("spec") {
+            None | Some(Value::Null) => serde_json::Map::new(),
+            Some(Value::Object(spec)) => spec.clone(),
+            Some(_) => bail!("functionConfig.spec: expected a map of settings"),
+        },
         "ConfigMap" => from_config_map(config.get("data"))?,
         other => bail!(
             "functionConfig: expected kind RofsPatch (apiVersion rofs.io/v1alpha1) or ConfigMap, found {other:?}"
         ),
     };
-    settings
-        .validate()
-        .map_err(|e| anyhow!("functionConfig: {e}"))?;
-    Ok(settings)
+    // The config-file schema, read as every front end reads it.
+    let what = if kind == "RofsPatch" {
+        "functionConfig.spec"
+    } else {
+        "functionConfig.data"
+    };
+    Settings::from_config(keys).map_err(|e| anyhow!("{what}: {e}"))
 }
 
 /// The ConfigMap form: the config-file keys, with string values (lists comma-separated,
 /// booleans "true"/"false"), and `writable.<container>` / `profiles.<container>` keys.
-fn from_config_map(data: Option<&Value>) -> Result<Settings> {
+fn from_config_map(data: Option<&Value>) -> Result<serde_json::Map<String, Value>> {
     const LISTS: [&str; 4] = ["writable", "profiles", "containers", "writableVolumes"];
     const BOOLS: [&str; 1] = ["rolloutOnChange"];
     let Some(data) = data.and_then(Value::as_object) else {
-        return Ok(Settings::default());
+        return Ok(serde_json::Map::new());
     };
     let list = |text: &str| -> Value {
         rofs_core::settings::split_list(text)
@@ -91,7 +91,7 @@ fn from_config_map(data: Option<&Value>) -> Result<Settings> {
     if !per_container.is_empty() {
         spec.insert("perContainer".into(), Value::Object(per_container));
     }
-    serde_json::from_value(Value::Object(spec)).map_err(|e| anyhow!("functionConfig.data: {e}"))
+    Ok(spec)
 }
 
 fn result(severity: &str, message: String, item: Option<&Value>) -> Value {
@@ -168,25 +168,9 @@ pub fn process(input: &str) -> Result<(Value, bool)> {
                     }
                 }
             }
-            for name in settings
-                .writable_volumes
-                .iter()
-                .filter(|v| !volumes.contains(*v))
-            {
+            for unknown in settings.unknown_names(&seen, &volumes) {
                 failed = true;
-                results.push(result(
-                    "error",
-                    format!("volume {name:?} named in functionConfig.writableVolumes is in no pod template"),
-                    None,
-                ));
-            }
-            for name in settings.container_names().filter(|n| !seen.contains(*n)) {
-                failed = true;
-                results.push(result(
-                    "error",
-                    format!("container {name:?} named in functionConfig is in no pod template"),
-                    None,
-                ));
+                results.push(result("error", format!("functionConfig: {unknown}"), None));
             }
         }
     }
@@ -274,17 +258,7 @@ fn run_exec_plugin(config: &Path) -> Result<bool> {
         text: &input,
     }];
     let patched = rofs_manifest::patch(&inputs, &settings, rofs_manifest::Format::Yaml)?;
-    let unknown: Vec<String> = settings
-        .container_names()
-        .filter(|n| !patched.containers.contains(*n))
-        .map(|n| format!("{n:?}"))
-        .collect();
-    if !unknown.is_empty() {
-        bail!(
-            "{label}: container {} named in the config is in no pod template",
-            unknown.join(", ")
-        );
-    }
+    crate::settings::check_names(&settings, &patched.containers, &patched.volumes, &label)?;
     for w in &patched.warnings {
         eprintln!("rofs: warning: {w}");
     }

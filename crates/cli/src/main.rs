@@ -28,9 +28,12 @@ fn main() -> ExitCode {
         Some("rofs-krm" | "RofsPatch") => args.insert(1, "krm".into()),
         _ => {}
     }
-    let cli = match Cli::from_arg_matches(&command.get_matches_from(args)) {
+    let matches = command
+        .try_get_matches_from(args)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match matches {
         Ok(cli) => cli,
-        Err(e) => e.exit(),
+        Err(e) => return usage_error(e),
     };
     let result = match cli.command {
         Command::Patch(args) => patch::run(&args).map(|()| true),
@@ -53,6 +56,36 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The settings flags whose values rofs checked itself before clap typed them: a value their
+/// type refuses stays bad input, as it was (`rofs: error: --seeder: why`, exit status 1).
+/// Every other clap error keeps clap's convention (help and version on stdout, usage errors
+/// such as an out-of-range `--days` with status 2).
+const CHECKED_AS_INPUT: [&str; 5] = [
+    "--seeder",
+    "--reload",
+    "--sync-conflict",
+    "--kube-version",
+    "--on-invalid",
+];
+
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() == ErrorKind::ValueValidation {
+        let flag = match e.get(ContextKind::InvalidArg) {
+            Some(ContextValue::String(flag)) => flag.split(' ').next().unwrap_or_default(),
+            _ => "",
+        };
+        if let (true, Some(why)) = (
+            CHECKED_AS_INPUT.contains(&flag),
+            std::error::Error::source(&e),
+        ) {
+            eprintln!("rofs: error: {flag}: {why}");
+            return ExitCode::FAILURE;
+        }
+    }
+    e.exit()
 }
 
 /// `rofs seed|sync|install ...` is `rofs-agent seed|sync|install ...`.

@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use rofs_manifest::{Format, Input};
 
 use crate::cli::{FormatArg, PatchArgs};
@@ -49,42 +49,8 @@ pub fn run(args: &PatchArgs) -> Result<()> {
     };
     let patched = rofs_manifest::patch(&inputs, &settings, format)?;
 
-    // Settings that name a container must match one somewhere in the input.
-    let unknown: Vec<&str> = settings
-        .container_names()
-        .filter(|n| !patched.containers.contains(*n))
-        .collect();
-    if !unknown.is_empty() {
-        let seen: Vec<&str> = patched.containers.iter().map(String::as_str).collect();
-        bail!(
-            "container {} named in the settings is in no pod template of the input (containers seen: {})",
-            unknown
-                .iter()
-                .map(|n| format!("{n:?}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            if seen.is_empty() {
-                "none".to_string()
-            } else {
-                seen.join(", ")
-            }
-        );
-    }
-    let unknown: Vec<&String> = settings
-        .writable_volumes
-        .iter()
-        .filter(|v| !patched.volumes.contains(*v))
-        .collect();
-    if !unknown.is_empty() {
-        bail!(
-            "--writable-volume {} names a volume that no pod template of the input has",
-            unknown
-                .iter()
-                .map(|n| format!("{n:?}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
+    // Settings that name a container or volume must match one somewhere in the input.
+    crate::settings::check_names(&settings, &patched.containers, &patched.volumes, "flags")?;
     if !args.quiet {
         for w in &patched.warnings {
             eprintln!("rofs: warning: {w}");

@@ -67,7 +67,7 @@ pub struct ServeArgs {
     /// Pods with invalid rofs annotations: `deny` them (kubectl shows the message), or
     /// `allow` them unchanged with a warning. Overrides the config file's `onInvalid`.
     #[arg(long, value_name = "WHAT", value_parser = ["deny", "allow"])]
-    pub on_invalid: Option<String>,
+    pub on_invalid: Option<OnInvalid>,
 
     /// Log line format.
     #[arg(long, value_enum, default_value_t = LogFormatArg::Plain, env = "ROFS_LOG_FORMAT")]
@@ -183,10 +183,8 @@ fn serve(args: ServeArgs) -> Result<()> {
     };
     let flags = crate::settings::from_args(&flags)?;
     config.defaults.merge(&flags);
-    if let Some(v) = &args.on_invalid {
-        config.on_invalid = v
-            .parse::<OnInvalid>()
-            .map_err(|e| anyhow::anyhow!("--on-invalid: {e}"))?;
+    if let Some(v) = args.on_invalid {
+        config.on_invalid = v;
     }
     let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) else {
         anyhow::bail!("--tls-cert and --tls-key are required");

@@ -142,6 +142,9 @@ fn bad_flag_values_are_refused() {
         (&["-w", "/run:64MB"], "invalid size"),
         (&["--profile", "ngnix"], "unknown profile"),
         (&["--seeder", "rsync"], "unknown seeder"),
+        (&["--kube-version", "one"], "--kube-version: invalid Kubernetes version"),
+        (&["--sync-conflict", "both"], "--sync-conflict: unknown conflict policy"),
+        (&["--reload", "signal:KILLME:x"], "--reload: invalid reload hook"),
     ] {
         let e = fails(args, POD);
         contains_all(&e, &[expect]);
@@ -321,4 +324,22 @@ spec:
             "rofs leaves this pod alone",
         ],
     );
+}
+
+/// Issue 10: the exec plugin (`rofs krm CONFIG`) checks the names its settings give, like
+/// `rofs patch` and the KRM function: a writable volume no pod has is an error.
+#[test]
+fn exec_plugin_refuses_unknown_writable_volumes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("rofs.yaml");
+    std::fs::write(
+        &config,
+        "apiVersion: rofs.io/v1alpha1\nkind: RofsPatch\nmetadata:\n  name: fix\nspec:\n  writableVolumes: [nope]\n",
+    )
+    .expect("write");
+    let out = rofs(&["krm", config.to_str().expect("utf-8")], POD);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(out.stdout.is_empty(), "nothing on stdout on error");
+    contains_all(&stderr, &["RofsPatch \"fix\"", "\"nope\""]);
 }

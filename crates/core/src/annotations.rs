@@ -6,8 +6,8 @@
 use serde_json::{Map, Value};
 
 use crate::settings::{
-    ContainerSettings, MAX_WRITABLE_PATHS, MAX_WRITABLE_VOLUMES, Seeder, Settings, SettingsError,
-    check_limit, is_dns_label, parse_writable_list, split_list,
+    ContainerSettings, MAX_WRITABLE_PATHS, MAX_WRITABLE_VOLUMES, ProfileRef, Seeder, Settings,
+    SettingsError, check_limit, is_dns_label, parse_writable_list, split_list,
 };
 
 /// Writable paths for every container: `"/var/lib/nginx,/run:memory:16Mi:empty"`.
@@ -95,94 +95,105 @@ pub fn parse(annotations: &Map<String, Value>) -> Result<Annotations, Annotation
                 format!("the value must be a string, found {value}"),
             ));
         };
-        let err = |e: SettingsError| AnnotationError::new(key, e);
-        let s = &mut out.settings;
-        match key.as_str() {
-            WRITABLE => s.writable.extend(parse_writable_list(value).map_err(err)?),
-            PROFILE => s.profiles.extend(profile_list(value).map_err(err)?),
-            CONTAINERS => {
-                let names: Vec<String> = split_list(value).map(String::from).collect();
-                if let Some(bad) = names.iter().find(|n| !is_dns_label(n)) {
-                    return Err(err(SettingsError::ContainerName(bad.clone())));
-                }
-                s.containers = Some(names);
-            }
-            SEEDER => s.seeder = Some(value.parse::<Seeder>().map_err(err)?),
-            WRITABLE_VOLUMES => {
-                for name in split_list(value) {
-                    if !is_dns_label(name) {
-                        return Err(err(SettingsError::VolumeName(name.to_string())));
-                    }
-                    s.writable_volumes.push(name.to_string());
-                }
-            }
-            RELOAD => s.reload = Some(value.parse().map_err(err)?),
-            SYNC_CONFLICT => s.sync_conflict = Some(value.parse().map_err(err)?),
-            AGENT_IMAGE => {
-                if value.trim().is_empty() || value.contains(char::is_whitespace) {
-                    return Err(AnnotationError::new(key, "expected an image reference"));
-                }
-                s.agent_image = Some(value.to_string());
-            }
-            SKIP => {
-                out.skip = match value.trim() {
-                    "true" => true,
-                    "false" => false,
-                    other => {
-                        return Err(AnnotationError::new(
-                            key,
-                            format!("expected \"true\" or \"false\", found {other:?}"),
-                        ));
-                    }
-                }
-            }
-            STATUS | CONFIG_CHECKSUM => {} // written by rofs
-            _ => {
-                let (prefix, container) = if let Some(c) = key.strip_prefix(WRITABLE_PREFIX) {
-                    (WRITABLE_PREFIX, c)
-                } else if let Some(c) = key.strip_prefix(PROFILE_PREFIX) {
-                    (PROFILE_PREFIX, c)
-                } else {
-                    return Err(AnnotationError::new(
-                        key,
-                        format!(
-                            "unknown rofs annotation; known: {}, {WRITABLE_PREFIX}<container>, {PROFILE_PREFIX}<container>",
-                            KNOWN.join(", ")
-                        ),
-                    ));
-                };
-                if !is_dns_label(container) {
-                    return Err(err(SettingsError::ContainerName(container.to_string())));
-                }
-                let cs: &mut ContainerSettings =
-                    s.per_container.entry(container.to_string()).or_default();
-                if prefix == WRITABLE_PREFIX {
-                    let paths = parse_writable_list(value).map_err(err)?;
-                    per_container_paths += paths.len();
-                    cs.writable.extend(paths);
-                } else {
-                    cs.profiles.extend(profile_list(value).map_err(err)?);
-                }
-            }
-        }
+        per_container_paths += read_key(&mut out, key, value)?;
         // The limits per pod, charged to the key that passes them.
+        let err = |e: SettingsError| AnnotationError::new(key, e);
         let s = &out.settings;
         let paths = s.writable.len() + per_container_paths;
         check_limit("writable paths", paths, MAX_WRITABLE_PATHS).map_err(err)?;
-        check_limit(
-            "writable volumes",
-            s.writable_volumes.len(),
-            MAX_WRITABLE_VOLUMES,
-        )
-        .map_err(err)?;
+        let volumes = s.writable_volumes.len();
+        check_limit("writable volumes", volumes, MAX_WRITABLE_VOLUMES).map_err(err)?;
     }
     Ok(out)
 }
 
-fn profile_list(value: &str) -> Result<Vec<String>, SettingsError> {
+/// Read one `rofs.io/` annotation into `out`. Returns the number of per-container paths added.
+fn read_key(out: &mut Annotations, key: &str, value: &str) -> Result<usize, AnnotationError> {
+    let err = |e: SettingsError| AnnotationError::new(key, e);
+    let s = &mut out.settings;
+    match key {
+        WRITABLE => s.writable.extend(parse_writable_list(value).map_err(err)?),
+        PROFILE => s.profiles.extend(profile_list(value).map_err(err)?),
+        CONTAINERS => {
+            let names = dns_labels(value, SettingsError::ContainerName).map_err(err)?;
+            s.containers = Some(names);
+        }
+        SEEDER => s.seeder = Some(value.parse::<Seeder>().map_err(err)?),
+        WRITABLE_VOLUMES => {
+            let names = dns_labels(value, SettingsError::VolumeName).map_err(err)?;
+            s.writable_volumes.extend(names);
+        }
+        RELOAD => s.reload = Some(value.parse().map_err(err)?),
+        SYNC_CONFLICT => s.sync_conflict = Some(value.parse().map_err(err)?),
+        AGENT_IMAGE => {
+            if value.trim().is_empty() || value.contains(char::is_whitespace) {
+                return Err(AnnotationError::new(key, "expected an image reference"));
+            }
+            s.agent_image = Some(value.to_string());
+        }
+        SKIP => {
+            out.skip = match value.trim() {
+                "true" => true,
+                "false" => false,
+                other => {
+                    let message = format!("expected \"true\" or \"false\", found {other:?}");
+                    return Err(AnnotationError::new(key, message));
+                }
+            }
+        }
+        STATUS | CONFIG_CHECKSUM => {} // written by rofs
+        _ => return read_container_key(s, key, value),
+    }
+    Ok(0)
+}
+
+/// `writable.rofs.io/<container>` and `profile.rofs.io/<container>`; any other `rofs.io/`
+/// key is a typo. Returns the number of paths added.
+fn read_container_key(s: &mut Settings, key: &str, value: &str) -> Result<usize, AnnotationError> {
+    let err = |e: SettingsError| AnnotationError::new(key, e);
+    let (writable, container) = match (
+        key.strip_prefix(WRITABLE_PREFIX),
+        key.strip_prefix(PROFILE_PREFIX),
+    ) {
+        (Some(c), _) => (true, c),
+        (None, Some(c)) => (false, c),
+        (None, None) => {
+            let message = format!(
+                "unknown rofs annotation; known: {}, {WRITABLE_PREFIX}<container>, {PROFILE_PREFIX}<container>",
+                KNOWN.join(", ")
+            );
+            return Err(AnnotationError::new(key, message));
+        }
+    };
+    if !is_dns_label(container) {
+        return Err(err(SettingsError::ContainerName(container.to_string())));
+    }
+    let cs: &mut ContainerSettings = s.per_container.entry(container.to_string()).or_default();
+    if !writable {
+        cs.profiles.extend(profile_list(value).map_err(err)?);
+        return Ok(0);
+    }
+    let paths = parse_writable_list(value).map_err(err)?;
+    let added = paths.len();
+    cs.writable.extend(paths);
+    Ok(added)
+}
+
+/// A comma-separated list of DNS labels (container or volume names).
+fn dns_labels(value: &str, bad: fn(String) -> SettingsError) -> Result<Vec<String>, SettingsError> {
     split_list(value)
-        .map(|name| crate::settings::profiles::lookup(name).map(|p| p.name.to_string()))
+        .map(|n| {
+            if is_dns_label(n) {
+                Ok(n.to_string())
+            } else {
+                Err(bad(n.to_string()))
+            }
+        })
         .collect()
+}
+
+fn profile_list(value: &str) -> Result<Vec<ProfileRef>, SettingsError> {
+    split_list(value).map(str::parse).collect()
 }
 
 #[cfg(test)]
@@ -210,7 +221,10 @@ mod tests {
         assert!(!a.skip);
         assert_eq!(a.settings.writable.len(), 2);
         assert_eq!(a.settings.per_container["sidecar"].writable[0].path, "/tmp");
-        assert_eq!(a.settings.per_container["sidecar"].profiles, ["java"]);
+        assert_eq!(
+            a.settings.per_container["sidecar"].profiles[0].name(),
+            "java"
+        );
         assert_eq!(
             a.settings.containers.as_deref(),
             Some(&["app".to_string(), "sidecar".to_string()][..])

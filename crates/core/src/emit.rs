@@ -1,4 +1,4 @@
-//! The emitter: writes a [`PodPlan`] into the pod spec (JSON) and returns the [`Status`] that
+//! The emitter: writes a [`PodPlan`] into the pod spec (JSON) and returns the [`StatusAnnotation`] that
 //! records what it injected. The order of what it writes is part of rofs's output (snapshots,
 //! byte-identical re-runs): volumes after the pod's own, rofs's initContainers before the
 //! workload's, mounts after each container's own.
@@ -10,11 +10,15 @@ use crate::model::{CopiesPlan, PodPlan, TargetPlan};
 use crate::names::{AGENT_VOLUME, INSTALL_CONTAINER, STATE_VOLUME, seed_container_name};
 use crate::pod::{ContainerList, list_mut, map_mut};
 use crate::settings::{Medium, WritablePath};
-use crate::status::Status;
+use crate::status::StatusAnnotation;
 
 /// Write `plan` into `spec`. Warnings say what rofs overrode.
-pub fn emit(spec: &mut Map<String, Value>, plan: &PodPlan, warnings: &mut Vec<String>) -> Status {
-    let mut status = Status::default();
+pub fn emit(
+    spec: &mut Map<String, Value>,
+    plan: &PodPlan,
+    warnings: &mut Vec<String>,
+) -> StatusAnnotation {
+    let mut status = StatusAnnotation::default();
     for t in plan.targets.iter().filter(|t| !t.paths.is_empty()) {
         let paths = t.paths.iter().map(|p| p.path.clone()).collect();
         status.writable.insert(t.name.clone(), paths);
@@ -36,7 +40,7 @@ pub fn emit(spec: &mut Map<String, Value>, plan: &PodPlan, warnings: &mut Vec<St
 fn emit_paths(
     spec: &mut Map<String, Value>,
     plan: &PodPlan,
-    status: &mut Status,
+    status: &mut StatusAnnotation,
     warnings: &mut Vec<String>,
 ) -> usize {
     let seeded: Vec<&TargetPlan> = plan.seeded().collect();
@@ -115,7 +119,7 @@ fn emit_copies(
     copies: &CopiesPlan,
     runner: &Value,
     after: usize,
-    status: &mut Status,
+    status: &mut StatusAnnotation,
 ) {
     for list in ContainerList::ALL {
         for c in spec

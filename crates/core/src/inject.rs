@@ -92,15 +92,7 @@ pub fn seed_container(app: &Value, t: &TargetPlan, seeder: Seeder) -> Value {
         }
         Seeder::Shell => vec!["/bin/sh".into(), "-c".into(), shell_script(&seeded)],
     };
-    let mut c = Map::new();
-    c.insert("name".into(), name.into());
-    c.insert(
-        "image".into(),
-        app.get("image").cloned().unwrap_or(Value::Null),
-    );
-    if let Some(policy) = app.get("imagePullPolicy").filter(|p| !p.is_null()) {
-        c.insert("imagePullPolicy".into(), policy.clone());
-    }
+    let mut c = named_with_image_of(&name, app);
     c.insert("command".into(), json!(command));
     if let Some(resources) = app.get("resources").and_then(Value::as_object) {
         let mut r = resources.clone();
@@ -165,6 +157,18 @@ fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
+/// A container named `name` that runs the image of `app` (and pulls it the same way).
+fn named_with_image_of(name: &str, app: &Value) -> Map<String, Value> {
+    let mut c = Map::new();
+    c.insert("name".into(), name.into());
+    let image = app.get("image").cloned().unwrap_or(Value::Null);
+    c.insert("image".into(), image);
+    if let Some(policy) = app.get("imagePullPolicy").filter(|p| !p.is_null()) {
+        c.insert("imagePullPolicy".into(), policy.clone());
+    }
+    c
+}
+
 /// `rofs-sync-init` (one pass, `--once`) and `rofs-sync` (keeps the copies in sync): the
 /// image and user of `runner` (so the copies are the app's and a signal reaches it), the
 /// agent installed by `rofs-install`, no capabilities at all. Source volumes are mounted
@@ -187,15 +191,7 @@ pub fn sync_containers(runner: &Value, copies: &CopiesPlan) -> [Value; 2] {
         command.extend(args);
         command.extend(["--state-dir".to_string(), SYNC_STATE_DIR.to_string()]);
         command.extend(pairs.iter().cloned());
-        let mut c = Map::new();
-        c.insert("name".into(), name.into());
-        c.insert(
-            "image".into(),
-            runner.get("image").cloned().unwrap_or(Value::Null),
-        );
-        if let Some(policy) = runner.get("imagePullPolicy").filter(|p| !p.is_null()) {
-            c.insert("imagePullPolicy".into(), policy.clone());
-        }
+        let mut c = named_with_image_of(name, runner);
         c.insert("command".into(), json!(command));
         c.insert(
             "resources".into(),

@@ -32,5 +32,5 @@ pub use settings::{
     Conflict, ContainerSettings, KubeVersion, Medium, Reload, Seeder, Settings, SettingsError,
     WritablePath,
 };
-pub use status::Status;
+pub use status::StatusAnnotation;
 pub use warnings::memory_warnings;

@@ -8,7 +8,7 @@ use crate::names::{
 };
 use crate::pod::ContainerList;
 use crate::settings::{Conflict, Medium, Reload, Seeder, Settings, WritablePath};
-use crate::status::Status;
+use crate::status::StatusAnnotation;
 
 /// What the planner is asked: the settings layers, the earlier rewrite's status, and where
 /// the annotations are (for errors about them).
@@ -18,7 +18,7 @@ pub struct Request<'a> {
     /// The workload's annotations (they win).
     pub annotations: &'a Settings,
     /// What an earlier rewrite applied (its paths and copies are kept).
-    pub previous: &'a Status,
+    pub previous: &'a StatusAnnotation,
     /// `kubectl.kubernetes.io/default-container`, if the template names one.
     pub default_container: Option<&'a str>,
     pub annotations_at: &'a Location,

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::settings::profiles;
 use crate::settings::{Settings, WritablePath, self_and_ancestors};
 
 /// Combine the layers for one container: earlier status < flags/config < annotations;
@@ -29,18 +28,14 @@ pub(crate) fn resolve_paths(
         // Pod-wide profiles and paths describe the app; a run-to-completion initContainer
         // only gets the paths named for it (it shares the main container's otherwise).
         if !own_only {
-            for profile in layer
-                .profiles
-                .iter()
-                .filter_map(|n| profiles::lookup(n).ok())
-            {
-                add(&profile.paths());
+            for profile in &layer.profiles {
+                add(&profile.profile().paths());
             }
             add(&layer.writable);
         }
         if let Some(cs) = layer.per_container.get(container) {
-            for profile in cs.profiles.iter().filter_map(|n| profiles::lookup(n).ok()) {
-                add(&profile.paths());
+            for profile in &cs.profiles {
+                add(&profile.profile().paths());
             }
             add(&cs.writable);
         }

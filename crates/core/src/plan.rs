@@ -203,7 +203,7 @@ mod tests {
     use super::*;
     use crate::pod::Mount;
     use crate::settings::Settings;
-    use crate::status::Status;
+    use crate::status::StatusAnnotation;
 
     fn wp(s: &str) -> WritablePath {
         s.parse().expect("valid")
@@ -246,7 +246,7 @@ mod tests {
         let req = Request {
             settings,
             annotations: &Settings::default(),
-            previous: &Status::default(),
+            previous: &StatusAnnotation::default(),
             default_container: None,
             annotations_at: &at,
         };
@@ -342,7 +342,7 @@ mod tests {
         let req = Request {
             settings: &s,
             annotations: &Settings::default(),
-            previous: &Status::default(),
+            previous: &StatusAnnotation::default(),
             default_container: None,
             annotations_at: &at,
         };

@@ -24,7 +24,7 @@ use crate::model::Request;
 use crate::plan::plan;
 use crate::pod::{Pod, annotations_mut};
 use crate::settings::Settings;
-use crate::status::Status;
+use crate::status::StatusAnnotation;
 use crate::workload;
 
 /// kubectl's annotation naming a pod's main container.
@@ -111,8 +111,8 @@ pub fn rewrite_pod_template(
             m.as_object()
                 .is_none_or(|m| m.keys().any(|k| k != "annotations"))
         });
-    let previous: Status = match own.get(annotations::STATUS) {
-        None => Status::default(),
+    let previous: StatusAnnotation = match own.get(annotations::STATUS) {
+        None => StatusAnnotation::default(),
         Some(v) => (v.as_str())
             .and_then(|s| serde_json::from_str(s).ok())
             .ok_or_else(|| {
@@ -168,17 +168,17 @@ fn template_annotations(
 /// created only for it go too; the user's own (even empty) stay as they were.
 fn record_status(
     tpl: &mut Map<String, Value>,
-    status: &Status,
-    previous: &Status,
+    status: &StatusAnnotation,
+    previous: &StatusAnnotation,
     keep_metadata: bool,
     keep_annotations: bool,
 ) {
-    if *status != Status::default() {
+    if *status != StatusAnnotation::default() {
         let text = serde_json::to_string(status).unwrap_or_default();
         annotations_mut(tpl).insert(annotations::STATUS.to_string(), Value::String(text));
         return;
     }
-    if *previous == Status::default() {
+    if *previous == StatusAnnotation::default() {
         return;
     }
     if let Some(meta) = tpl.get_mut("metadata").and_then(Value::as_object_mut) {

@@ -22,7 +22,7 @@ use crate::settings::WritablePath;
 /// What rofs injected into a pod template, stored in [`crate::annotations::STATUS`].
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
-pub struct Status {
+pub struct StatusAnnotation {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub init_containers: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -97,10 +97,21 @@ fn empty_dir_shape(v: &Value) -> bool {
     })
 }
 
-impl Status {
+impl StatusAnnotation {
     /// Check that every entry is rofs's own (see the module doc); `at` locates the annotation
     /// in error messages.
     pub(crate) fn verify(
+        &self,
+        spec: &Map<String, Value>,
+        at: &Location,
+    ) -> Result<(), RewriteError> {
+        self.verify_containers(spec, at)?;
+        self.verify_volumes(spec, at)?;
+        self.verify_share_process_namespace(spec, at)
+    }
+
+    /// Containers: a name rofs gives and the shape rofs injects.
+    fn verify_containers(
         &self,
         spec: &Map<String, Value>,
         at: &Location,
@@ -141,6 +152,11 @@ impl Status {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Volumes: a name rofs gives (for a recorded path or copy) and an emptyDir.
+    fn verify_volumes(&self, spec: &Map<String, Value>, at: &Location) -> Result<(), RewriteError> {
         let mut ours: BTreeSet<String> = [AGENT_VOLUME, STATE_VOLUME]
             .into_iter()
             .map(String::from)
@@ -170,6 +186,15 @@ impl Status {
                 return Err(forged(at, entry(), "that volume is not an emptyDir"));
             }
         }
+        Ok(())
+    }
+
+    /// `shareProcessNamespace`: only with a listed sync sidecar that sends a signal.
+    fn verify_share_process_namespace(
+        &self,
+        spec: &Map<String, Value>,
+        at: &Location,
+    ) -> Result<(), RewriteError> {
         let signals = |c: &&Value| strings(c.get("command")).contains(&"--reload-signal");
         if self.share_process_namespace
             && spec.get("shareProcessNamespace") == Some(&Value::Bool(true))
@@ -195,9 +220,9 @@ impl Status {
         Ok(())
     }
 
-    /// Remove what an earlier rewrite injected. Call [`Status::verify`] first.
+    /// Remove what an earlier rewrite injected. Call [`StatusAnnotation::verify`] first.
     pub(crate) fn strip(&self, spec: &mut Map<String, Value>) {
-        if *self == Status::default() {
+        if *self == StatusAnnotation::default() {
             return;
         }
         let volumes: BTreeSet<&str> = self.volumes.iter().map(String::as_str).collect();

@@ -82,26 +82,19 @@ fn references(spec: &Value) -> Vec<(&'static str, String)> {
             add("Secret", s.pointer("/secret/name"));
         }
     }
-    for key in ["containers", "initContainers"] {
-        for c in spec
-            .get(key)
+    for (_, _, c) in rofs_core::pod::containers(spec) {
+        for e in c
+            .get("envFrom")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
         {
-            for e in c
-                .get("envFrom")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                add("ConfigMap", e.pointer("/configMapRef/name"));
-                add("Secret", e.pointer("/secretRef/name"));
-            }
-            for e in c.get("env").and_then(Value::as_array).into_iter().flatten() {
-                add("ConfigMap", e.pointer("/valueFrom/configMapKeyRef/name"));
-                add("Secret", e.pointer("/valueFrom/secretKeyRef/name"));
-            }
+            add("ConfigMap", e.pointer("/configMapRef/name"));
+            add("Secret", e.pointer("/secretRef/name"));
+        }
+        for e in c.get("env").and_then(Value::as_array).into_iter().flatten() {
+            add("ConfigMap", e.pointer("/valueFrom/configMapKeyRef/name"));
+            add("Secret", e.pointer("/valueFrom/secretKeyRef/name"));
         }
     }
     refs.sort();

@@ -12,6 +12,7 @@ use rofs_core::{Location, RewriteError, RewriteReport, Settings, rewrite_documen
 use serde_json::Value;
 
 pub mod checksum;
+pub mod config;
 mod emit;
 pub mod json;
 pub mod yaml;

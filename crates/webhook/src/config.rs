@@ -17,9 +17,11 @@
 use std::borrow::Cow;
 use std::path::Path;
 
+use rofs_core::pod::{ContainerList, containers};
+use rofs_core::settings::ProfileRef;
 use rofs_core::{Settings, WritablePath};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// What to do with a pod whose rofs annotations are invalid.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -52,7 +54,7 @@ pub struct ImageProfile {
     /// characters (`/` and `:` included), `?` one character. `*nginx*` matches `nginx`,
     /// `nginx:1.27` and `docker.io/library/nginx@sha256:...`.
     pub image: String,
-    pub profiles: Vec<String>,
+    pub profiles: Vec<ProfileRef>,
     pub writable: Vec<WritablePath>,
 }
 
@@ -89,18 +91,8 @@ impl Config {
             file: file.to_string(),
             message,
         };
-        let value = rofs_manifest::yaml::from_str(text).map_err(|e| {
-            err(format!(
-                "{}{}",
-                e.line.map(|l| format!("line {l}: ")).unwrap_or_default(),
-                e.message
-            ))
-        })?;
-        let mut map = match value {
-            Value::Null => Map::new(),
-            Value::Object(m) => m,
-            _ => return Err(err("expected a map of settings".to_string())),
-        };
+        // The config-file reader of every front end; the webhook adds two keys.
+        let mut map = rofs_manifest::config::read_map(text).map_err(err)?;
         let image_profiles: Vec<ImageProfile> = match map.remove("imageProfiles") {
             None | Some(Value::Null) => Vec::new(),
             Some(v) => serde_json::from_value(v).map_err(|e| err(format!("imageProfiles: {e}")))?,
@@ -110,16 +102,10 @@ impl Config {
             Some(v) => serde_json::from_value(v).map_err(|e| err(format!("onInvalid: {e}")))?,
         };
         // The rest is the `rofs patch --config` schema (unknown keys are errors there too).
-        let defaults: Settings =
-            serde_json::from_value(Value::Object(map)).map_err(|e| err(e.to_string()))?;
-        defaults.validate().map_err(|e| err(e.to_string()))?;
+        let defaults = Settings::from_config(map).map_err(|e| err(e.to_string()))?;
         for (i, p) in image_profiles.iter().enumerate() {
             if p.image.is_empty() {
                 return Err(err(format!("imageProfiles[{i}].image is empty")));
-            }
-            for name in &p.profiles {
-                rofs_core::profiles::lookup(name)
-                    .map_err(|e| err(format!("imageProfiles[{i}] ({}): {e}", p.image)))?;
             }
         }
         Ok(Config {
@@ -135,18 +121,14 @@ impl Config {
         if self.image_profiles.is_empty() {
             return Cow::Borrowed(&self.defaults);
         }
-        let spec = pod.get("spec");
-        let list = |key: &str| {
-            spec.and_then(|s| s.get(key))
-                .and_then(Value::as_array)
-                .map(Vec::as_slice)
-                .unwrap_or_default()
+        // App containers and native sidecars: the containers that run the image's app.
+        let spec = pod.get("spec").unwrap_or(&Value::Null);
+        let runs_app = |(list, _, c): &(ContainerList, usize, &Value)| {
+            *list == ContainerList::Containers
+                || c.get("restartPolicy").and_then(Value::as_str) == Some("Always")
         };
-        let sidecars = list("initContainers")
-            .iter()
-            .filter(|c| c.get("restartPolicy").and_then(Value::as_str) == Some("Always"));
         let mut settings = Cow::Borrowed(&self.defaults);
-        for container in list("containers").iter().chain(sidecars) {
+        for (_, _, container) in containers(spec).filter(runs_app) {
             let (Some(name), Some(image)) = (
                 container.get("name").and_then(Value::as_str),
                 container.get("image").and_then(Value::as_str),

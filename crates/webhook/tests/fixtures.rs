@@ -180,7 +180,7 @@ async fn server_defaults_and_image_profiles() {
         .entry("nginx".to_string())
         .or_default()
         .profiles
-        .push("nginx".to_string());
+        .push("nginx".parse().expect("a profile"));
     assert_eq!(patched, rofs_patch(&pod, &equivalent));
     let mounts = patched["spec"]["containers"][0]["volumeMounts"].to_string();
     assert!(

@@ -43,10 +43,25 @@ pub enum SettingsError {
     Conflict(String),
     #[error("invalid Kubernetes version {0:?}: expected MAJOR.MINOR, e.g. 1.29")]
     KubeVersion(String),
+    /// A config document that does not have the settings schema.
+    #[error("{0}")]
+    Config(String),
     #[error("{count} {what}: rofs takes at most {limit} per pod")]
     TooMany {
         what: &'static str,
         count: usize,
         limit: usize,
     },
+}
+
+/// A name in the settings that no pod of the input has.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnknownName {
+    #[error(
+        "container {name:?} named in the settings is in no pod template of the input (containers seen: {})",
+        if seen.is_empty() { "none".to_string() } else { seen.join(", ") }
+    )]
+    Container { name: String, seen: Vec<String> },
+    #[error("writable volume {name:?} named in the settings is in no pod template of the input")]
+    Volume { name: String },
 }

@@ -5,7 +5,7 @@
 //! workload's annotations ([`crate::annotations`]). Layers are combined per container by
 //! [`crate::plan`]: later layers override earlier ones path by path.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -14,18 +14,32 @@ mod options;
 mod path;
 pub mod profiles;
 
-pub use error::SettingsError;
+pub use error::{SettingsError, UnknownName};
 pub use options::{Conflict, KubeVersion, Reload, Seeder};
 pub use path::{
     Medium, WritablePath, is_within, normalize_path, parse_writable_list, self_and_ancestors,
     split_list,
 };
+pub use profiles::ProfileRef;
 
 /// At most this many writable paths per pod, counted per container (each is an emptyDir
 /// volume and a mount). Keeps a hostile annotation from costing the webhook time and memory.
 pub const MAX_WRITABLE_PATHS: usize = 256;
 /// At most this many writable copies of configMap/secret volumes per pod.
 pub const MAX_WRITABLE_VOLUMES: usize = 64;
+
+/// `[CONTAINER=]VALUE`, the form of the `--writable` and `--profile` flags: the container the
+/// value is for (`None`: every container) and the value. A value starting with `/` (a path) or
+/// without `=` is for every container.
+pub fn scoped(value: &str) -> (Option<&str>, &str) {
+    if value.starts_with('/') {
+        return (None, value);
+    }
+    match value.split_once('=') {
+        Some((name, rest)) => (Some(name.trim()), rest.trim()),
+        None => (None, value),
+    }
+}
 
 /// Refuse more than `limit` items of `what`.
 pub fn check_limit(what: &'static str, count: usize, limit: usize) -> Result<(), SettingsError> {
@@ -40,7 +54,7 @@ pub fn check_limit(what: &'static str, count: usize, limit: usize) -> Result<(),
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct ContainerSettings {
     pub writable: Vec<WritablePath>,
-    pub profiles: Vec<String>,
+    pub profiles: Vec<ProfileRef>,
 }
 
 impl ContainerSettings {
@@ -57,7 +71,7 @@ pub struct Settings {
     /// Writable paths for every selected container.
     pub writable: Vec<WritablePath>,
     /// Built-in profiles applied to every selected container.
-    pub profiles: Vec<String>,
+    pub profiles: Vec<ProfileRef>,
     /// Settings for one container, by container name.
     pub per_container: BTreeMap<String, ContainerSettings>,
     /// Only change these containers (by name). `None`: every container.
@@ -123,6 +137,69 @@ impl Settings {
         self.rollout_on_change |= other.rollout_on_change;
     }
 
+    /// A settings layer from the keys of a config file (the schema of `rofs patch --config`,
+    /// of the KRM function's `spec`, of the webhook's defaults), checked.
+    pub fn from_config(
+        keys: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Settings, SettingsError> {
+        let settings: Settings = serde_json::from_value(serde_json::Value::Object(keys))
+            .map_err(|e| SettingsError::Config(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Add a `[CONTAINER=]PATH[:OPTION]...` value (the `--writable` flag).
+    pub fn add_writable(&mut self, value: &str) -> Result<(), SettingsError> {
+        let (container, path) = scoped(value);
+        let path: WritablePath = path.parse()?;
+        match container {
+            Some(c) => self.container_mut(c).writable.push(path),
+            None => self.writable.push(path),
+        }
+        Ok(())
+    }
+
+    /// Add a `[CONTAINER=]PROFILE` value (the `--profile` flag).
+    pub fn add_profile(&mut self, value: &str) -> Result<(), SettingsError> {
+        let (container, name) = scoped(value);
+        let profile: ProfileRef = name.parse()?;
+        match container {
+            Some(c) => self.container_mut(c).profiles.push(profile),
+            None => self.profiles.push(profile),
+        }
+        Ok(())
+    }
+
+    fn container_mut(&mut self, name: &str) -> &mut ContainerSettings {
+        self.per_container.entry(name.to_string()).or_default()
+    }
+
+    /// The container and writable-volume names of this layer that no pod of the input has
+    /// (`containers` and `volumes`: every name seen). Each front end refuses them.
+    pub fn unknown_names(
+        &self,
+        containers: &BTreeSet<String>,
+        volumes: &BTreeSet<String>,
+    ) -> Vec<UnknownName> {
+        let seen: Vec<String> = containers.iter().cloned().collect();
+        let mut unknown: Vec<UnknownName> = self
+            .container_names()
+            .filter(|n| !containers.contains(*n))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .map(|name| UnknownName::Container {
+                name: name.to_string(),
+                seen: seen.clone(),
+            })
+            .collect();
+        unknown.extend(
+            (self.writable_volumes.iter())
+                .filter(|v| !volumes.contains(*v))
+                .map(|name| UnknownName::Volume { name: name.clone() }),
+        );
+        unknown
+    }
+
     /// Writable paths named by this layer, for every container and per container.
     pub fn writable_count(&self) -> usize {
         self.writable.len()
@@ -137,18 +214,12 @@ impl Settings {
     /// and the limits per pod.
     pub fn validate(&self) -> Result<(), SettingsError> {
         check_limit("writable paths", self.writable_count(), MAX_WRITABLE_PATHS)?;
+        // Profiles are checked when parsed (ProfileRef).
         check_limit(
             "writable volumes",
             self.writable_volumes.len(),
             MAX_WRITABLE_VOLUMES,
         )?;
-        let profiles = self
-            .profiles
-            .iter()
-            .chain(self.per_container.values().flat_map(|c| c.profiles.iter()));
-        for name in profiles {
-            profiles::lookup(name)?;
-        }
         let names = self
             .per_container
             .keys()
@@ -196,6 +267,30 @@ pub fn is_dns_label(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scoped_values_and_unknown_names() {
+        assert_eq!(scoped("/tmp"), (None, "/tmp"));
+        assert_eq!(scoped("app = /a=b"), (Some("app"), "/a=b"));
+        assert_eq!(scoped("nginx"), (None, "nginx"));
+        let mut s = Settings::default();
+        s.add_writable("app=/var/lib/app:memory").expect("valid");
+        s.add_writable("/tmp:empty").expect("valid");
+        s.add_profile("web=nginx").expect("valid");
+        assert!(s.add_profile("web=ngnix").is_err(), "checked when parsed");
+        assert_eq!(
+            s.per_container["app"].writable[0].to_string(),
+            "/var/lib/app:memory"
+        );
+        assert_eq!(s.per_container["web"].profiles, ["nginx"]);
+        s.writable_volumes.push("conf".into());
+        let seen: BTreeSet<String> = ["app".to_string()].into();
+        let unknown = s.unknown_names(&seen, &BTreeSet::new());
+        let text: Vec<String> = unknown.iter().map(ToString::to_string).collect();
+        assert_eq!(text.len(), 2, "{text:?}");
+        assert!(text[0].contains("\"web\"") && text[0].contains("containers seen: app"));
+        assert!(text[1].contains("\"conf\""));
+    }
 
     #[test]
     fn dns_labels() {

@@ -17,9 +17,12 @@ pub struct Profile {
 
 /// The built-in profiles, sorted by name.
 pub const PROFILES: &[Profile] = &[
+    // `java` and `tmp` have the same paths today; both names stay: `java` says what the
+    // workload is (and gets JVM paths if one is ever needed, e.g. a non-default
+    // -Djava.io.tmpdir), `tmp` is for anything else that only writes temporary files.
     Profile {
         name: "java",
-        description: "Any JVM: java.io.tmpdir (/tmp) for temporary files and hsperfdata",
+        description: "Any JVM: java.io.tmpdir (/tmp) for temporary files and hsperfdata (same paths as tmp)",
         writable: &["/tmp:empty"],
     },
     Profile {
@@ -52,6 +55,61 @@ pub fn lookup(name: &str) -> Result<&'static Profile, SettingsError> {
                 .collect::<Vec<_>>()
                 .join(", "),
         })
+}
+
+/// A built-in profile, by name: parsed (and so checked) once, wherever the name comes from
+/// (flag, annotation, config file, webhook image profile).
+#[derive(Clone, Copy, Debug)]
+pub struct ProfileRef(&'static Profile);
+
+impl ProfileRef {
+    pub fn profile(self) -> &'static Profile {
+        self.0
+    }
+
+    pub fn name(self) -> &'static str {
+        self.0.name
+    }
+}
+
+impl PartialEq for ProfileRef {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.name == other.0.name
+    }
+}
+
+impl Eq for ProfileRef {}
+
+impl PartialEq<&str> for ProfileRef {
+    fn eq(&self, name: &&str) -> bool {
+        self.0.name == *name
+    }
+}
+
+impl std::str::FromStr for ProfileRef {
+    type Err = SettingsError;
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        lookup(name.trim()).map(ProfileRef)
+    }
+}
+
+impl std::fmt::Display for ProfileRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.name)
+    }
+}
+
+impl serde::Serialize for ProfileRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.name)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ProfileRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 impl Profile {

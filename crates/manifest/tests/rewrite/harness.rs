@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rofs_core::{Settings, WritablePath};
+use rofs_core::Settings;
 use rofs_manifest::{Format, Input, Patched};
 use serde_json::Value;
 
@@ -83,17 +83,6 @@ pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-/// `[CONTAINER=]VALUE`, as `rofs patch` splits it (a value starting with `/` is unscoped).
-fn scoped(value: &str) -> (Option<&str>, &str) {
-    if value.starts_with('/') {
-        return (None, value);
-    }
-    match value.split_once('=') {
-        Some((c, v)) => (Some(c), v),
-        None => (None, value),
-    }
-}
-
 /// The settings flags of `rofs patch`, turned into a [`Settings`] layer the same way.
 pub fn settings_from_args(args: &[String]) -> Result<Settings, String> {
     let mut s = Settings::default();
@@ -110,34 +99,9 @@ pub fn settings_from_args(args: &[String]) -> Result<Settings, String> {
                 .ok_or_else(|| format!("{flag} needs a value"))
         };
         match flag {
-            "-w" | "--writable" => {
-                let v = value()?;
-                let (c, p) = scoped(&v);
-                let p: WritablePath = p.parse().map_err(|e| format!("{e}"))?;
-                match c {
-                    Some(c) => s
-                        .per_container
-                        .entry(c.to_string())
-                        .or_default()
-                        .writable
-                        .push(p),
-                    None => s.writable.push(p),
-                }
-            }
-            "-p" | "--profile" => {
-                let v = value()?;
-                let (c, p) = scoped(&v);
-                rofs_core::profiles::lookup(p).map_err(|e| e.to_string())?;
-                match c {
-                    Some(c) => s
-                        .per_container
-                        .entry(c.to_string())
-                        .or_default()
-                        .profiles
-                        .push(p.to_string()),
-                    None => s.profiles.push(p.to_string()),
-                }
-            }
+            // The same `[CONTAINER=]VALUE` parser as `rofs patch`.
+            "-w" | "--writable" => s.add_writable(&value()?).map_err(|e| e.to_string())?,
+            "-p" | "--profile" => s.add_profile(&value()?).map_err(|e| e.to_string())?,
             "-c" | "--container" => s.containers.get_or_insert_with(Vec::new).push(value()?),
             "--seeder" => s.seeder = Some(value()?.parse().map_err(|e| format!("{e}"))?),
             "--agent-image" => s.agent_image = Some(value()?),

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use rofs_core::{Status, annotations};
+use rofs_core::{StatusAnnotation, annotations};
 use serde_json::Value;
 
 use crate::harness::{self, Fixture, describe, documents, flatten, pod_template};
@@ -172,7 +172,7 @@ pub fn design_problems(tpl: &Value, claims: &[&str]) -> Vec<String> {
     else {
         return p;
     };
-    let status: Status = match status.as_str().map(serde_json::from_str) {
+    let status: StatusAnnotation = match status.as_str().map(serde_json::from_str) {
         Some(Ok(s)) => s,
         _ => {
             p.push(format!("unreadable status annotation {status}"));
