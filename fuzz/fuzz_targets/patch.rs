@@ -1,5 +1,8 @@
 //! Any input to `rofs patch`: no panic, and when it succeeds, patching the output again gives
-//! the same bytes (idempotence) — for YAML and JSON, with and without annotations.
+//! the same bytes and the same documents (idempotence, and a valid stream: directives, `---`
+//! and `...` kept where YAML needs them) — for YAML and JSON, with and without annotations.
+//! Seeds: `fuzz/seeds/patch`, plus the real-world corpus and the YAML test suite
+//! (scripts/fuzz-smoke.sh copies them).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -24,4 +27,5 @@ fuzz_target!(|data: &[u8]| {
     let again = [Input { name: "fuzz-output", text: &first.output }];
     let second = patch(&again, &settings, Format::Auto).expect("rofs output must be valid input");
     assert_eq!(first.output, second.output, "patching the output again changed it");
+    assert_eq!(first.documents, second.documents, "the output has other documents");
 });

@@ -72,7 +72,15 @@ fn run(cmd: &mut Command, stdin: Option<&[u8]>) -> Output {
         .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
     let mut pipe = child.stdin.take().expect("stdin");
     if let Some(data) = stdin {
-        pipe.write_all(data).expect("writing stdin");
+        // A command that fails before reading its input (a bad flag) closes the pipe: its
+        // exit status and stderr are what the caller checks.
+        if let Err(e) = pipe.write_all(data) {
+            assert_eq!(
+                e.kind(),
+                std::io::ErrorKind::BrokenPipe,
+                "writing stdin: {e}"
+            );
+        }
     }
     drop(pipe);
     child.wait_with_output().expect("waiting")

@@ -250,17 +250,35 @@ pub fn patch(
 /// Run `f` on a thread with a stack for documents nested [`yaml::MAX_DEPTH`] levels deep
 /// (the parser and the writer recurse once per level).
 pub fn with_stack<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    std::thread::scope(|scope| {
+    // The closure runs on the new thread, or here when no thread can be made (no memory
+    // for the stack): a document nested that deep may then overflow, anything else works.
+    let f = std::sync::Mutex::new(Some(f));
+    let take_f = || take(&f);
+    let spawned = std::thread::scope(|scope| {
         let handle = std::thread::Builder::new()
             .name("rofs-manifest".into())
             .stack_size(yaml::STACK_BYTES)
-            .spawn_scoped(scope, f)
-            .expect("spawning a thread");
-        match handle.join() {
-            Ok(v) => v,
-            Err(panic) => std::panic::resume_unwind(panic),
+            .spawn_scoped(scope, || take_f().map(|f| f()));
+        match handle.map(|h| h.join()) {
+            Ok(Ok(v)) => v,
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            Err(_) => None,
         }
-    })
+    });
+    match spawned {
+        Some(v) => v,
+        None => match take_f() {
+            Some(f) => f(),
+            None => unreachable!("the closure ran on the thread"),
+        },
+    }
+}
+
+/// The value in `m`, taken out (a poisoned lock still holds it).
+fn take<T>(m: &std::sync::Mutex<Option<T>>) -> Option<T> {
+    m.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take()
 }
 
 /// Run `f` on every item, on up to as many threads as there are cores, keeping the order.
@@ -284,21 +302,33 @@ fn parallel_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> V
     }
     let f = &f;
     std::thread::scope(|scope| {
+        // A chunk whose thread cannot be made (no memory for its stack) runs here, after
+        // the others are started.
         let handles: Vec<_> = chunks
             .into_iter()
             .map(|chunk| {
-                std::thread::Builder::new()
+                let run = move || chunk.into_iter().map(f).collect::<Vec<R>>();
+                let run = std::sync::Arc::new(std::sync::Mutex::new(Some(run)));
+                let on_thread = std::sync::Arc::clone(&run);
+                let handle = std::thread::Builder::new()
                     .name("rofs-manifest".into())
                     .stack_size(yaml::STACK_BYTES)
-                    .spawn_scoped(scope, move || chunk.into_iter().map(f).collect::<Vec<R>>())
-                    .expect("spawning a thread")
+                    .spawn_scoped(scope, move || take(&on_thread).map(|r| r()));
+                (handle.ok(), run)
             })
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| match h.join() {
-                Ok(v) => v,
-                Err(panic) => std::panic::resume_unwind(panic),
+            .flat_map(|(h, run)| {
+                let done = match h.map(|h| h.join()) {
+                    Some(Ok(v)) => v,
+                    Some(Err(panic)) => std::panic::resume_unwind(panic),
+                    None => None,
+                };
+                match done.or_else(|| take(&run).map(|r| r())) {
+                    Some(v) => v,
+                    None => unreachable!("each chunk runs once, on its thread or here"),
+                }
             })
             .collect()
     })

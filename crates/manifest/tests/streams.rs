@@ -388,3 +388,127 @@ fn text_after_a_document_end_marker_is_refused() {
     let e = err("%YAML 1.2\nkind: A\n");
     assert!(e.starts_with("in.yaml: document 1"), "{e}");
 }
+
+/// Random number spellings (fixed-seed generator: the same cases every run), one per
+/// rewritten Pod: each comes out spelled as written (when JSON can hold the spelling) and
+/// means the same number.
+#[test]
+fn random_number_spellings_survive_a_rewrite() {
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let digits = |next: &mut dyn FnMut(u64) -> u64, n: u64| -> String {
+        let mut s = (1 + next(9)).to_string();
+        for _ in 1..n {
+            s.push_str(&next(10).to_string());
+        }
+        s
+    };
+    let mut json_spellings = Vec::new();
+    for _ in 0..300 {
+        let sign = if next(3) == 0 { "-" } else { "" };
+        let int = if next(4) == 0 {
+            "0".to_string()
+        } else {
+            let len = 1 + next(30);
+            digits(&mut next, len)
+        };
+        let s = match next(5) {
+            0 => format!("{sign}{int}"),
+            1 => format!("{sign}{int}.{}0", next(100)),
+            2 => format!(
+                "{sign}{int}{}{}{}",
+                if next(2) == 0 { "e" } else { "E" },
+                ["", "+", "-"][next(3) as usize],
+                next(300)
+            ),
+            3 => format!("{sign}{int}.{:03}e{}", next(1000), next(20)),
+            _ => format!("{sign}0.{:04}", next(10_000)),
+        };
+        json_spellings.push(s);
+    }
+    let yaml_only = [
+        "0644",
+        "0755",
+        "0x1F",
+        "0x7fffffff",
+        "1_000",
+        "+12",
+        ".5",
+        "-.25",
+    ];
+    let pod = |n: &str| format!("{POD}    num: {n}\n");
+    for (format, spellings) in [
+        (
+            "yaml",
+            json_spellings
+                .iter()
+                .map(String::as_str)
+                .chain(yaml_only)
+                .collect::<Vec<_>>(),
+        ),
+        ("json", json_spellings.iter().map(String::as_str).collect()),
+    ] {
+        let text: String = if format == "yaml" {
+            spellings
+                .iter()
+                .map(|n| pod(n))
+                .collect::<Vec<_>>()
+                .join("---\n")
+        } else {
+            spellings
+                .iter()
+                .map(|n| {
+                    format!("{{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {{\"name\": \"p\"}}, \"spec\": {{\"containers\": [{{\"name\": \"app\", \"image\": \"x\", \"num\": {n}}}]}}}}\n")
+                })
+                .collect()
+        };
+        let out = patch_all(&[("in", &text)], Format::Auto).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.changed, spellings.len());
+        let docs: Vec<Value> = if format == "yaml" {
+            stream_values(&out.output)
+        } else {
+            serde_json::Deserializer::from_str(&out.output)
+                .into_iter::<Value>()
+                .map(|v| v.expect("JSON"))
+                .collect()
+        };
+        assert_eq!(docs.len(), spellings.len());
+        let inputs: Vec<Value> = if format == "yaml" {
+            stream_values(&text)
+        } else {
+            serde_json::Deserializer::from_str(&text)
+                .into_iter::<Value>()
+                .map(|v| v.expect("JSON"))
+                .collect()
+        };
+        let written: Vec<&str> = out
+            .output
+            .lines()
+            .filter_map(|l| {
+                l.trim_start().strip_prefix(if format == "yaml" {
+                    "num: "
+                } else {
+                    "\"num\": "
+                })
+            })
+            .map(|l| l.trim_end_matches(','))
+            .collect();
+        assert_eq!(written.len(), spellings.len(), "{}", &out.output[..2000]);
+        for ((n, w), (doc, input)) in spellings.iter().zip(&written).zip(docs.iter().zip(&inputs)) {
+            assert_eq!(w, n, "{format}: {n} written as {w}");
+            let (a, b) = (
+                &doc["spec"]["containers"][0]["num"],
+                &input["spec"]["containers"][0]["num"],
+            );
+            assert!(
+                a == b || a.as_f64().is_some_and(|x| Some(x) == b.as_f64()),
+                "{format}: {n} reads back as {a}, was {b}"
+            );
+        }
+    }
+}
