@@ -7,7 +7,7 @@ assertions; results are recorded in docs/webhook.md#limits-under-attack.
         K worst-case reviews in flight (each on its own connection, sent together), while
         /healthz is asked every 100 ms on a new connection; prints /healthz latencies
         (max, p50) and each review's time and HTTP status
-  stress.py idle HOST:PORT --pid PID [--conns N] [--http2] [--hold S]
+  stress.py idle HOST:PORT --pid PID [--conns N] [--http2] [--hold S] [--timeout S]
         open N TLS connections that send nothing (or only the HTTP/2 preface), then print
         the server's RSS (VmRSS of PID) before and after, and how many are still open after
         S seconds (closed by the server's idle timeout)
@@ -144,7 +144,7 @@ def cmd_idle(a):
     conns, failed = [], 0
     for _ in range(a.conns):
         try:
-            tcp = socket.create_connection(addr, timeout=5)
+            tcp = socket.create_connection(addr, timeout=a.timeout)
             s = ctx.wrap_socket(tcp, server_hostname=HOST)
             if a.http2:
                 # The preface and an empty SETTINGS frame, then nothing.
@@ -163,15 +163,15 @@ def cmd_idle(a):
         time.sleep(a.hold)
         open_ = 0
         for s in conns:
-            s.settimeout(0.01)
+            # Drain what the server sent (SETTINGS, PING, GOAWAY...): open unless EOF.
+            s.settimeout(0.05)
             try:
-                if s.recv(65536) == b"":
-                    continue
-                open_ += 1  # data (a GOAWAY or ping): look again below
+                while s.recv(65536):
+                    pass
             except (socket.timeout, ssl.SSLWantReadError):
                 open_ += 1
             except (OSError, ssl.SSLError):
-                continue
+                pass
         print(f"after {a.hold} s: {open_} of {len(conns)} still open; RSS {rss_kib(a.pid) / 1024:.1f} MiB")
     for s in conns:
         s.close()
@@ -194,6 +194,7 @@ def main():
     i.add_argument("--conns", type=int, default=1000)
     i.add_argument("--http2", action="store_true")
     i.add_argument("--hold", type=float, default=0)
+    i.add_argument("--timeout", type=float, default=5, help="per connection and TLS handshake")
     a = p.parse_args()
     if a.cmd == "review":
         json.dump(review(a.paths, a.prefix), sys.stdout)

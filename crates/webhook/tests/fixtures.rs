@@ -324,9 +324,6 @@ async fn http2_like_the_api_server() {
 /// error, which the webhook maps like any invalid annotation: denied with the core's message
 /// (`onInvalid: deny`), or admitted unchanged with it as a warning (`onInvalid: allow`);
 /// never a patch that touches the three.
-#[ignore = "needs the core's forged rofs.io/status error (issue 9 item 1, crates/core, \
-            another helper's branch); fails on main's core until that is merged: remove \
-            this line then"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_status_is_denied_or_admitted_unchanged() {
     let certs = make_certs();
