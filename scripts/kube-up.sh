@@ -23,6 +23,7 @@ t_start=$(date +%s)
 
 # --- binaries -------------------------------------------------------------------------------
 BIN="$("$repo/scripts/kube-build.sh")"
+mkdir -p "$STATE"
 echo "$BIN" > "$STATE_BIN_FILE"
 t_build=$(date +%s)
 
@@ -213,6 +214,10 @@ state = "$CONTAINERD_STATE"
   address = "$CONTAINERD_SOCK"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$PAUSE_IMAGE"
+  # root here lacks CAP_SYS_RESOURCE: an oom_score_adj below containerd's own (the kubelet asks
+  # -998 for every pause container) fails in runc ("can't get final child's PID from pipe:
+  # EOF"); clamp it to containerd's own instead
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -257,6 +262,8 @@ containerRuntimeEndpoint: unix://$CONTAINERD_SOCK
 # Debian's containerd 1.6 cannot tell the kubelet its cgroup driver; no systemd here anyway.
 cgroupDriver: cgroupfs
 failSwapOn: false
+# without CAP_SYS_RESOURCE the kubelet cannot lower its own OOM score (default -999)
+oomScoreAdj: 0
 # Small disks: evict only when really full; never garbage-collect the loaded test images
 # (they cannot be pulled again).
 evictionHard: {memory.available: "50Mi", nodefs.available: "1%", nodefs.inodesFree: "1%", imagefs.available: "1%"}
