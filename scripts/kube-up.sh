@@ -159,6 +159,7 @@ start kube-apiserver "$BIN/kube-apiserver" \
     --authorization-mode Node,RBAC \
     --enable-admission-plugins NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultTolerationSeconds,NodeRestriction,PodSecurity,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ResourceQuota \
     --enable-aggregator-routing=true \
+    --kubelet-preferred-address-types InternalIP,Hostname \
     --allow-privileged=true --profiling=false --v=1
 wait_for kube-apiserver "/readyz" healthz "https://127.0.0.1:$APISERVER_PORT/readyz"
 t_api=$(date +%s)
