@@ -119,10 +119,22 @@ fn patched_serves(app: &App, restricted: bool) {
         http_get(&ip, app.port, "/before-restart").map(|r| r.0),
         Ok(404)
     );
+    // Tomcat's access log valve buffers (flushed every ~10 s): wait until the request is on
+    // disk, then crash the container (SIGKILL) and look again
+    let logged = || ns.sh(name, app.container, &format!("cat {}", app.access_log));
+    let start = std::time::Instant::now();
+    while !logged().contains("GET /before-restart") {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the request never reached {}",
+            app.access_log
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
     let pod = ns.kill_container(name, app.container, START);
     assert_eq!(pod_ip(&pod), ip, "same pod, same sandbox");
     serve();
-    let log = ns.sh(name, app.container, &format!("cat {}", app.access_log));
+    let log = logged();
     assert!(
         log.contains("GET /before-restart"),
         "the access log did not survive the container restart:\n{log}"
