@@ -170,6 +170,9 @@ fn default_output_syncs_a_changed_configmap() {
         log.contains("notes.txt: conflict"),
         "the conflict must be logged:\n{log}"
     );
+    for l in log.lines().filter(|l| l.contains(" from the event")) {
+        eprintln!("rofs-sync: {l}");
+    }
     eprintln!(
         "sync latency: kubectl apply -> new page served {latency:.1?}, -> new config after SIGHUP {reloaded:.1?} (kubelet syncFrequency 10s)"
     );
