@@ -19,7 +19,9 @@ CACHE="${ROFS_KUBE_CACHE:-/var/cache/rofs/kube}"
 log() { printf '[kube-build] %s\n' "$*" >&2; }
 die() { printf '[kube-build] ERROR: %s\n' "$*" >&2; exit 1; }
 
-command -v go >/dev/null || die "go missing (the machine image has Go in /usr/local/go/bin)"
+# The machine image has Go in /usr/local/go/bin, which a non-login shell may not have on PATH.
+if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then PATH="/usr/local/go/bin:$PATH"; fi
+command -v go >/dev/null || die "go missing (Go 1.24 or later; the machine image has it in /usr/local/go/bin)"
 
 # version of MODULE required in GOMOD (a "require M v" line or a line of a require block)
 required() { awk -v m="$1" '$1 == "require" && $2 == m {print $3} $1 == m && $2 ~ /^v/ {print $2}' "$2" | head -1; }

@@ -7,6 +7,9 @@ set -uo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/kube-env.sh
 . "$repo/scripts/kube-env.sh"
+# one kube-up/kube-down at a time
+exec 8>/run/rofs-kube.lock
+flock 8
 
 pid_of() { local p; p="$(cat "$RUN/$1.pid" 2>/dev/null)" && [ -n "$p" ] && kill -0 "$p" 2>/dev/null && echo "$p"; }
 stop() { # NAME: TERM, then KILL after 10 s
@@ -18,19 +21,22 @@ stop() { # NAME: TERM, then KILL after 10 s
     rm -f "$RUN/$1.pid"
 }
 
-# Pods first, while the kubelet still runs, so that it tears down their sandboxes (CNI DEL,
-# network namespaces, volume mounts) the normal way; bounded.
+# The controllers first (a ReplicaSet would recreate the pods deleted below), then the pods,
+# while the kubelet still runs, so that it tears down their sandboxes (CNI DEL, network
+# namespaces, volume mounts) the normal way; bounded.
+stop kube-controller-manager
+stop kube-scheduler
 BIN="$(cat "$STATE_BIN_FILE" 2>/dev/null)"
 if [ -n "$BIN" ] && pid_of kubelet >/dev/null && pid_of kube-apiserver >/dev/null; then
     export KUBECONFIG="$STATE/admin.kubeconfig"
     timeout 60 "$BIN/kubectl" delete pods --all --all-namespaces --grace-period=0 --force --wait=false >/dev/null 2>&1
-    for _ in $(seq 1 60); do
+    for _ in $(seq 1 30); do
         [ -z "$(timeout 10 ctr --address "$CONTAINERD_SOCK" -n k8s.io containers ls -q 2>/dev/null)" ] && break
         sleep 1
     done
 fi
 
-for c in kubelet kube-scheduler kube-controller-manager kube-apiserver; do stop "$c"; done
+for c in kubelet kube-apiserver; do stop "$c"; done
 
 # Containers left behind: kill their tasks through containerd, then its shims.
 if pid_of containerd >/dev/null; then

@@ -19,6 +19,9 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TIMEOUT="${ROFS_KUBE_TIMEOUT:-120}"
 
 [ "$(id -u)" = 0 ] || die "must run as root"
+# one kube-up/kube-down at a time
+exec 8>/run/rofs-kube.lock
+flock 8
 t_start=$(date +%s)
 
 # --- binaries -------------------------------------------------------------------------------
@@ -114,7 +117,8 @@ start() { # NAME CMD...: start a daemon unless running; log in $LOGS/NAME.log
     local name="$1"; shift
     if running "$name"; then log "$name already running (pid $(cat "$RUN/$name.pid"))"; return 0; fi
     log "starting $name"
-    setsid "$@" >>"$LOGS/$name.log" 2>&1 < /dev/null &
+    # 8>&-: the daemons must not hold the kube-up/kube-down lock
+    setsid "$@" >>"$LOGS/$name.log" 2>&1 < /dev/null 8>&- &
     echo $! > "$RUN/$name.pid"
 }
 wait_for() { # NAME DESCRIPTION CMD...: wait until CMD succeeds; on timeout the log tail, exit 1
