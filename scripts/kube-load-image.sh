@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Copy images from podman's store into the test cluster's containerd (namespace k8s.io), where
+# pods use them with imagePullPolicy Never/IfNotPresent. Skips an image containerd already has
+# from the same podman image ID (kept in a label), so a warm run costs a second per image.
+# Usage: scripts/kube-load-image.sh IMAGE...   (e.g. localhost/rofs:dev)
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/kube-env.sh
+. "$repo/scripts/kube-env.sh"
+[ "$#" -gt 0 ] || die "usage: $0 IMAGE..."
+ctr_() { timeout 300 ctr --address "$CONTAINERD_SOCK" -n k8s.io "$@"; }
+for image in "$@"; do
+    id="$(timeout 60 podman image inspect --format '{{.ID}}' "$image" 2>/dev/null)" \
+        || die "$image is not in podman's store (scripts/build-images.sh builds the test images)"
+    if ctr_ images ls "name==$image" | grep "dev.rofs.podman-id=$id" >/dev/null; then
+        log "$image: up to date"
+        continue
+    fi
+    tmp="$(mktemp --suffix .tar)"
+    timeout 300 podman save --format oci-archive -o "$tmp" "$image" >/dev/null
+    ctr_ images import --platform linux/amd64 --index-name "$image" "$tmp" >/dev/null
+    rm -f "$tmp"
+    ctr_ images label "$image" "dev.rofs.podman-id=$id" >/dev/null
+    ctr_ images ls -q | grep -x "$image" >/dev/null || die "$image: import did not create the name (ctr images ls: $(ctr_ images ls -q | tr '\n' ' '))"
+    log "$image: loaded"
+done
