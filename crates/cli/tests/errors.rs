@@ -142,9 +142,18 @@ fn bad_flag_values_are_refused() {
         (&["-w", "/run:64MB"], "invalid size"),
         (&["--profile", "ngnix"], "unknown profile"),
         (&["--seeder", "rsync"], "unknown seeder"),
-        (&["--kube-version", "one"], "--kube-version: invalid Kubernetes version"),
-        (&["--sync-conflict", "both"], "--sync-conflict: unknown conflict policy"),
-        (&["--reload", "signal:KILLME:x"], "--reload: invalid reload hook"),
+        (
+            &["--kube-version", "one"],
+            "--kube-version: invalid Kubernetes version",
+        ),
+        (
+            &["--sync-conflict", "both"],
+            "--sync-conflict: unknown conflict policy",
+        ),
+        (
+            &["--reload", "signal:KILLME:x"],
+            "--reload: invalid reload hook",
+        ),
     ] {
         let e = fails(args, POD);
         contains_all(&e, &[expect]);

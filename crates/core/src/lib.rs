@@ -7,6 +7,7 @@
 //! [`rewrite_document`] / [`rewrite_pod_template`], so they cannot disagree.
 
 pub mod annotations;
+mod api_defaults;
 mod copies;
 mod emit;
 pub mod error;

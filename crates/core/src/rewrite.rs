@@ -138,6 +138,13 @@ pub fn rewrite_pod_template(
     };
     let plan = plan(&pod, &request, &mut report.warnings)?;
     let status = crate::emit::emit(spec, &plan, &mut report.warnings);
+    if let Some(before) = original.get("spec").and_then(Value::as_object) {
+        let names: Vec<&str> = (status.init_containers.iter())
+            .chain(&status.containers)
+            .map(String::as_str)
+            .collect();
+        crate::api_defaults::keep(before, spec, &names);
+    }
     record_status(tpl, &status, &previous, had_metadata, had_annotations);
     report
         .warnings

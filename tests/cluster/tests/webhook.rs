@@ -424,14 +424,14 @@ fn deployment_pods_equal_rofs_patch_output_and_run() {
 }
 
 /// Item 4: the webhook's own output (what it sees on reinvocation, or a manifest already
-/// fixed by `rofs patch`) is admitted unchanged: the webhook is called, the stored pod is the
-/// pod as written.
+/// fixed by `rofs patch`) is admitted unchanged: the webhook is called, answers with no patch
+/// (`rofs_webhook_unchanged_total` +1, `rofs_webhook_mutations_total` not), and the stored pod
+/// is the pod as written.
 ///
-/// Seen on the real API server (not with hand-written reviews): the webhook answers such a
-/// pod with a non-empty JSON Patch (`rofs_webhook_mutations_total` +1, not
-/// `rofs_webhook_unchanged_total` as docs/webhook.md says), because the API server sends the
-/// pod *after defaulting*; the stored pod is nevertheless identical, which is what this test
-/// holds. See docs/cluster.md.
+/// The API server sends the pod *after defaulting* (`terminationMessagePath`, `resources: {}`
+/// in rofs's own containers): before the core kept those defaults (crates/core/src/
+/// api_defaults.rs) the webhook answered with a JSON Patch removing them, which only a real API
+/// server showed. See docs/cluster.md.
 #[test]
 fn already_patched_pod_is_admitted_unchanged() {
     require_cluster!(NGINX_IMAGE, &rofs_image());
@@ -440,11 +440,8 @@ fn already_patched_pod_is_admitted_unchanged() {
     let patched = rofs_patch(&["--agent-image", &rofs_image()], &app_pod("app", ""));
     let expected = dry_run_like_written(&patched);
     let requests = metric(SYSTEM_NS, "rofs_webhook_requests_total");
-    let counted = || {
-        metric(SYSTEM_NS, "rofs_webhook_unchanged_total")
-            + metric(SYSTEM_NS, "rofs_webhook_mutations_total")
-    };
-    let before = counted();
+    let unchanged = metric(SYSTEM_NS, "rofs_webhook_unchanged_total");
+    let mutations = metric(SYSTEM_NS, "rofs_webhook_mutations_total");
     let created: Value = serde_json::from_str(
         &opted.kubectl_ok(&["create", "-o", "json", "-f", "-"], Some(&patched)),
     )
@@ -454,7 +451,15 @@ fn already_patched_pod_is_admitted_unchanged() {
         requests + 1,
         "the webhook was not called"
     );
-    assert_eq!(counted(), before + 1);
+    assert_eq!(
+        metric(SYSTEM_NS, "rofs_webhook_mutations_total"),
+        mutations,
+        "the webhook answered the already patched pod with a patch"
+    );
+    assert_eq!(
+        metric(SYSTEM_NS, "rofs_webhook_unchanged_total"),
+        unchanged + 1
+    );
     assert_eq!(
         comparable(&created),
         comparable(&expected),
