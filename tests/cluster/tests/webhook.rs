@@ -735,3 +735,173 @@ fn helm_chart_install_is_called_by_the_api_server() {
     wait_patched(&opted, Duration::from_secs(60)).unwrap_or_else(|e| panic!("{e}"));
     assert!(metric(&release_ns.name, "rofs_webhook_mutations_total") >= 1);
 }
+
+/// The second webhook of the reinvocation test (`mesh_webhook.py`, a service-mesh stand-in on
+/// 127.0.0.1) and its configuration; both removed on drop.
+struct Mesh {
+    child: std::process::Child,
+    config: String,
+}
+
+impl Drop for Mesh {
+    fn drop(&mut self) {
+        kubectl(
+            &[
+                "delete",
+                "mutatingwebhookconfiguration",
+                &self.config,
+                "--ignore-not-found",
+            ],
+            None,
+        );
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Mesh {
+    /// Starts the mesh webhook for namespaces labelled `rofs-test/mesh=enabled`. Its
+    /// configuration's name sorts after `rofs`, so the API server calls rofs first, then the
+    /// mesh, then rofs again (`reinvocationPolicy: IfNeeded`).
+    fn start() -> Mesh {
+        let dir = tmp_dir("mesh");
+        let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
+        let out = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+            ])
+            .args(["-nodes", "-days", "1", "-subj", "/CN=mesh"])
+            .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port_file = dir.join("port");
+        let child = Command::new("python3")
+            .arg(workspace_root().join("tests/cluster/mesh_webhook.py"))
+            .args([&cert, &key])
+            .arg(rofs_cluster::NOSHELL_IMAGE)
+            .arg(&port_file)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start mesh_webhook.py");
+        let config = "zz-rofs-test-mesh".to_string();
+        let mut mesh = Mesh { child, config };
+        let start = Instant::now();
+        let port = loop {
+            if let Some(p) = std::fs::read_to_string(&port_file)
+                .ok()
+                .and_then(|p| p.trim().parse::<u16>().ok())
+            {
+                break p;
+            }
+            assert!(
+                mesh.child.try_wait().ok().flatten().is_none(),
+                "mesh_webhook.py exited"
+            );
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "mesh webhook did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let ca = base64_file(&cert);
+        let mwc = format!(
+            r#"apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata:
+  name: {name}
+webhooks:
+  - name: mesh.rofs-test.io
+    admissionReviewVersions: ["v1"]
+    clientConfig:
+      url: https://127.0.0.1:{port}/mutate
+      caBundle: {ca}
+    rules:
+      - operations: ["CREATE"]
+        apiGroups: [""]
+        apiVersions: ["v1"]
+        resources: ["pods"]
+    namespaceSelector:
+      matchLabels: {{rofs-test/mesh: enabled}}
+    failurePolicy: Fail
+    sideEffects: None
+    timeoutSeconds: 5
+    reinvocationPolicy: Never
+"#,
+            name = mesh.config
+        );
+        kubectl_ok(&["apply", "-f", "-"], Some(&mwc));
+        mesh
+    }
+}
+
+fn base64_file(p: &Path) -> String {
+    let out = Command::new("base64")
+        .arg("-w0")
+        .arg(p)
+        .output()
+        .expect("base64");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn container_names(pod: &Value) -> Vec<String> {
+    pod["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["name"].as_str().map(String::from))
+        .collect()
+}
+
+/// Item 4, reinvocation for real: another mutating webhook called after rofs adds a container
+/// (a service mesh's sidecar); the API server calls rofs again (`reinvocationPolicy:
+/// IfNeeded`), which rewrites the pod so that the added container is read-only too. The pod
+/// stored is the one `rofs patch` makes of the manifest with that container already in it.
+#[test]
+fn reinvocation_after_another_webhook_equals_rofs_patch_of_the_result() {
+    require_cluster!(NGINX_IMAGE, &rofs_image());
+    let _lock = webhook();
+    let _mesh = Mesh::start();
+    let ns = Namespace::create("wh-mesh", &[INJECT, ("rofs-test/mesh", "enabled")]);
+    let start = Instant::now();
+    let got = loop {
+        let got = dry_run_create(&ns, &app_pod("app", ""));
+        match got {
+            Ok(p) if container_names(&p).len() == 2 => break p,
+            other => assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the mesh webhook is not called: {other:?}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(container_names(&got), ["nginx", "mesh"]);
+    let mesh = &got["spec"]["containers"][1];
+    assert_eq!(
+        mesh["securityContext"]["readOnlyRootFilesystem"], true,
+        "rofs was not reinvoked after the mesh webhook: {mesh}"
+    );
+    let with_mesh = format!(
+        "{}  - name: mesh\n    image: {}\n    imagePullPolicy: Never\n    securityContext:\n      allowPrivilegeEscalation: false\n      capabilities: {{drop: [ALL]}}\n",
+        app_pod("app", ""),
+        rofs_cluster::NOSHELL_IMAGE
+    );
+    let expected = dry_run_like_written(&rofs_patch(&["--agent-image", &rofs_image()], &with_mesh));
+    assert_eq!(
+        comparable(&got),
+        comparable(&expected),
+        "reinvoked (left) differs from rofs patch of the manifest with the mesh container (right)"
+    );
+}
