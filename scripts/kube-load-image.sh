@@ -16,9 +16,20 @@ for image in "$@"; do
         log "$image: up to date"
         continue
     fi
+    # The name comes from the archive's org.opencontainers.image.ref.name (podman writes the
+    # full name). Not --index-name: containerd 1.6's ctr then fails, on re-imports of a name it
+    # has, with `content digest sha256:<index>: not found` (seen with rofs:dev rebuilt and with
+    # Tomcat). Failed imports are tried again, up to three times.
     tmp="$(mktemp --suffix .tar)"
-    timeout 300 podman save --format oci-archive -o "$tmp" "$image" >/dev/null
-    ctr_ images import --platform linux/amd64 --index-name "$image" "$tmp" >/dev/null
+    for attempt in 1 2 3; do
+        if timeout 300 podman save --format oci-archive -o "$tmp" "$image" >/dev/null &&
+            ctr_ images import --platform linux/amd64 "$tmp" >/dev/null; then
+            break
+        fi
+        [ "$attempt" = 3 ] && { rm -f "$tmp"; die "$image: import failed 3 times"; }
+        log "$image: import failed (attempt $attempt), trying again"
+        rm -f "$tmp"
+    done
     rm -f "$tmp"
     ctr_ images label "$image" "dev.rofs.podman-id=$id" >/dev/null
     ctr_ images ls -q | grep -x "$image" >/dev/null || die "$image: import did not create the name (ctr images ls: $(ctr_ images ls -q | tr '\n' ' '))"
