@@ -252,10 +252,17 @@ impl Pair {
             .inspect_err(|_| {
             self.pending.remove(path);
         })?;
-        // A plain source changed since it was read: record what was copied.
-        self.pending.insert(path.to_path_buf(), written);
-        let replaced = self
-            .save_io()
+        // `pass` saved this write as in flight with the source's version;
+        // only when a plain source changed since it was read does the copy
+        // differ: record what was copied (one more save). Otherwise no save
+        // here: the state of the writes done so far is in that same record.
+        let recorded = if written == *entry {
+            Ok(())
+        } else {
+            self.pending.insert(path.to_path_buf(), written);
+            self.save_io()
+        };
+        let replaced = recorded
             .and_then(|()| {
                 fault::point(Point::BeforeRename);
                 let source_wins = policy == ConflictPolicy::Source;
