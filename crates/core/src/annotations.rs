@@ -51,19 +51,38 @@ pub const KNOWN: [&str; 10] = [
     STATUS,
 ];
 
-/// A bad annotation: its key and what is wrong with its value.
+/// A bad annotation: its key and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("annotation {key:?}: {message}")]
+#[error("annotation {key:?}: {problem}")]
 pub struct AnnotationError {
     pub key: String,
-    pub message: String,
+    pub problem: AnnotationProblem,
+}
+
+/// What is wrong with a rofs annotation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnnotationProblem {
+    #[error("the value must be a string, found {0}")]
+    NotAString(String),
+    /// A `rofs.io/` key rofs does not know (a typo).
+    #[error(
+        "unknown rofs annotation; known: {}, {WRITABLE_PREFIX}<container>, {PROFILE_PREFIX}<container>",
+        KNOWN.join(", ")
+    )]
+    UnknownKey,
+    #[error("expected an image reference")]
+    NotAnImage,
+    #[error("expected \"true\" or \"false\", found {0:?}")]
+    NotABoolean(String),
+    #[error(transparent)]
+    Value(#[from] SettingsError),
 }
 
 impl AnnotationError {
-    fn new(key: &str, message: impl ToString) -> Self {
+    fn new(key: &str, problem: impl Into<AnnotationProblem>) -> Self {
         AnnotationError {
             key: key.to_string(),
-            message: message.to_string(),
+            problem: problem.into(),
         }
     }
 }
@@ -90,9 +109,10 @@ pub fn parse(annotations: &Map<String, Value>) -> Result<Annotations, Annotation
     let mut per_container_paths = 0;
     for (key, value) in annotations.iter().filter(|(k, _)| is_ours(k)) {
         let Some(value) = value.as_str() else {
+            let found = value.to_string();
             return Err(AnnotationError::new(
                 key,
-                format!("the value must be a string, found {value}"),
+                AnnotationProblem::NotAString(found),
             ));
         };
         per_container_paths += read_key(&mut out, key, value)?;
@@ -127,7 +147,7 @@ fn read_key(out: &mut Annotations, key: &str, value: &str) -> Result<usize, Anno
         SYNC_CONFLICT => s.sync_conflict = Some(value.parse().map_err(err)?),
         AGENT_IMAGE => {
             if value.trim().is_empty() || value.contains(char::is_whitespace) {
-                return Err(AnnotationError::new(key, "expected an image reference"));
+                return Err(AnnotationError::new(key, AnnotationProblem::NotAnImage));
             }
             s.agent_image = Some(value.to_string());
         }
@@ -136,8 +156,8 @@ fn read_key(out: &mut Annotations, key: &str, value: &str) -> Result<usize, Anno
                 "true" => true,
                 "false" => false,
                 other => {
-                    let message = format!("expected \"true\" or \"false\", found {other:?}");
-                    return Err(AnnotationError::new(key, message));
+                    let found = AnnotationProblem::NotABoolean(other.to_string());
+                    return Err(AnnotationError::new(key, found));
                 }
             }
         }
@@ -157,13 +177,7 @@ fn read_container_key(s: &mut Settings, key: &str, value: &str) -> Result<usize,
     ) {
         (Some(c), _) => (true, c),
         (None, Some(c)) => (false, c),
-        (None, None) => {
-            let message = format!(
-                "unknown rofs annotation; known: {}, {WRITABLE_PREFIX}<container>, {PROFILE_PREFIX}<container>",
-                KNOWN.join(", ")
-            );
-            return Err(AnnotationError::new(key, message));
-        }
+        (None, None) => return Err(AnnotationError::new(key, AnnotationProblem::UnknownKey)),
     };
     if !is_dns_label(container) {
         return Err(err(SettingsError::ContainerName(container.to_string())));
@@ -239,6 +253,11 @@ mod tests {
         assert!(e.to_string().contains("must be absolute"), "{e}");
         let e = ann(json!({"rofs.io/writeable": "/x"})).unwrap_err();
         assert!(e.to_string().contains("unknown rofs annotation"), "{e}");
+        assert_eq!(e.problem, AnnotationProblem::UnknownKey);
+        assert!(
+            e.to_string().contains("rofs.io/writable-volumes"),
+            "the hint lists every key"
+        );
         let e = ann(json!({"rofs.io/skip": "yes"})).unwrap_err();
         assert!(e.to_string().contains("expected \"true\""), "{e}");
         let e = ann(json!({"rofs.io/skip": true})).unwrap_err();
