@@ -3,8 +3,10 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
 use rofs_core::{Conflict, KubeVersion, Reload, Seeder};
+use rofs_manifest::Format;
 
 const ABOUT: &str = "Make any workload run with readOnlyRootFilesystem: true.";
 
@@ -145,8 +147,8 @@ pub struct PatchArgs {
     pub settings: SettingsArgs,
 
     /// Output format. `auto`: JSON if every input is JSON, YAML otherwise.
-    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
-    pub format: FormatArg,
+    #[arg(long, default_value = "auto", value_parser = format_parser())]
+    pub format: Format,
 
     /// Do not print warnings.
     #[arg(short, long)]
@@ -212,9 +214,11 @@ pub struct SettingsArgs {
     pub rollout_on_change: bool,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum FormatArg {
-    Auto,
-    Yaml,
-    Json,
+/// `--format`: rofs-manifest's own type, with clap listing the values.
+fn format_parser() -> impl TypedValueParser<Value = Format> {
+    PossibleValuesParser::new(["auto", "yaml", "json"]).map(|s| match s.as_str() {
+        "yaml" => Format::Yaml,
+        "json" => Format::Json,
+        _ => Format::Auto,
+    })
 }

@@ -4,9 +4,9 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use rofs_manifest::{Format, Input};
+use rofs_manifest::Input;
 
-use crate::cli::{FormatArg, PatchArgs};
+use crate::cli::PatchArgs;
 use crate::output;
 
 pub fn run(args: &PatchArgs) -> Result<()> {
@@ -42,11 +42,7 @@ pub fn run(args: &PatchArgs) -> Result<()> {
         .iter()
         .map(|(name, text)| Input { name, text })
         .collect();
-    let format = match args.format {
-        FormatArg::Auto => Format::Auto,
-        FormatArg::Yaml => Format::Yaml,
-        FormatArg::Json => Format::Json,
-    };
+    let format = args.format;
     let patched = rofs_manifest::patch(&inputs, &settings, format)?;
 
     // Settings that name a container or volume must match one somewhere in the input.

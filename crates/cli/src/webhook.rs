@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Args, Subcommand};
 use rofs_webhook::{Config, LogFormat, OnInvalid, ServeOptions};
 
 use crate::cli::SettingsArgs;
@@ -66,12 +67,12 @@ pub struct ServeArgs {
 
     /// Pods with invalid rofs annotations: `deny` them (kubectl shows the message), or
     /// `allow` them unchanged with a warning. Overrides the config file's `onInvalid`.
-    #[arg(long, value_name = "WHAT", value_parser = ["deny", "allow"])]
+    #[arg(long, value_name = "WHAT", value_parser = on_invalid_parser())]
     pub on_invalid: Option<OnInvalid>,
 
     /// Log line format.
-    #[arg(long, value_enum, default_value_t = LogFormatArg::Plain, env = "ROFS_LOG_FORMAT")]
-    pub log_format: LogFormatArg,
+    #[arg(long, default_value = "plain", value_parser = log_format_parser(), env = "ROFS_LOG_FORMAT")]
+    pub log_format: LogFormat,
 
     /// Log level: error, warn, info (one line per patched or denied pod), debug.
     #[arg(
@@ -125,10 +126,17 @@ pub struct ServeArgs {
     pub settings: SettingsArgs,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum LogFormatArg {
-    Plain,
-    Json,
+/// `--on-invalid`: the webhook's own type, with clap listing the values.
+fn on_invalid_parser() -> impl TypedValueParser<Value = OnInvalid> {
+    PossibleValuesParser::new(["deny", "allow"]).try_map(|s| s.parse::<OnInvalid>())
+}
+
+/// `--log-format`: the webhook's own type, with clap listing the values.
+fn log_format_parser() -> impl TypedValueParser<Value = LogFormat> {
+    PossibleValuesParser::new(["plain", "json"]).map(|s| match s.as_str() {
+        "json" => LogFormat::Json,
+        _ => LogFormat::Plain,
+    })
 }
 
 #[derive(Debug, Args)]
@@ -189,13 +197,7 @@ fn serve(args: ServeArgs) -> Result<()> {
     let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) else {
         anyhow::bail!("--tls-cert and --tls-key are required");
     };
-    rofs_webhook::init_logging(
-        match args.log_format {
-            LogFormatArg::Plain => LogFormat::Plain,
-            LogFormatArg::Json => LogFormat::Json,
-        },
-        args.log_level,
-    );
+    rofs_webhook::init_logging(args.log_format, args.log_level);
     let mut options = ServeOptions::new(args.listen, cert, key, config);
     options.tls_reload_interval = Duration::from_secs(args.tls_reload_interval);
     options.drain_delay = Duration::from_secs(args.drain_delay);

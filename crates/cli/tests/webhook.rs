@@ -235,3 +235,45 @@ fn at_the_open_files_limit_healthz_recovers_and_the_log_does_not_flood() {
         failed.len()
     );
 }
+
+/// `--on-invalid`, `--log-format` and `--format` are read into rofs's own types (no mirror
+/// enums): each accepted value gets past the parser (a type mismatch there is a panic at
+/// run time), and a bad one is a usage error listing the values.
+#[test]
+fn typed_flags_parse_every_value() {
+    for (flag, value) in [
+        ("--on-invalid", "deny"),
+        ("--on-invalid", "allow"),
+        ("--log-format", "plain"),
+        ("--log-format", "json"),
+    ] {
+        let o = rofs(&[
+            "webhook",
+            "--tls-cert",
+            "/nonexistent/tls.crt",
+            "--tls-key",
+            "/nonexistent/tls.key",
+            flag,
+            value,
+        ]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!stderr.contains("panicked"), "{flag} {value}: {stderr}");
+        assert!(
+            stderr.contains("/nonexistent/tls"),
+            "{flag} {value}: {stderr}"
+        );
+        assert_eq!(o.status.code(), Some(1), "{flag} {value}: {stderr}");
+    }
+    let o = rofs(&["webhook", "--on-invalid", "maybe"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("deny") && stderr.contains("allow"),
+        "{stderr}"
+    );
+    for format in ["auto", "yaml", "json"] {
+        let o = rofs(&["patch", "--format", format, "/dev/null"]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "--format {format}: {stderr}");
+    }
+}
