@@ -352,3 +352,42 @@ fn exec_plugin_refuses_unknown_writable_volumes() {
     assert!(out.stdout.is_empty(), "nothing on stdout on error");
     contains_all(&stderr, &["RofsPatch \"fix\"", "\"nope\""]);
 }
+
+/// Every typed settings flag accepts a valid value through the binary (a field type that
+/// does not match its clap parser panics only when the flag is used).
+#[test]
+fn every_settings_flag_accepts_a_valid_value() {
+    let input = POD.replace(
+        "    image: x\n",
+        "    image: x\n    volumeMounts:\n    - name: c\n      mountPath: /etc/c\n  volumes:\n  - name: c\n    configMap:\n      name: c\n",
+    );
+    for args in [
+        &["--seeder", "shell", "-w", "/var/lib/x"][..],
+        &["--seeder", "agent", "-w", "app=/var/lib/x:memory:1Mi"],
+        &["--reload", "signal:HUP:x", "--writable-volume", "c"],
+        &[
+            "--reload",
+            "http://127.0.0.1:8080/-/reload",
+            "--writable-volume",
+            "c",
+        ],
+        &["--sync-conflict", "source", "--writable-volume", "c"],
+        &["--kube-version", "1.28", "--writable-volume", "c"],
+        &[
+            "-p",
+            "app=tmp",
+            "-c",
+            "app",
+            "--agent-image",
+            "example.org/rofs:1",
+        ],
+        &["--rollout-on-change", "--format", "json"],
+    ] {
+        let mut all = vec!["patch"];
+        all.extend_from_slice(args);
+        let out = rofs(&all, &input);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        assert!(!out.stdout.is_empty(), "{args:?}");
+    }
+}
