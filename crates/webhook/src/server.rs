@@ -556,12 +556,7 @@ impl Server {
                 biased;
                 () = shutdown.as_mut(), if !draining => {
                     draining = true;
-                    state.ready.store(false, Ordering::Relaxed);
-                    tracing::info!(
-                        drain_delay = ?options.drain_delay,
-                        "shutting down: not ready; still serving during the drain delay"
-                    );
-                    drain.as_mut().reset(tokio::time::Instant::now() + options.drain_delay);
+                    begin_drain(&state.ready, options.drain_delay, drain.as_mut());
                     continue 'serving;
                 }
                 () = drain.as_mut(), if draining => break 'serving,
@@ -575,12 +570,7 @@ impl Server {
                     biased;
                     () = shutdown.as_mut(), if !draining => {
                         draining = true;
-                        state.ready.store(false, Ordering::Relaxed);
-                        tracing::info!(
-                            drain_delay = ?options.drain_delay,
-                            "shutting down: not ready; still serving during the drain delay"
-                        );
-                        drain.as_mut().reset(tokio::time::Instant::now() + options.drain_delay);
+                        begin_drain(&state.ready, options.drain_delay, drain.as_mut());
                     }
                     () = drain.as_mut(), if draining => break 'serving,
                     accepted = listener.accept() => match accepted {
@@ -621,6 +611,17 @@ fn open_files_limit() -> Option<usize> {
     let text = std::fs::read_to_string("/proc/self/limits").ok()?;
     let line = text.lines().find(|l| l.starts_with("Max open files"))?;
     line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// SIGTERM: `/readyz` fails from now on, and serving goes on for the drain delay (while the
+/// endpoints drop the pod).
+fn begin_drain(ready: &AtomicBool, delay: Duration, drain: std::pin::Pin<&mut tokio::time::Sleep>) {
+    ready.store(false, Ordering::Relaxed);
+    tracing::info!(
+        drain_delay = ?delay,
+        "shutting down: not ready; still serving during the drain delay"
+    );
+    drain.reset(tokio::time::Instant::now() + delay);
 }
 
 /// Accept errors (EMFILE, ENFILE, ENOMEM...): the pause before the next try doubles from
