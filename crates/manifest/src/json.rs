@@ -174,7 +174,8 @@ impl Spellings {
         self.map.values().all(Option::is_none)
     }
 
-    /// The numbers of a JSON text.
+    /// The numbers of a JSON text. serde_json keeps every spelling but the exponent's, so
+    /// only numbers with an exponent are remembered.
     pub fn of_json(text: &str) -> Spellings {
         let mut table = Spellings::default();
         let b = text.as_bytes();
@@ -196,7 +197,9 @@ impl Spellings {
                         i += 1;
                     }
                     let t = &text[start..i];
-                    if let Ok(n) = t.parse::<Number>() {
+                    if t.contains(['e', 'E'])
+                        && let Ok(n) = t.parse::<Number>()
+                    {
                         table.add(n.to_string(), t);
                     }
                 }
@@ -207,31 +210,50 @@ impl Spellings {
     }
 
     /// The numbers of a YAML text: every plain word that the YAML reader takes for a number
-    /// (words inside strings and comments too: a replacement is always the same number, and a
-    /// second spelling of it only turns the replacement off).
+    /// and would write otherwise (`1.10`, `1e3`, `0644`, `-0`), and plain decimal integers
+    /// only as second spellings (words inside strings and comments count too: a replacement
+    /// is always the same number, and a second spelling of it only turns the replacement off).
     pub fn of_yaml(text: &str) -> Spellings {
-        let mut table = Spellings::default();
-        for word in
+        let words = || {
             text.split(|c: char| c.is_whitespace() || matches!(c, ',' | '[' | ']' | '{' | '}'))
-        {
-            let word = word.trim_end_matches(':');
-            let Some(first) = word.bytes().next() else {
-                continue;
-            };
-            if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
-                continue;
-            }
-            // Plain decimal integers are read as written (no parse needed), but remembered:
-            // `0` and `-0` are one number.
-            if word.bytes().all(|c| c.is_ascii_digit())
-                && (word == "0" || !word.starts_with('0'))
-                && word.len() < 19
+                .map(|w| w.trim_end_matches(':'))
+                .filter(|w| {
+                    w.bytes()
+                        .next()
+                        .is_some_and(|c| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.'))
+                })
+        };
+        let plain = |w: &str| {
+            w.bytes().all(|c| c.is_ascii_digit())
+                && (w == "0" || !w.starts_with('0'))
+                && w.len() < 19
+        };
+        let mut table = Spellings::default();
+        for word in words() {
+            // Plain decimal integers are written as they came; words with other letters
+            // than a number's (`10m`, `64Mi`, `1.2.3-beta`) are not numbers.
+            if plain(word)
+                || !word.bytes().any(|c| c.is_ascii_digit())
+                || !word.bytes().all(|c| {
+                    c.is_ascii_hexdigit()
+                        || matches!(
+                            c,
+                            b'.' | b'_' | b'+' | b'-' | b'x' | b'X' | b'o' | b'O' | b':'
+                        )
+                })
             {
-                table.add(word.to_string(), word);
                 continue;
             }
             if let Ok(Value::Number(n)) = crate::yaml::from_str(word) {
                 table.add(n.to_string(), word);
+            }
+        }
+        if !table.is_empty() {
+            // `420` beside `0644`: the number is spelled two ways.
+            for word in words().filter(|w| plain(w)) {
+                if table.map.contains_key(word) {
+                    table.add(word.to_string(), word);
+                }
             }
         }
         table

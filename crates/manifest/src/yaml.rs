@@ -103,6 +103,9 @@ fn error(e: &serde_saphyr::Error, len: usize) -> YamlError {
             B::MergeKeys { .. } => "too many merge keys (`<<`)".to_string(),
             other => format!("document too large ({other:?})"),
         },
+        E::NullIntoString { .. } => {
+            "a map key is null (keys of Kubernetes objects are strings)".to_string()
+        }
         E::AliasReplayLimitExceeded { .. }
         | E::AliasExpansionLimitExceeded { .. }
         | E::AliasReplayStackDepthExceeded { .. }
@@ -111,6 +114,18 @@ fn error(e: &serde_saphyr::Error, len: usize) -> YamlError {
         }
         other => {
             let m = strip_position(&other.to_string());
+            // A list or a map as a map key, in the words of the reader of the key.
+            if matches!(
+                m.as_str(),
+                "expected string scalar" | "key must be a string" | "expected ident"
+            ) {
+                return YamlError {
+                    line: location.as_ref().map(|l| l.line()).filter(|&l| l > 0),
+                    column: location.as_ref().map(|l| l.column()).filter(|&c| c > 0),
+                    message: "a map key is not a string (keys of Kubernetes objects are strings)"
+                        .to_string(),
+                };
+            }
             // Advice meant for the library's users ("... set X in Options") is not ours.
             match m.find(". If you").or_else(|| m.find(", set ")) {
                 Some(i) if m[i..].contains("Options") => m[..i].to_string(),

@@ -188,6 +188,27 @@ fn alias_bombs_are_refused_with_a_complete_message() {
     assert!(err(&padded).ends_with("refused as an alias bomb"));
 }
 
+/// Keys JSON cannot hold (null, a list, a map): refused in our words, without the library's
+/// advice ("use Option<String>").
+#[test]
+fn non_string_keys_are_refused_in_plain_words() {
+    for (key, what) in [
+        ("? [a, b]\n: x\n", "not a string"),
+        ("? {a: b}\n: x\n", "not a string"),
+        ("? \n: x\n", "null"),
+        ("~: x\n", "null"),
+    ] {
+        let e = err(&format!("{CM}{key}"));
+        assert!(
+            e.starts_with("in.yaml: document 1 (line ")
+                && e.ends_with(&format!(
+                    "a map key is {what} (keys of Kubernetes objects are strings)"
+                )),
+            "{key:?}: {e}"
+        );
+    }
+}
+
 // Item 11: numbers as written, duplicate keys.
 
 const NUMBERS: [&str; 4] = ["123456789012345678901234567890", "1.10", "1e3", "-0"];
