@@ -239,29 +239,14 @@ pub fn split_documents<'a>(input: &'a str) -> Vec<RawDocument<'a>> {
     }
     let mut docs = Vec::new();
     let mut state = State::Prefix;
-    // Current chunk: start offset and line; content start offset and line; explicit start.
-    let (mut chunk_start, mut chunk_line) = (0usize, 1usize);
-    let (mut text_start, mut text_line) = (0usize, 1usize);
-    let mut explicit = false;
-    let mut offset = 0usize;
-    let push = |docs: &mut Vec<RawDocument<'a>>,
-                chunk_start: usize,
-                chunk_line: usize,
-                text_start: usize,
-                text_line: usize,
-                text_end: usize,
-                chunk_end: usize,
-                explicit: bool| {
-        docs.push(RawDocument {
-            chunk: &input[chunk_start..chunk_end],
-            head: &input[chunk_start..text_start],
-            text: &input[text_start..text_end],
-            tail: &input[text_end..chunk_end],
-            first_line: text_line,
-            chunk_line,
-            explicit,
-        });
+    let mut open = Open {
+        chunk_start: 0,
+        chunk_line: 1,
+        text_start: 0,
+        text_line: 1,
+        explicit: false,
     };
+    let mut offset = 0usize;
     for (line_no, line) in (1usize..).zip(input.split_inclusive('\n')) {
         let bare = line.trim_end_matches(['\n', '\r']);
         let is_marker = |m: &str| {
@@ -272,90 +257,90 @@ pub fn split_documents<'a>(input: &'a str) -> Vec<RawDocument<'a>> {
         if is_marker("---") {
             if state == State::Content {
                 // The previous document ends here, without `...`.
-                push(
-                    &mut docs,
-                    chunk_start,
-                    chunk_line,
-                    text_start,
-                    text_line,
-                    offset,
-                    offset,
-                    explicit,
-                );
-                chunk_start = offset;
-                chunk_line = line_no;
+                docs.push(open.end(input, offset, offset));
+                open.chunk_start = offset;
+                open.chunk_line = line_no;
             }
             // Content after `--- ` on the marker line belongs to the document.
             let rest = &bare[3..];
             if rest.trim().is_empty() || rest.trim_start().starts_with('#') {
-                text_start = next;
-                text_line = line_no + 1;
+                open.text_start = next;
+                open.text_line = line_no + 1;
             } else {
-                text_start = offset + 3;
-                text_line = line_no;
+                open.text_start = offset + 3;
+                open.text_line = line_no;
             }
-            explicit = true;
+            open.explicit = true;
             state = State::Content;
         } else if is_marker("...") {
             if state == State::Prefix {
                 // `...` with no document open ends an empty bare one (or, after
                 // directives, is an error the parser reports).
-                text_start = offset;
-                text_line = line_no;
-                explicit = false;
+                open.text_start = offset;
+                open.text_line = line_no;
+                open.explicit = false;
             }
-            push(
-                &mut docs,
-                chunk_start,
-                chunk_line,
-                text_start,
-                text_line,
-                offset,
-                next,
-                explicit,
-            );
-            chunk_start = next;
-            chunk_line = line_no + 1;
-            explicit = false;
+            docs.push(open.end(input, offset, next));
+            open.chunk_start = next;
+            open.chunk_line = line_no + 1;
+            open.explicit = false;
             state = State::Prefix;
         } else if state == State::Prefix {
             let t = bare.trim_start();
             if !(t.is_empty() || t.starts_with('#') || bare.starts_with('%')) {
                 // A bare document starts (its leading comments stay in its text).
-                text_start = chunk_start;
-                text_line = chunk_line;
-                explicit = false;
+                open = open.bare();
                 state = State::Content;
             }
         }
         offset = next;
     }
     match state {
-        State::Content => push(
-            &mut docs,
-            chunk_start,
-            chunk_line,
-            text_start,
-            text_line,
-            input.len(),
-            input.len(),
-            explicit,
-        ),
+        State::Content => docs.push(open.end(input, input.len(), input.len())),
         // Comments (or directives) after the last document: a chunk without a document,
         // kept as written (or refused by the parser for a directive without `---`).
-        State::Prefix if chunk_start < input.len() => push(
-            &mut docs,
-            chunk_start,
-            chunk_line,
-            chunk_start,
-            chunk_line,
-            input.len(),
-            input.len(),
-            false,
-        ),
+        State::Prefix if open.chunk_start < input.len() => {
+            docs.push(open.bare().end(input, input.len(), input.len()))
+        }
         State::Prefix => {}
     }
     docs
+}
+
+/// The document being read: where its chunk starts (offset, 1-based line), where its content
+/// starts, and whether it opened with `---`.
+#[derive(Clone, Copy)]
+struct Open {
+    chunk_start: usize,
+    chunk_line: usize,
+    text_start: usize,
+    text_line: usize,
+    explicit: bool,
+}
+
+impl Open {
+    /// The document, its content ending at `text_end` and its chunk at `chunk_end`.
+    fn end(self, input: &str, text_end: usize, chunk_end: usize) -> RawDocument<'_> {
+        RawDocument {
+            chunk: &input[self.chunk_start..chunk_end],
+            head: &input[self.chunk_start..self.text_start],
+            text: &input[self.text_start..text_end],
+            tail: &input[text_end..chunk_end],
+            first_line: self.text_line,
+            chunk_line: self.chunk_line,
+            explicit: self.explicit,
+        }
+    }
+
+    /// A chunk without a document (comments or directives only): all of it is content.
+    fn bare(self) -> Open {
+        Open {
+            text_start: self.chunk_start,
+            text_line: self.chunk_line,
+            explicit: false,
+            ..self
+        }
+    }
 }
 
 /// The comment and blank lines at the top of a document (Helm's `# Source:` lines).
