@@ -1365,3 +1365,131 @@ fn state_files_with_writes_in_flight_round_trip_and_garbage_never_panics() {
         }
     }
 }
+
+/// Every entry under `dir` (relative paths), for "nothing was written here".
+fn tree(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for ent in fs::read_dir(dir).expect("readdir").flatten() {
+            let p = ent.path();
+            out.push(p.strip_prefix(root).expect("under").display().to_string());
+            if ent.file_type().expect("type").is_dir() {
+                walk(root, &p, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// The app replaces a directory of DST with a symlink out of DST while the
+/// sidecar runs, then the source changes and adds a file under it: nothing
+/// is written through the link (the app's link stays, a conflict).
+#[test]
+fn a_directory_the_app_replaced_with_a_symlink_is_never_written_through() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (src, dst, outside) = (
+        tmp.path().join("src"),
+        tmp.path().join("dst"),
+        tmp.path().join("outside"),
+    );
+    fs::create_dir_all(src.join("sub")).expect("mkdir");
+    fs::create_dir(&outside).expect("mkdir");
+    write_0644(src.join("sub/f.txt"), "v1").expect("write");
+    write_0644(src.join("top.txt"), "t1").expect("write");
+    let opts = SyncOptions {
+        pairs: vec![(src.clone(), dst.clone())],
+        state_dir: Some(tmp.path().join("state")),
+        log: false,
+        resync: None,
+        debounce: Duration::from_millis(10),
+        ..SyncOptions::default()
+    };
+    rofs_agent::sync::run(
+        &SyncOptions {
+            once: true,
+            ..opts.clone()
+        },
+        None,
+    )
+    .expect("--once");
+    let run = Running::start(opts);
+    fs::remove_dir_all(dst.join("sub")).expect("rm -rf");
+    symlink("../outside", dst.join("sub")).expect("ln -s");
+    write_0644(src.join("sub/f.txt"), "v2").expect("write");
+    write_0644(src.join("sub/g.txt"), "new").expect("write");
+    // A later change: once it is in DST, so are the ones before it.
+    write_0644(src.join("top.txt"), "t2").expect("write");
+    wait_until("top.txt to be synced", || {
+        fs::read_to_string(dst.join("top.txt")).is_ok_and(|s| s == "t2")
+    });
+    let r = run.stop();
+    assert_eq!(
+        tree(&outside),
+        Vec::<String>::new(),
+        "written through the link"
+    );
+    assert!(
+        fs::symlink_metadata(dst.join("sub"))
+            .expect("sub")
+            .is_symlink()
+    );
+    assert!(r.conflicts >= 1, "{r:?}");
+}
+
+/// The same with a deeper component (`a/b` of `a/b/c/f.txt`), one run per
+/// policy: `app` keeps the link and writes nothing under it; `source`
+/// replaces the link with a real directory. Outside DST stays empty.
+#[test]
+fn a_deeper_symlinked_directory_is_a_conflict_never_written_through() {
+    for policy in ["app", "source"] {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (src, dst, outside) = (
+            tmp.path().join("src"),
+            tmp.path().join("dst"),
+            tmp.path().join("outside"),
+        );
+        fs::create_dir_all(src.join("a/b/c")).expect("mkdir");
+        fs::create_dir(&outside).expect("mkdir");
+        write_0644(src.join("a/b/c/f.txt"), "v1").expect("write");
+        let run = |args: &[&str]| {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_rofs-agent"))
+                .args(["sync", "--once", "--state-dir"])
+                .arg(tmp.path().join("state"))
+                .args(args)
+                .arg(&src)
+                .arg(&dst)
+                .output()
+                .expect("run sync");
+            let err = String::from_utf8_lossy(&out.stderr).into_owned();
+            assert!(out.status.success(), "{policy}: {err}");
+            err
+        };
+        run(&[]);
+        fs::remove_dir_all(dst.join("a/b")).expect("rm -rf");
+        symlink("../../outside", dst.join("a/b")).expect("ln -s");
+        write_0644(src.join("a/b/c/f.txt"), "v2").expect("write");
+        write_0644(src.join("a/b/c/g.txt"), "new").expect("write");
+        let err = run(&["--conflict", policy]);
+        assert!(
+            err.contains("conflict:"),
+            "{policy}: no conflict logged: {err}"
+        );
+        assert_eq!(tree(&outside), Vec::<String>::new(), "{policy}: {err}");
+        let b = fs::symlink_metadata(dst.join("a/b")).expect("a/b");
+        if policy == "app" {
+            assert!(b.is_symlink(), "{policy}: the app's link must stay");
+        } else {
+            assert!(b.is_dir(), "{policy}: the link must be a directory now");
+            assert_eq!(
+                dst_files(&dst),
+                want(&[("a/b/c/f.txt", "v2", 0o644), ("a/b/c/g.txt", "new", 0o644)]),
+                "{policy}: {err}"
+            );
+        }
+        // A pass more changes nothing outside either.
+        run(&["--conflict", policy]);
+        assert_eq!(tree(&outside), Vec::<String>::new(), "{policy}");
+    }
+}

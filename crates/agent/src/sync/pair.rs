@@ -248,10 +248,31 @@ impl Pair {
         log: &Logger,
         buf: &mut [u8],
     ) -> std::io::Result<()> {
-        let (tmp, written) = fsio::copy_to_temp(&source.root, &self.dst, path, entry.perm(), buf)
+        // A directory on the way that the app replaced with a symlink or a
+        // file is the app's: never written through. The plan saw it as a
+        // conflict already (DST is read without following symlinks); this
+        // is the app doing it since. `--conflict source` replaces it with a
+        // real directory (planned as an overwrite).
+        let make = if kind == WriteKind::Overwrite {
+            fsio::Make::Replace
+        } else {
+            fsio::Make::Create
+        };
+        let copied = fsio::copy_to_temp(&source.root, &self.dst, path, entry.perm(), make, buf)
             .inspect_err(|_| {
+                self.pending.remove(path);
+            })?;
+        let Some((tmp, written)) = copied else {
             self.pending.remove(path);
-        })?;
+            report.conflicts += 1;
+            let kind = match expect {
+                Expect::Absent => ConflictKind::AppCreated,
+                _ => ConflictKind::BothChanged,
+            };
+            self.log_conflict(path, kind, false, log);
+            self.state.insert(path.to_path_buf(), *entry);
+            return Ok(());
+        };
         // `pass` saved this write as in flight with the source's version;
         // only when a plain source changed since it was read does the copy
         // differ: record what was copied (one more save). Otherwise no save
@@ -266,18 +287,9 @@ impl Pair {
             .and_then(|()| {
                 fault::point(Point::BeforeRename);
                 let source_wins = policy == ConflictPolicy::Source;
-                fsio::replace(
-                    &tmp,
-                    &self.dst.join(path),
-                    expect,
-                    &written,
-                    source_wins,
-                    buf,
-                )
+                fsio::replace(&tmp, expect, &written, source_wins, buf)
             })
-            .inspect_err(|_| {
-                let _ = std::fs::remove_file(&tmp);
-            });
+            .inspect_err(|_| tmp.discard());
         fault::point(Point::AfterRename);
         self.pending.remove(path);
         let replaced = replaced?;

@@ -15,4 +15,6 @@ pub use state::{
     format_state, format_state_file, load_state, parse_state, parse_state_file, save_state,
     state_path,
 };
-pub use write::{Expect, Replaced, chmod, copy_to_temp, remove_file, remove_stale_temps, replace};
+pub use write::{
+    Expect, Make, Replaced, Temp, chmod, copy_to_temp, remove_file, remove_stale_temps, replace,
+};

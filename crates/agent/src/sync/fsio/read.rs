@@ -219,30 +219,18 @@ pub(super) fn hash_file(path: &Path, buf: &mut [u8]) -> io::Result<(u64, u64)> {
     Ok((h.finish(), size))
 }
 
-/// Reads DST for the given relative paths only. A regular file gets its
-/// content hash; anything else (a directory, a symlink the app put there)
-/// an entry that matches no file.
+/// Reads DST for the given relative paths only, never through a symlink
+/// (see [`super::write::read_dst_entry`]). A regular file gets its content
+/// hash; anything else (a directory, a symlink the app put there, a file
+/// under a directory the app replaced with a symlink) an entry that matches
+/// no file.
 pub fn read_dst<'a>(dst: &Path, paths: impl Iterator<Item = &'a PathBuf>) -> io::Result<Snapshot> {
     let mut out = Snapshot::new();
     let mut buf = vec![0u8; 32 * 1024];
     for rel in paths {
-        let path = dst.join(rel);
-        let md = match fs::symlink_metadata(&path) {
-            Ok(m) => m,
-            Err(e) if not_found(&e) => continue,
-            Err(e) => return Err(e),
-        };
-        let entry = if md.is_file() {
-            let (hash, size) = hash_file(&path, &mut buf)?;
-            Entry::file(hash, size, md.mode())
-        } else {
-            Entry {
-                hash: 0,
-                size: 0,
-                mode: md.mode(),
-            }
-        };
-        out.insert(rel.clone(), entry);
+        if let Some(entry) = super::write::read_dst_entry(dst, rel, &mut buf)? {
+            out.insert(rel.clone(), entry);
+        }
     }
     Ok(out)
 }

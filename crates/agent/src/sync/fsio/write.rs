@@ -1,22 +1,218 @@
 //! Carrying out the plan in DST: copies to temporary files, replaces that
 //! never lose an app edit, chmod, removals.
+//!
+//! DST is shared with the app, which may replace any directory in it with a
+//! symlink (to the sidecar's own files, say). So nothing here resolves a path
+//! through DST: each directory is opened from a descriptor of DST, one
+//! component at a time, with `O_NOFOLLOW|O_DIRECTORY`, and every create,
+//! rename, removal and chmod is done relative to the descriptor of its
+//! directory. A component that is not a real directory is the app's: it is
+//! never written through.
 
-use std::fs::{self, File};
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
 use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
-use rustix::fs::{CWD, RenameFlags, renameat_with};
+use rustix::fs::{
+    AtFlags, CWD, FileType, Mode, OFlags, RenameFlags, fstat, mkdirat, openat, renameat_with,
+    statat, unlinkat,
+};
 use rustix::io::Errno;
 
-use super::read::{TMP_SUFFIX, hash_file, not_found};
+use super::read::TMP_SUFFIX;
 use crate::names::Fnv;
 use crate::sync::plan::{ConflictKind, Entry};
 
+/// What [`open_parent`] found on the way to a file's directory.
+pub enum Parent {
+    /// The directory, opened without following any symlink.
+    Dir(OwnedFd),
+    /// A component does not exist (and was not to be created).
+    Missing,
+    /// A component is a symlink or anything else but a directory: the app's.
+    NotADir,
+}
+
+/// What [`open_parent`] does with a component that is missing or is not a
+/// real directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Make {
+    /// Nothing: reports it.
+    Open,
+    /// Creates a missing directory (0755); reports a non-directory.
+    Create,
+    /// Also replaces a non-directory (the app's symlink or file) with a
+    /// new directory (`--conflict source`).
+    Replace,
+}
+
+fn dir_flags() -> OFlags {
+    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC
+}
+
+fn open_dst(dst: &Path) -> io::Result<OwnedFd> {
+    Ok(openat(
+        CWD,
+        dst,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
+/// The components of a relative path in DST (only plain names).
+fn components(rel: &Path) -> io::Result<Vec<&OsStr>> {
+    rel.components()
+        .map(|c| match c {
+            Component::Normal(n) => Ok(n),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{}: not a plain relative path", rel.display()),
+            )),
+        })
+        .collect()
+}
+
+/// Opens `name` in `dir` as a real directory (see [`Make`]).
+fn open_child(dir: BorrowedFd<'_>, name: &OsStr, make: Make) -> io::Result<Parent> {
+    for _ in 0..8 {
+        match openat(dir, name, dir_flags(), Mode::empty()) {
+            Ok(fd) => return Ok(Parent::Dir(fd)),
+            Err(Errno::NOENT) if make == Make::Open => return Ok(Parent::Missing),
+            Err(Errno::NOENT) => match mkdirat(dir, name, Mode::from_raw_mode(0o755)) {
+                Ok(()) | Err(Errno::EXIST) => {}
+                Err(e) => return Err(e.into()),
+            },
+            Err(Errno::LOOP | Errno::NOTDIR) if make != Make::Replace => {
+                return Ok(Parent::NotADir);
+            }
+            Err(Errno::LOOP | Errno::NOTDIR) => match unlinkat(dir, name, AtFlags::empty()) {
+                Ok(()) | Err(Errno::NOENT) => {}
+                Err(e) => return Err(e.into()),
+            },
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(io::Error::other(format!(
+        "{}: kept changing while opening it",
+        Path::new(name).display()
+    )))
+}
+
+/// Opens the directory of `dst/rel` from a descriptor of DST, one component
+/// at a time, never following a symlink (see [`Make`]).
+pub fn open_parent(dst: &Path, rel: &Path, make: Make) -> io::Result<Parent> {
+    let comps = components(rel)?;
+    let mut fd = open_dst(dst)?;
+    for name in comps.iter().take(comps.len().saturating_sub(1)) {
+        match open_child(fd.as_fd(), name, make)? {
+            Parent::Dir(next) => fd = next,
+            other => return Ok(other),
+        }
+    }
+    Ok(Parent::Dir(fd))
+}
+
+fn file_name(rel: &Path) -> io::Result<&OsStr> {
+    components(rel)?
+        .last()
+        .copied()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty path"))
+}
+
+/// Opens `name` in `dir` for reading if it is a regular file (not through
+/// a symlink); `None` for anything else or nothing.
+fn open_file(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<Option<(File, u32)>> {
+    let fd = match openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT | Errno::LOOP | Errno::NOTDIR) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let st = fstat(&fd)?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Ok(None);
+    }
+    Ok(Some((File::from(fd), st.st_mode)))
+}
+
+/// Hashes what `f` holds: (hash, size).
+pub(super) fn hash_reader(mut f: impl Read, buf: &mut [u8]) -> io::Result<(u64, u64)> {
+    let mut h = Fnv::default();
+    let mut size = 0u64;
+    loop {
+        let n = match f.read(buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        h.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((h.finish(), size))
+}
+
+/// What DST holds at `rel`, without following symlinks: a regular file's
+/// entry; for anything else (a directory, a symlink the app put there, a
+/// parent directory the app replaced with a symlink or a file) an entry that
+/// matches no file; `None` for nothing.
+pub fn read_dst_entry(dst: &Path, rel: &Path, buf: &mut [u8]) -> io::Result<Option<Entry>> {
+    let other = |mode: u32| Entry {
+        hash: 0,
+        size: 0,
+        mode,
+    };
+    let dir = match open_parent(dst, rel, Make::Open)? {
+        Parent::Dir(d) => d,
+        Parent::Missing => return Ok(None),
+        Parent::NotADir => return Ok(Some(other(0o120777))),
+    };
+    let name = file_name(rel)?;
+    let st = match statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
+        Err(Errno::NOENT) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Ok(Some(other(st.st_mode)));
+    }
+    match open_file(dir.as_fd(), name)? {
+        Some((f, mode)) => {
+            let (hash, size) = hash_reader(f, buf)?;
+            Ok(Some(Entry::file(hash, size, mode)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// A temporary file sync wrote next to its target, in the target's
+/// directory (held open: the names below are relative to it).
+pub struct Temp {
+    dir: OwnedFd,
+    name: OsString,
+    target: OsString,
+}
+
+impl Temp {
+    /// Removes the temporary file (best effort: after a failure).
+    pub fn discard(&self) {
+        let _ = unlinkat(&self.dir, &self.name, AtFlags::empty());
+    }
+}
+
 /// Copies `root/rel` into a new temporary file next to `dst/rel` (random
-/// name, created exclusively, the source's permission bits). Returns its
-/// path and what it holds; [`replace`] puts it in place. No fsync: readers
+/// name, created exclusively, the source's permission bits), creating the
+/// missing directories on the way. Returns the file and what it holds;
+/// [`replace`] puts it in place. `None` when a directory on the way is not a
+/// real one (the app replaced it with a symlink or a file) and `make` is not
+/// [`Make::Replace`]: nothing is written through it. No fsync: readers
 /// never see a partial file either way, and an emptyDir does not outlive the
 /// pod (a restarted sidecar rewrites what it had not recorded).
 pub fn copy_to_temp(
@@ -24,18 +220,17 @@ pub fn copy_to_temp(
     dst: &Path,
     rel: &Path,
     perm: u32,
+    make: Make,
     buf: &mut [u8],
-) -> io::Result<(PathBuf, Entry)> {
-    let target = dst.join(rel);
-    let parent = target.parent().unwrap_or(dst);
-    if parent != dst {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o755)
-            .create(parent)?;
-    }
+) -> io::Result<Option<(Temp, Entry)>> {
+    let dir = match open_parent(dst, rel, make)? {
+        Parent::Dir(d) => d,
+        Parent::Missing | Parent::NotADir => return Ok(None),
+    };
+    let target = file_name(rel)?.to_os_string();
     let mut from = File::open(root.join(rel))?;
-    let (mut to, tmp) = crate::safefile::create_new(parent, ".", TMP_SUFFIX, 0o600)?;
+    let (mut to, name) = create_temp(dir.as_fd())?;
+    let tmp = Temp { dir, name, target };
     let result = (|| {
         let mut h = Fnv::default();
         let mut size = 0u64;
@@ -50,16 +245,35 @@ pub fn copy_to_temp(
             h.update(&buf[..n]);
             size += n as u64;
         }
-        to.set_permissions(fs::Permissions::from_mode(perm & 0o7777))?;
+        rustix::fs::fchmod(&to, Mode::from_raw_mode(perm & 0o7777))?;
         Ok(Entry::file(h.finish(), size, perm))
     })();
     match result {
-        Ok(e) => Ok((tmp, e)),
+        Ok(e) => Ok(Some((tmp, e))),
         Err(e) => {
-            let _ = fs::remove_file(&tmp);
+            tmp.discard();
             Err(e)
         }
     }
+}
+
+/// A new file `.<random>.rofs-sync-tmp` in `dir` (`O_CREAT|O_EXCL|O_NOFOLLOW`,
+/// mode 0600).
+fn create_temp(dir: BorrowedFd<'_>) -> io::Result<(File, OsString)> {
+    for _ in 0..16 {
+        let name = OsString::from(format!(".{}{TMP_SUFFIX}", crate::safefile::random_hex()));
+        match openat(
+            dir,
+            &name,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        ) {
+            Ok(fd) => return Ok((File::from(fd), name)),
+            Err(Errno::EXIST) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Errno::EXIST.into())
 }
 
 /// What the plan saw at the target when it decided to write it.
@@ -92,26 +306,28 @@ fn unsupported(e: Errno) -> bool {
     matches!(e, Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP)
 }
 
-/// Puts the temporary file `tmp` (holding `written`) at `target`, unless the
-/// target is no longer what the plan saw (`expect`): the app edited it while
-/// the file was copied. Atomic, so no app edit slips in between the check
-/// and the replace: a new file is linked with `RENAME_NOREPLACE`; an
+/// Puts the temporary file `tmp` (holding `written`) at its target, unless
+/// the target is no longer what the plan saw (`expect`): the app edited it
+/// while the file was copied. Atomic, so no app edit slips in between the
+/// check and the replace: a new file is linked with `RENAME_NOREPLACE`; an
 /// existing one is swapped with `RENAME_EXCHANGE` and what was swapped out is
 /// checked (and swapped back when the app's version must stay). On a file
 /// system without these, the target is checked just before a plain rename.
 pub fn replace(
-    tmp: &Path,
-    target: &Path,
+    tmp: &Temp,
     expect: Expect,
     written: &Entry,
     source_wins: bool,
     buf: &mut [u8],
 ) -> io::Result<Replaced> {
+    let dir = tmp.dir.as_fd();
+    let (from, to) = (tmp.name.as_os_str(), tmp.target.as_os_str());
+    let rename = |flags: RenameFlags| renameat_with(dir, from, dir, to, flags);
     let conflict = |kind: ConflictKind| -> io::Result<Replaced> {
         if source_wins {
-            fs::rename(tmp, target)?;
+            rename(RenameFlags::empty())?;
         } else {
-            remove_if_exists(tmp)?;
+            remove_if_exists(dir, from)?;
         }
         Ok(Replaced::Conflict {
             kind,
@@ -120,18 +336,18 @@ pub fn replace(
     };
     let exp = match expect {
         Expect::Any => {
-            fs::rename(tmp, target)?;
+            rename(RenameFlags::empty())?;
             return Ok(Replaced::Done);
         }
         Expect::Absent => {
-            return match renameat_with(CWD, tmp, CWD, target, RenameFlags::NOREPLACE) {
+            return match rename(RenameFlags::NOREPLACE) {
                 Ok(()) => Ok(Replaced::Done),
                 Err(Errno::EXIST) => conflict(ConflictKind::AppCreated),
                 Err(e) if unsupported(e) => {
-                    if fs::symlink_metadata(target).is_ok() {
+                    if statat(dir, to, AtFlags::SYMLINK_NOFOLLOW).is_ok() {
                         conflict(ConflictKind::AppCreated)
                     } else {
-                        fs::rename(tmp, target)?;
+                        rename(RenameFlags::empty())?;
                         Ok(Replaced::Done)
                     }
                 }
@@ -140,17 +356,17 @@ pub fn replace(
         }
         Expect::File(e) => e,
     };
-    match renameat_with(CWD, tmp, CWD, target, RenameFlags::EXCHANGE) {
+    match rename(RenameFlags::EXCHANGE) {
         // `tmp` now holds what was at the target.
         Ok(()) => {
-            if holds(tmp, &exp, buf)? {
-                remove_if_exists(tmp)?;
+            if holds(dir, from, &exp, buf)? {
+                remove_if_exists(dir, from)?;
                 return Ok(Replaced::Done);
             }
             if source_wins {
-                remove_if_exists(tmp)?;
+                remove_if_exists(dir, from)?;
             } else {
-                swap_back(tmp, target, written, buf)?;
+                swap_back(tmp, written, buf)?;
             }
             Ok(Replaced::Conflict {
                 kind: ConflictKind::BothChanged,
@@ -159,8 +375,8 @@ pub fn replace(
         }
         Err(Errno::NOENT) => conflict(ConflictKind::AppDeleted),
         Err(e) if unsupported(e) => {
-            if holds(target, &exp, buf)? {
-                fs::rename(tmp, target)?;
+            if holds(dir, to, &exp, buf)? {
+                rename(RenameFlags::empty())?;
                 Ok(Replaced::Done)
             } else {
                 conflict(ConflictKind::BothChanged)
@@ -170,77 +386,130 @@ pub fn replace(
     }
 }
 
-/// Puts the app's version (swapped out to `tmp`) back at `target` and
-/// drops the new one. Should the app have replaced the target once more in
-/// between, its newest version is what ends up at `target`.
-fn swap_back(tmp: &Path, target: &Path, written: &Entry, buf: &mut [u8]) -> io::Result<()> {
-    renameat_with(CWD, tmp, CWD, target, RenameFlags::EXCHANGE)?;
-    if holds(tmp, written, buf)? {
-        remove_if_exists(tmp)
+/// Puts the app's version (swapped out to the temporary name) back at the
+/// target and drops the new one. Should the app have replaced the target
+/// once more in between, its newest version is what ends up at the target.
+fn swap_back(tmp: &Temp, written: &Entry, buf: &mut [u8]) -> io::Result<()> {
+    let dir = tmp.dir.as_fd();
+    renameat_with(dir, &tmp.name, dir, &tmp.target, RenameFlags::EXCHANGE)?;
+    if holds(dir, &tmp.name, written, buf)? {
+        remove_if_exists(dir, &tmp.name)
     } else {
-        fs::rename(tmp, target)
+        Ok(renameat_with(
+            dir,
+            &tmp.name,
+            dir,
+            &tmp.target,
+            RenameFlags::empty(),
+        )?)
     }
 }
 
-/// `path` is a regular file with the content of `e`.
-fn holds(path: &Path, e: &Entry, buf: &mut [u8]) -> io::Result<bool> {
-    match fs::symlink_metadata(path) {
-        Ok(md) if md.is_file() => {
-            let (hash, size) = hash_file(path, buf)?;
+/// `name` in `dir` is a regular file with the content of `e`.
+fn holds(dir: BorrowedFd<'_>, name: &OsStr, e: &Entry, buf: &mut [u8]) -> io::Result<bool> {
+    match open_file(dir, name)? {
+        Some((f, _)) => {
+            let (hash, size) = hash_reader(f, buf)?;
             Ok(hash == e.hash && size == e.size)
         }
-        Ok(_) => Ok(false),
-        Err(e) if not_found(&e) => Ok(false),
-        Err(e) => Err(e),
+        None => Ok(false),
     }
 }
 
-fn remove_if_exists(p: &Path) -> io::Result<()> {
-    match fs::remove_file(p) {
-        Err(e) if !not_found(&e) => Err(e),
-        _ => Ok(()),
+fn remove_if_exists(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
+    match unlinkat(dir, name, AtFlags::empty()) {
+        Ok(()) | Err(Errno::NOENT) => Ok(()),
+        Err(e) => Err(e.into()),
     }
+}
+
+/// The names of sync's temporary files in `dir`.
+fn temps_in(dir: BorrowedFd<'_>) -> Vec<OsString> {
+    let Ok(rd) = rustix::fs::Dir::read_from(dir) else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .map(|ent| OsStr::from_bytes(ent.file_name().to_bytes()).to_os_string())
+        .filter(|n| {
+            let b = n.as_bytes();
+            b.starts_with(b".") && b.ends_with(TMP_SUFFIX.as_bytes())
+        })
+        .collect()
 }
 
 /// Removes the temporary files a killed predecessor left next to the files
-/// sync manages (in DST and the directories of `paths`). Best effort.
+/// sync manages (in DST and the directories of `paths`, never through a
+/// symlink). Best effort.
 pub fn remove_stale_temps<'a>(dst: &Path, paths: impl Iterator<Item = &'a PathBuf>) {
     let mut dirs: std::collections::BTreeSet<PathBuf> = paths
-        .filter_map(|p| dst.join(p).parent().map(Path::to_path_buf))
+        .filter_map(|p| p.parent().map(|d| d.join("x")))
         .collect();
-    dirs.insert(dst.to_path_buf());
-    for dir in dirs {
-        let Ok(rd) = fs::read_dir(&dir) else { continue };
-        for ent in rd.flatten() {
-            let name = ent.file_name();
-            let b = name.as_bytes();
-            if b.starts_with(b".") && b.ends_with(TMP_SUFFIX.as_bytes()) {
-                let _ = fs::remove_file(ent.path());
-            }
+    dirs.insert(PathBuf::from("x"));
+    for rel in dirs {
+        let Ok(Parent::Dir(dir)) = open_parent(dst, &rel, Make::Open) else {
+            continue;
+        };
+        for name in temps_in(dir.as_fd()) {
+            let _ = unlinkat(&dir, &name, AtFlags::empty());
         }
     }
 }
 
-/// Sets the permission bits of `dst/rel`.
+/// Sets the permission bits of `dst/rel` (a regular file, never through a
+/// symlink).
 pub fn chmod(dst: &Path, rel: &Path, perm: u32) -> io::Result<()> {
-    fs::set_permissions(dst.join(rel), fs::Permissions::from_mode(perm & 0o7777))
+    let gone = || {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            "no longer a regular file in DST (changed by the app)",
+        )
+    };
+    let Parent::Dir(dir) = open_parent(dst, rel, Make::Open)? else {
+        return Err(gone());
+    };
+    // An O_PATH descriptor of the file itself (not of a symlink's target),
+    // then a chmod of that very inode through /proc (fchmod refuses O_PATH).
+    let fd = openat(
+        &dir,
+        file_name(rel)?,
+        OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| match e {
+        Errno::NOENT => gone(),
+        e => e.into(),
+    })?;
+    if FileType::from_raw_mode(fstat(&fd)?.st_mode) != FileType::RegularFile {
+        return Err(gone());
+    }
+    let proc = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd));
+    Ok(rustix::fs::chmod(
+        proc.as_str(),
+        Mode::from_raw_mode(perm & 0o7777),
+    )?)
 }
 
 /// Removes `dst/rel`, then its parent directories up to DST while they are
-/// empty (a directory the app put files in stays).
+/// empty (a directory the app put files in stays). Nothing is done through
+/// a directory the app replaced with a symlink: the file is not in DST.
 pub fn remove_file(dst: &Path, rel: &Path) -> io::Result<()> {
-    let target = dst.join(rel);
-    match fs::remove_file(&target) {
-        Ok(()) => {}
-        Err(e) if not_found(&e) => {}
-        Err(e) => return Err(e),
+    let comps = components(rel)?;
+    let Some((name, parents)) = comps.split_last() else {
+        return Ok(());
+    };
+    let mut dirs = vec![open_dst(dst)?];
+    for p in parents {
+        let last = dirs.last().expect("DST").as_fd();
+        match open_child(last, p, Make::Open)? {
+            Parent::Dir(fd) => dirs.push(fd),
+            Parent::Missing | Parent::NotADir => return Ok(()),
+        }
     }
-    let mut dir = target.parent();
-    while let Some(d) = dir {
-        if d == dst || !d.starts_with(dst) || fs::remove_dir(d).is_err() {
+    remove_if_exists(dirs.last().expect("DST").as_fd(), name)?;
+    for (i, p) in parents.iter().enumerate().rev() {
+        if unlinkat(&dirs[i], *p, AtFlags::REMOVEDIR).is_err() {
             break;
         }
-        dir = d.parent();
     }
     Ok(())
 }
