@@ -1493,3 +1493,85 @@ fn a_deeper_symlinked_directory_is_a_conflict_never_written_through() {
         assert_eq!(tree(&outside), Vec::<String>::new(), "{policy}");
     }
 }
+
+/// The temporary files of sync in DST (names).
+fn sync_temps(dst: &Path) -> Vec<PathBuf> {
+    fs::read_dir(dst)
+        .expect("readdir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(fsio::TMP_SUFFIX))
+        .collect()
+}
+
+/// Killed right after `RENAME_EXCHANGE` swapped the app's edit out to the
+/// temporary name (before it was checked): the restarted sidecar keeps the
+/// app's edit and counts a conflict (`app`: back in place; `source`: the
+/// source's version stays, the app's is kept as `a.conf.rofs-conflict`).
+/// Without an app edit the temporary file holds sync's own old version and
+/// is just removed. The app's edit in the window between the plan and the
+/// exchange cannot be timed from outside, so the test writes it into the
+/// swapped-out file after the kill: the very state that crash leaves.
+#[test]
+fn a_kill_right_after_the_exchange_never_loses_the_apps_edit() {
+    use std::os::unix::process::ExitStatusExt;
+    for (policy, app_edit) in [("app", true), ("source", true), ("app", false)] {
+        let mut t = env();
+        t.aw.write(&[("a.conf", "a1", 0o644)]);
+        t.once();
+        t.aw.write(&[("a.conf", "a2", 0o644)]);
+        let out = sync_once_cmd(&t)
+            .args(["--conflict", policy])
+            .env("ROFS_AGENT_SYNC_FAULT", "after-exchange:1")
+            .output()
+            .expect("run sync");
+        assert_eq!(out.status.signal(), Some(6), "the hook must abort");
+        let temps = sync_temps(&t.dst);
+        assert_eq!(temps.len(), 1, "{temps:?}");
+        assert_eq!(fs::read_to_string(&temps[0]).expect("tmp"), "a1");
+        assert_eq!(fs::read_to_string(t.dst.join("a.conf")).expect("a"), "a2");
+        if app_edit {
+            write_0644(&temps[0], "app edit").expect("the app's version");
+        }
+        let out = sync_once_cmd(&t)
+            .args(["--conflict", policy])
+            .output()
+            .expect("run sync");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let case = format!("{policy}, app edit {app_edit}: {err}");
+        assert!(out.status.success(), "{case}");
+        assert!(sync_temps(&t.dst).is_empty(), "{case}");
+        match (policy, app_edit) {
+            ("app", true) => {
+                assert_eq!(
+                    dst_files(&t.dst),
+                    want(&[("a.conf", "app edit", 0o644)]),
+                    "{case}"
+                );
+            }
+            ("source", true) => assert_eq!(
+                dst_files(&t.dst),
+                want(&[
+                    ("a.conf", "a2", 0o644),
+                    ("a.conf.rofs-conflict", "app edit", 0o644)
+                ]),
+                "{case}"
+            ),
+            _ => assert_eq!(
+                dst_files(&t.dst),
+                want(&[("a.conf", "a2", 0o644)]),
+                "{case}"
+            ),
+        }
+        let conflicts = if app_edit {
+            "1 conflict(s)"
+        } else {
+            "0 conflict(s)"
+        };
+        if app_edit {
+            assert!(err.contains(conflicts), "{case}");
+        } else {
+            assert!(!err.contains("conflict:"), "{case}");
+        }
+    }
+}

@@ -1,6 +1,8 @@
 //! Crash-test hook of `sync` (like seed's `ROFS_AGENT_FAULT_AFTER_FILES`):
 //! `ROFS_AGENT_SYNC_FAULT=before-rename:N` aborts the process just before
-//! the N-th replace of a DST file, `after-rename:N` just after it. Unset in
+//! the N-th replace of a DST file, `after-rename:N` just after it,
+//! `after-exchange:N` right after the N-th `RENAME_EXCHANGE` (before the
+//! version swapped out is checked). Unset in
 //! production: one environment read per process.
 
 use std::sync::OnceLock;
@@ -14,6 +16,7 @@ pub const FAULT_ENV: &str = "ROFS_AGENT_SYNC_FAULT";
 pub enum Point {
     BeforeRename,
     AfterRename,
+    AfterExchange,
 }
 
 fn parse(v: &str) -> Option<(Point, u64)> {
@@ -21,6 +24,7 @@ fn parse(v: &str) -> Option<(Point, u64)> {
     let point = match point {
         "before-rename" => Point::BeforeRename,
         "after-rename" => Point::AfterRename,
+        "after-exchange" => Point::AfterExchange,
         _ => return None,
     };
     Some((point, n.parse().ok()?))
@@ -29,7 +33,7 @@ fn parse(v: &str) -> Option<(Point, u64)> {
 /// Aborts the process when the hook says so for this point.
 pub fn point(at: Point) {
     static CONF: OnceLock<Option<(Point, u64)>> = OnceLock::new();
-    static SEEN: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+    static SEEN: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
     let Some((want, n)) =
         *CONF.get_or_init(|| std::env::var(FAULT_ENV).ok().and_then(|v| parse(&v)))
     else {

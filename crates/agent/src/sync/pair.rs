@@ -87,11 +87,19 @@ impl Pair {
                 source,
             })?;
             self.atomic = source.atomic;
+            let mut report = PassReport::default();
             if self.first_pass {
-                fsio::remove_stale_temps(&self.dst, source.files.keys().chain(self.state.keys()));
+                let stale = fsio::recover_temps(
+                    &self.dst,
+                    source.files.keys().chain(self.state.keys()),
+                    &self.state,
+                    &self.pending,
+                    policy == ConflictPolicy::Source,
+                    buf,
+                );
+                self.log_recovered(&stale, &mut report, log);
                 self.first_pass = false;
             }
-            let mut report = PassReport::default();
             self.log_excluded(&source, &mut report, log);
             let paths = source
                 .files
@@ -138,6 +146,44 @@ impl Pair {
                 ),
                 &[("event", "refused".into())],
             );
+        }
+    }
+
+    /// The app's versions a killed predecessor had swapped out (see
+    /// [`fsio::recover_temps`]). Put back (`app`), the plan that follows
+    /// sees the app's edit and counts the conflict; kept aside (`source`),
+    /// the source's version is settled as sync's own, so it is counted here.
+    fn log_recovered(&self, stale: &[fsio::Stale], report: &mut PassReport, log: &Logger) {
+        for s in stale {
+            let (level, msg) = match s {
+                fsio::Stale::Restored(p) => (
+                    "warn",
+                    format!(
+                        "{}: the app's version, swapped out by a sync that was killed, is put back",
+                        self.dst.join(p).display()
+                    ),
+                ),
+                fsio::Stale::KeptAs(p, kept) => {
+                    report.conflicts += 1;
+                    (
+                        "warn",
+                        format!(
+                            "{}: conflict: changed by the app while a killed sync replaced it; \
+                             the source's version won (--conflict source), the app's is kept as {}",
+                            self.dst.join(p).display(),
+                            self.dst.join(kept).display()
+                        ),
+                    )
+                }
+                fsio::Stale::Left(t) => (
+                    "warn",
+                    format!(
+                        "{}: a temporary file of no write in flight: left as it is",
+                        self.dst.join(t).display()
+                    ),
+                ),
+            };
+            log.line(level, &msg, &[("event", "recovered".into())]);
         }
     }
 

@@ -16,5 +16,5 @@ pub use state::{
     state_path,
 };
 pub use write::{
-    Expect, Make, Replaced, Temp, chmod, copy_to_temp, remove_file, remove_stale_temps, replace,
+    Expect, Make, Replaced, Stale, Temp, chmod, copy_to_temp, recover_temps, remove_file, replace,
 };

@@ -359,6 +359,7 @@ pub fn replace(
     match rename(RenameFlags::EXCHANGE) {
         // `tmp` now holds what was at the target.
         Ok(()) => {
+            crate::sync::fault::point(crate::sync::fault::Point::AfterExchange);
             if holds(dir, from, &exp, buf)? {
                 remove_if_exists(dir, from)?;
                 return Ok(Replaced::Done);
@@ -437,22 +438,107 @@ fn temps_in(dir: BorrowedFd<'_>) -> Vec<OsString> {
         .collect()
 }
 
-/// Removes the temporary files a killed predecessor left next to the files
+/// What [`recover_temps`] did with a temporary file that held no version
+/// sync wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stale {
+    /// The app's version of this file, swapped out by a replace that was
+    /// cut short, is back in place (`--conflict app`).
+    Restored(PathBuf),
+    /// The source's version stays at this file (`--conflict source`); the
+    /// app's is kept as the second path.
+    KeptAs(PathBuf, PathBuf),
+    /// A temporary file that belongs to no write in flight: left as it is
+    /// (it may be the app's).
+    Left(PathBuf),
+}
+
+/// Settles the temporary files a killed predecessor left next to the files
 /// sync manages (in DST and the directories of `paths`, never through a
-/// symlink). Best effort.
-pub fn remove_stale_temps<'a>(dst: &Path, paths: impl Iterator<Item = &'a PathBuf>) {
+/// symlink). A temporary file that holds a version sync wrote (in flight
+/// or recorded in the state, of a file in its directory) is removed. Any
+/// other one next to a write in flight whose new version is in place is the
+/// app's version that `RENAME_EXCHANGE` swapped out before the kill: it is
+/// put back (`source_wins` false) or kept next to the file as
+/// `NAME.rofs-conflict` (true). Best effort: errors leave files as they are.
+pub fn recover_temps<'a>(
+    dst: &Path,
+    paths: impl Iterator<Item = &'a PathBuf>,
+    state: &crate::sync::plan::State,
+    pending: &'a crate::sync::plan::State,
+    source_wins: bool,
+    buf: &mut [u8],
+) -> Vec<Stale> {
+    let mut out = Vec::new();
     let mut dirs: std::collections::BTreeSet<PathBuf> = paths
-        .filter_map(|p| p.parent().map(|d| d.join("x")))
+        .chain(pending.keys())
+        .filter_map(|p| p.parent().map(Path::to_path_buf))
         .collect();
-    dirs.insert(PathBuf::from("x"));
-    for rel in dirs {
-        let Ok(Parent::Dir(dir)) = open_parent(dst, &rel, Make::Open) else {
+    dirs.insert(PathBuf::new());
+    for rel_dir in dirs {
+        let Ok(Parent::Dir(dir)) = open_parent(dst, &rel_dir.join("x"), Make::Open) else {
             continue;
         };
+        let in_dir = |p: &&PathBuf| p.parent() == Some(rel_dir.as_path());
+        let ours: Vec<Entry> = state
+            .iter()
+            .chain(pending.iter())
+            .filter(|(p, _)| in_dir(p))
+            .map(|(_, e)| *e)
+            .collect();
         for name in temps_in(dir.as_fd()) {
-            let _ = unlinkat(&dir, &name, AtFlags::empty());
+            let content = match open_file(dir.as_fd(), &name) {
+                Ok(Some((f, _))) => match hash_reader(f, buf) {
+                    Ok(h) => Some(h),
+                    Err(_) => continue,
+                },
+                // Not a regular file: no version of anyone's.
+                Ok(None) => None,
+                Err(_) => continue,
+            };
+            let Some((hash, size)) = content else {
+                let _ = unlinkat(&dir, &name, AtFlags::empty());
+                continue;
+            };
+            if ours.iter().any(|e| e.hash == hash && e.size == size) {
+                let _ = unlinkat(&dir, &name, AtFlags::empty());
+                continue;
+            }
+            // The app's version: which write in flight swapped it out?
+            let swapped = pending.iter().filter(|(p, _)| in_dir(p)).find(|(p, e)| {
+                p.file_name()
+                    .is_some_and(|t| holds(dir.as_fd(), t, e, buf).unwrap_or(false))
+            });
+            let Some((path, _)) = swapped else {
+                out.push(Stale::Left(rel_dir.join(&name)));
+                continue;
+            };
+            let target = path.file_name().expect("a file name");
+            if !source_wins {
+                if renameat_with(&dir, &name, &dir, target, RenameFlags::empty()).is_ok() {
+                    out.push(Stale::Restored(path.clone()));
+                }
+                continue;
+            }
+            let mut keep = target.to_os_string();
+            keep.push(".rofs-conflict");
+            for attempt in 0..8 {
+                if attempt > 0 {
+                    keep = target.to_os_string();
+                    keep.push(format!(".rofs-conflict-{}", crate::safefile::random_hex()));
+                }
+                match renameat_with(&dir, &name, &dir, &keep, RenameFlags::NOREPLACE) {
+                    Ok(()) => {
+                        out.push(Stale::KeptAs(path.clone(), rel_dir.join(&keep)));
+                        break;
+                    }
+                    Err(Errno::EXIST) => continue,
+                    Err(_) => break,
+                }
+            }
         }
     }
+    out
 }
 
 /// Sets the permission bits of `dst/rel` (a regular file, never through a
