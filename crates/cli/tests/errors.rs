@@ -293,6 +293,57 @@ fn too_many_writable_paths_are_refused() {
     contains_all(&e, &["rofs.io/writable", "at most 256 per pod", "Pod web"]);
 }
 
+/// Pod-wide paths are mounted into every initContainer of the workload: 256 paths in 4000
+/// initContainers would be a million mounts. Refused with the count, the limit and where the
+/// paths come from, nothing written. Also a path over PATH_MAX and a profile named 450,000 times.
+#[test]
+fn hostile_path_settings_are_refused_through_the_binary() {
+    let paths: Vec<String> = (0..256).map(|i| format!("/w{i}:empty")).collect();
+    let inits: String = (0..4000)
+        .map(|i| format!("  - name: i{i}\n    image: x\n"))
+        .collect();
+    let input = POD
+        .replace(
+            "  name: web\n",
+            &format!(
+                "  name: web\n  annotations:\n    rofs.io/writable: \"{}\"\n",
+                paths.join(",")
+            ),
+        )
+        .replace("spec:\n", &format!("spec:\n  initContainers:\n{inits}"));
+    let e = fails(&[], &input);
+    contains_all(
+        &e,
+        &[
+            "Pod web",
+            "1024256 volumeMounts",
+            "more than 4096",
+            "4000 initContainers",
+            "rofs.io/writable",
+        ],
+    );
+
+    let long = format!("/x{}", "/a".repeat(5000));
+    let e = fails(&["-w", &long], POD);
+    contains_all(
+        &e,
+        &["--writable", "10002 bytes long", "at most 4096 bytes"],
+    );
+
+    let input = POD.replace(
+        "  name: web\n",
+        &format!(
+            "  name: web\n  annotations:\n    rofs.io/profile: \"{}\"\n",
+            "nginx,".repeat(450_000)
+        ),
+    );
+    let e = fails(&[], &input);
+    contains_all(
+        &e,
+        &["rofs.io/profile", "450000 profile names", "at most 64"],
+    );
+}
+
 /// Issue 9 item 1: a `rofs.io/status` that lists a mesh's containers and a PVC rofs never
 /// injected. `rofs patch` refuses the document like any invalid one: exit 1, nothing written,
 /// so the pod is left as it is, and the message names the entry.

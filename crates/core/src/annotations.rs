@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::settings::{
     ContainerSettings, MAX_WRITABLE_PATHS, MAX_WRITABLE_VOLUMES, ProfileRef, Seeder, Settings,
-    SettingsError, check_limit, is_dns_label, parse_writable_list, split_list,
+    SettingsError, check_limit, check_profiles, is_dns_label, parse_writable_list, split_list,
 };
 
 /// Writable paths for every container: `"/var/lib/nginx,/run:memory:16Mi:empty"`.
@@ -206,8 +206,17 @@ fn dns_labels(value: &str, bad: fn(String) -> SettingsError) -> Result<Vec<Strin
         .collect()
 }
 
+/// A comma-separated list of profile names, each once (in the order first named).
 fn profile_list(value: &str) -> Result<Vec<ProfileRef>, SettingsError> {
-    split_list(value).map(str::parse).collect()
+    check_profiles(split_list(value).count())?;
+    let mut out: Vec<ProfileRef> = Vec::new();
+    for name in split_list(value) {
+        let profile: ProfileRef = name.parse()?;
+        if !out.contains(&profile) {
+            out.push(profile);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

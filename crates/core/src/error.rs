@@ -144,6 +144,18 @@ pub enum ErrorKind {
         "more than {limit} {what} for this pod (from rofs.io/writable, writable.rofs.io/<container>, profiles and the flags or config, once per container)"
     )]
     TooMany { what: &'static str, limit: usize },
+    /// The volumeMounts rofs would add to the pod pass the limit per pod: mostly the main
+    /// container's writable paths, mounted again into each of the workload's initContainers.
+    #[error(
+        "rofs would add {count} volumeMounts to this pod, more than {limit}: the {paths} writable paths of container {main:?} (from rofs.io/writable, writable.rofs.io/<container>, profiles and the flags or config) are also mounted into each of the pod's {init_containers} initContainers; name fewer paths, or give those initContainers paths of their own (writable.rofs.io/<initContainer>)"
+    )]
+    TooManyMounts {
+        count: usize,
+        limit: usize,
+        main: String,
+        paths: usize,
+        init_containers: usize,
+    },
     /// `rofs.io/status` lists something rofs did not inject (a forged annotation): nothing is
     /// removed and the pod is not rewritten.
     #[error(

@@ -3,24 +3,35 @@
 
 use std::collections::BTreeMap;
 
-use crate::settings::{Settings, WritablePath, self_and_ancestors};
+use crate::settings::{ProfileRef, Settings, WritablePath, is_within};
 
 /// Combine the layers for one container: earlier status < flags/config < annotations;
 /// within a layer, profiles < all-container paths < per-container ones. Later wins per path.
-/// Nested paths are folded into the outermost one.
+/// Nested paths are folded into the outermost one. Also returns how many distinct paths
+/// there were before folding (what counts toward the limit per pod).
 pub(crate) fn resolve_paths(
     container: &str,
     previous: Option<&Vec<WritablePath>>,
     layers: [&Settings; 2],
     own_only: bool,
     warnings: &mut Vec<String>,
-) -> Vec<WritablePath> {
+) -> (Vec<WritablePath>, usize) {
     let mut by_path: BTreeMap<String, WritablePath> = BTreeMap::new();
     let mut add = |paths: &[WritablePath]| {
         for p in paths {
             by_path.insert(p.path.clone(), p.clone());
         }
     };
+    // Each profile once per layer and container, however often it is named.
+    fn add_profiles(profiles: &[ProfileRef], add: &mut impl FnMut(&[WritablePath])) {
+        let mut seen: Vec<&str> = Vec::new();
+        for profile in profiles {
+            if !seen.contains(&profile.name()) {
+                seen.push(profile.name());
+                add(&profile.profile().paths());
+            }
+        }
+    }
     if let Some(p) = previous {
         add(p);
     }
@@ -28,18 +39,15 @@ pub(crate) fn resolve_paths(
         // Pod-wide profiles and paths describe the app; a run-to-completion initContainer
         // only gets the paths named for it (it shares the main container's otherwise).
         if !own_only {
-            for profile in &layer.profiles {
-                add(&profile.profile().paths());
-            }
+            add_profiles(&layer.profiles, &mut add);
             add(&layer.writable);
         }
         if let Some(cs) = layer.per_container.get(container) {
-            for profile in &cs.profiles {
-                add(&profile.profile().paths());
-            }
+            add_profiles(&cs.profiles, &mut add);
             add(&cs.writable);
         }
     }
+    let distinct = by_path.len();
     let (kept, covered) = outermost(by_path.into_values());
     for (p, outer) in covered {
         let outer = &kept[outer];
@@ -55,27 +63,39 @@ pub(crate) fn resolve_paths(
             ));
         }
     }
-    kept
+    (kept, distinct)
 }
 
-/// Split sorted, distinct paths into the outermost ones (kept) and the ones inside a kept
-/// path (with the index of that path). Sorted order puts a directory before everything below
-/// it, so each path's directories are looked up among those kept so far: O(n log n) in all,
-/// where comparing every pair was O(n²).
+/// Split sorted, distinct paths into the outermost ones (kept, in the same order) and the
+/// ones inside a kept path (with the index of that path). In component order (`/a`, `/a/b`,
+/// `/a-b`: a directory comes right before everything under it) a path is inside a kept one
+/// iff it is inside the last one kept: one comparison per path after sorting,
+/// O(n log n · L) in all, where looking up every ancestor was O(L²) per path.
 pub(crate) fn outermost(
     sorted: impl Iterator<Item = WritablePath>,
 ) -> (Vec<WritablePath>, Vec<(WritablePath, usize)>) {
+    let all: Vec<WritablePath> = sorted.collect();
+    let mut order: Vec<usize> = (0..all.len()).collect();
+    order.sort_by(|&a, &b| all[a].path.split('/').cmp(all[b].path.split('/')));
+    // The outermost path each one is in (itself when kept).
+    let mut outer: Vec<usize> = (0..all.len()).collect();
+    let mut last: Option<usize> = None;
+    for i in order {
+        match last {
+            Some(k) if is_within(&all[i].path, &all[k].path) => outer[i] = k,
+            _ => last = Some(i),
+        }
+    }
+    // Back in the given order (a directory sorts before what is under it there too).
     let mut kept: Vec<WritablePath> = Vec::new();
-    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    let mut kept_at: Vec<usize> = vec![0; all.len()];
     let mut covered = Vec::new();
-    for p in sorted {
-        let outer = self_and_ancestors(&p.path).find_map(|a| index.get(a).copied());
-        match outer {
-            Some(outer) => covered.push((p, outer)),
-            None => {
-                index.insert(p.path.clone(), kept.len());
-                kept.push(p);
-            }
+    for (i, p) in all.into_iter().enumerate() {
+        if outer[i] == i {
+            kept_at[i] = kept.len();
+            kept.push(p);
+        } else {
+            covered.push((p, kept_at[outer[i]]));
         }
     }
     (kept, covered)
@@ -84,7 +104,7 @@ pub(crate) fn outermost(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::is_within;
+    use crate::settings::self_and_ancestors;
 
     /// The quadratic check `outermost` replaced, kept as its oracle.
     fn outermost_quadratic(

@@ -12,7 +12,9 @@ use crate::model::{PathPlan, PodPlan, Request, SharedMounts, TargetPlan};
 use crate::names::{DEFAULT_AGENT_IMAGE, SYNC_CONTAINER, volume_name};
 use crate::paths::resolve_paths;
 use crate::pod::{ContainerList, ContainerRef, Pod};
-use crate::settings::{MAX_WRITABLE_PATHS, Seeder, WritablePath, is_within, self_and_ancestors};
+use crate::settings::{
+    MAX_POD_MOUNTS, MAX_WRITABLE_PATHS, Seeder, WritablePath, is_within, self_and_ancestors,
+};
 
 /// Plan the rewrite of `pod`. Warnings are for the user (ignored options, paths already
 /// mounted, copies no container mounts).
@@ -45,13 +47,13 @@ pub fn plan(
         copies: plan_copies(pod, req, warnings)?,
         install: None,
     };
-    plan.shared = plan_shared(pod, &plan.targets, req.default_container);
     let first_seeded = plan.seeded().next().map(|t| (t.list, t.index));
     plan.install = match (plan.seeder, first_seeded, &plan.copies) {
         (Seeder::Agent, Some(first), _) => Some(first),
         (_, _, Some(copies)) => Some(copies.runner),
         _ => None,
     };
+    plan.shared = plan_shared(pod, &plan, req)?;
     check_names(pod, &plan)?;
     Ok(plan)
 }
@@ -69,14 +71,15 @@ fn plan_targets(
         if selection.is_some_and(|s| !s.contains(&c.name)) {
             continue;
         }
-        let paths = resolve_paths(
+        let (paths, distinct) = resolve_paths(
             &c.name,
             req.previous.writable.get(&c.name),
             [req.settings, req.annotations],
             c.init,
             warnings,
         );
-        total += paths.len();
+        // Nested paths count too: they were parsed, merged and compared.
+        total += distinct;
         if total > MAX_WRITABLE_PATHS {
             return Err(RewriteError::new(
                 req.annotations_at.clone(),
@@ -126,42 +129,85 @@ fn plan_target(
     }
 }
 
+/// The volumeMounts rofs adds to the pod besides the shared ones: each writable path's mount,
+/// the seed containers' (the agent, the durable state, each seeded path), `rofs-install`'s
+/// and the sync containers' (the agent, each copy's source and copy).
+fn own_mounts(plan: &PodPlan) -> usize {
+    let paths: usize = plan.targets.iter().map(|t| t.paths.len()).sum();
+    let seeds: usize = (plan.seeded())
+        .map(|t| 1 + usize::from(t.seeds_disk()) + t.paths.iter().filter(|p| p.path.seed).count())
+        .sum();
+    let install = usize::from(plan.install.is_some());
+    let sync = plan
+        .copies
+        .as_ref()
+        .map_or(0, |c| 2 * (1 + 2 * c.copies.len()));
+    paths + seeds + install + sync
+}
+
 /// The workload's own initContainers also see the main container's writable paths (they
 /// often prepare files there): the `kubectl.kubernetes.io/default-container`, else the first
 /// app container rofs changes. Selected or not: mounting is harmless, a missing file is not.
 /// Not where the initContainer has something of its own at or above the path.
-fn plan_shared(pod: &Pod, targets: &[TargetPlan], default: Option<&str>) -> Vec<SharedMounts> {
-    let main = default
+///
+/// That is paths × initContainers mounts: counted first, and refused past
+/// [`MAX_POD_MOUNTS`] (with rofs's other mounts) before any is made.
+fn plan_shared(
+    pod: &Pod,
+    plan: &PodPlan,
+    req: &Request<'_>,
+) -> Result<Vec<SharedMounts>, RewriteError> {
+    let targets = &plan.targets;
+    let main = (req.default_container)
         .and_then(|n| targets.iter().find(|t| t.name == n && !t.init))
         .or_else(|| targets.iter().find(|t| t.list == ContainerList::Containers));
     let Some(main) = main else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
-    let mut shared = Vec::new();
-    for init in pod.containers.iter().filter(|c| c.init) {
-        let own: &[PathPlan] = targets
-            .iter()
-            .find(|t| t.init && t.index == init.index)
-            .map_or(&[], |t| &t.paths);
-        let mounts = main
-            .paths
-            .iter()
-            .filter(|p| {
-                let path = p.path.path.as_str();
-                !init.mounts.iter().any(|m| is_within(path, &m.path))
-                    && !own
-                        .iter()
-                        .any(|o| is_within(path, &o.path.path) || is_within(&o.path.path, path))
-            })
-            .map(|p| (p.volume.clone(), p.path.path.clone()))
-            .collect();
-        shared.push(SharedMounts {
+    let inits: Vec<(&ContainerRef, &[PathPlan])> = (pod.containers.iter())
+        .filter(|c| c.init)
+        .map(|init| {
+            let own: &[PathPlan] = targets
+                .iter()
+                .find(|t| t.init && t.index == init.index)
+                .map_or(&[], |t| &t.paths);
+            (init, own)
+        })
+        .collect();
+    let shares = |init: &ContainerRef, own: &[PathPlan], p: &PathPlan| {
+        let path = p.path.path.as_str();
+        !init.mounts.iter().any(|m| is_within(path, &m.path))
+            && !own
+                .iter()
+                .any(|o| is_within(path, &o.path.path) || is_within(&o.path.path, path))
+    };
+    let mut count = own_mounts(plan);
+    for &(init, own) in &inits {
+        count += main.paths.iter().filter(|p| shares(init, own, p)).count();
+    }
+    if count > MAX_POD_MOUNTS {
+        return Err(RewriteError::new(
+            req.annotations_at.clone(),
+            ErrorKind::TooManyMounts {
+                count,
+                limit: MAX_POD_MOUNTS,
+                main: main.name.clone(),
+                paths: main.paths.len(),
+                init_containers: inits.len(),
+            },
+        ));
+    }
+    Ok(inits
+        .into_iter()
+        .map(|(init, own)| SharedMounts {
             list: init.list,
             index: init.index,
-            mounts,
-        });
-    }
-    shared
+            mounts: (main.paths.iter())
+                .filter(|p| shares(init, own, p))
+                .map(|p| (p.volume.clone(), p.path.path.clone()))
+                .collect(),
+        })
+        .collect())
 }
 
 /// rofs's names must be free in the pod.

@@ -15,6 +15,26 @@ pub enum SettingsError {
     KernelFs(String, &'static str),
     #[error("writable path {0:?} is under /.rofs, which rofs reserves for its own volumes")]
     Reserved(String),
+    #[error(
+        "writable path {start:?}... is {len} bytes long: rofs takes at most {limit} bytes (PATH_MAX)"
+    )]
+    PathTooLong {
+        start: String,
+        len: usize,
+        limit: usize,
+    },
+    #[error(
+        "writable path {start:?}... has a {len}-byte component: rofs takes at most {limit} bytes per component (NAME_MAX)"
+    )]
+    ComponentTooLong {
+        start: String,
+        len: usize,
+        limit: usize,
+    },
+    #[error(
+        "{count} profile names in one list: rofs takes at most {limit} (each profile applies once, however often it is named)"
+    )]
+    TooManyProfiles { count: usize, limit: usize },
     #[error("empty writable path")]
     Empty,
     #[error(

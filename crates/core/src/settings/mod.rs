@@ -17,8 +17,8 @@ pub mod profiles;
 pub use error::{SettingsError, UnknownName};
 pub use options::{Conflict, KubeVersion, Reload, Seeder};
 pub use path::{
-    Medium, WritablePath, is_within, normalize_path, parse_writable_list, self_and_ancestors,
-    split_list,
+    MAX_COMPONENT_BYTES, MAX_PATH_BYTES, Medium, WritablePath, is_within, normalize_path,
+    parse_writable_list, self_and_ancestors, split_list,
 };
 pub use profiles::ProfileRef;
 
@@ -27,6 +27,13 @@ pub use profiles::ProfileRef;
 pub const MAX_WRITABLE_PATHS: usize = 256;
 /// At most this many writable copies of configMap/secret volumes per pod.
 pub const MAX_WRITABLE_VOLUMES: usize = 64;
+/// At most this many profile names in one list (pod-wide, or for one container): there are
+/// only a few profiles, and a name repeated many times would only cost time.
+pub const MAX_PROFILES: usize = 64;
+/// At most this many volumeMounts rofs adds to one pod: the writable paths' mounts, the
+/// main container's paths again in each of the workload's own initContainers, and the
+/// mounts of rofs's own initContainers and sidecars.
+pub const MAX_POD_MOUNTS: usize = 4096;
 
 /// `[CONTAINER=]VALUE`, the form of the `--writable` and `--profile` flags: the container the
 /// value is for (`None`: every container) and the value. A value starting with `/` (a path) or
@@ -45,6 +52,17 @@ pub fn scoped(value: &str) -> (Option<&str>, &str) {
 pub fn check_limit(what: &'static str, count: usize, limit: usize) -> Result<(), SettingsError> {
     if count > limit {
         return Err(SettingsError::TooMany { what, count, limit });
+    }
+    Ok(())
+}
+
+/// Refuse more than [`MAX_PROFILES`] profile names in one list.
+pub fn check_profiles(count: usize) -> Result<(), SettingsError> {
+    if count > MAX_PROFILES {
+        return Err(SettingsError::TooManyProfiles {
+            count,
+            limit: MAX_PROFILES,
+        });
     }
     Ok(())
 }
@@ -214,7 +232,12 @@ impl Settings {
     /// and the limits per pod.
     pub fn validate(&self) -> Result<(), SettingsError> {
         check_limit("writable paths", self.writable_count(), MAX_WRITABLE_PATHS)?;
-        // Profiles are checked when parsed (ProfileRef).
+        // Profile names are checked when parsed (ProfileRef).
+        let lists =
+            std::iter::once(&self.profiles).chain(self.per_container.values().map(|c| &c.profiles));
+        for list in lists {
+            check_profiles(list.len())?;
+        }
         check_limit(
             "writable volumes",
             self.writable_volumes.len(),

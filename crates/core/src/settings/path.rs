@@ -33,6 +33,20 @@ pub struct WritablePath {
 
 const KERNEL_FS: [&str; 3] = ["/proc", "/sys", "/dev"];
 
+/// The longest writable path rofs takes, in bytes (Linux PATH_MAX).
+pub const MAX_PATH_BYTES: usize = 4096;
+/// The longest component of a writable path, in bytes (Linux NAME_MAX).
+pub const MAX_COMPONENT_BYTES: usize = 255;
+
+/// The first bytes of a long value, for an error message (cut at a char boundary).
+fn start_of(raw: &str) -> String {
+    let mut end = raw.len().min(64);
+    while !raw.is_char_boundary(end) {
+        end -= 1;
+    }
+    raw[..end].to_string()
+}
+
 /// Normalize and validate an absolute path. Returns the canonical spelling.
 pub fn normalize_path(raw: &str) -> Result<String, SettingsError> {
     if raw.is_empty() {
@@ -41,10 +55,33 @@ pub fn normalize_path(raw: &str) -> Result<String, SettingsError> {
     if !raw.starts_with('/') {
         return Err(SettingsError::NotAbsolute(raw.to_string()));
     }
+    // Checked before anything else is done with the value: longer paths cannot be mounted
+    // and would make every comparison of paths expensive.
+    if raw.len() > MAX_PATH_BYTES {
+        let out: usize = raw
+            .split('/')
+            .filter(|p| !p.is_empty())
+            .map(|p| p.len() + 1)
+            .sum();
+        if out > MAX_PATH_BYTES {
+            return Err(SettingsError::PathTooLong {
+                start: start_of(raw),
+                len: out,
+                limit: MAX_PATH_BYTES,
+            });
+        }
+    }
     let mut out = String::with_capacity(raw.len());
     for part in raw.split('/').filter(|p| !p.is_empty()) {
         if part == "." || part == ".." {
             return Err(SettingsError::DotComponent(raw.to_string()));
+        }
+        if part.len() > MAX_COMPONENT_BYTES {
+            return Err(SettingsError::ComponentTooLong {
+                start: start_of(raw),
+                len: part.len(),
+                limit: MAX_COMPONENT_BYTES,
+            });
         }
         out.push('/');
         out.push_str(part);
