@@ -143,7 +143,8 @@ pub fn rewrite_pod_template(
             .chain(&status.containers)
             .map(String::as_str)
             .collect();
-        crate::api_defaults::keep(before, spec, &names);
+        let volumes: Vec<&str> = status.volumes.iter().map(String::as_str).collect();
+        crate::api_defaults::keep(before, spec, &names, &volumes);
     }
     record_status(tpl, &status, &previous, had_metadata, had_annotations);
     report

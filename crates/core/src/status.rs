@@ -6,6 +6,18 @@
 //! them. So before anything is removed, every entry must be provably rofs's own: a name rofs
 //! generates *and* the shape rofs injects (the agent's command, mounts only under `/.rofs`,
 //! an emptyDir). One entry that is not refuses the whole rewrite: nothing is removed.
+//!
+//! A container's shape: rofs's command, the `rofs` volume mounted at `/.rofs`, and every other
+//! mount either under `/.rofs` (rofs's own) or *admission-added*: `readOnly: true`, of a volume
+//! that the pod has and that is not an emptyDir. Admission plugins run before any webhook and
+//! mount things into every container, rofs's own too: the ServiceAccount plugin (on by default,
+//! `automountServiceAccountToken` defaults to true) adds a read-only mount of its projected
+//! token volume at `/var/run/secrets/kubernetes.io/serviceaccount`, and CSI or secret
+//! injectors do the same. Refusing those would refuse every pod rofs patched once it is stored
+//! (the webhook's reinvocation, `kubectl get pod -o yaml | rofs patch`). Tolerating them does
+//! not open what the check protects: the container still has to be named and run as rofs's,
+//! removing it removes only that container (never the volume, which is checked on its own),
+//! and a read-only mount of a non-emptyDir volume is not where rofs keeps anything.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -64,9 +76,9 @@ fn strings(v: Option<&Value>) -> Vec<&str> {
         .collect()
 }
 
-/// rofs's containers run the agent (or the shell seeder's script) and mount only the `rofs`
-/// volume and volumes under `/.rofs`.
-fn injected_shape(c: &Value, kind: &str) -> bool {
+/// rofs's containers run the agent (or the shell seeder's script), mount the `rofs` volume at
+/// `/.rofs`, and otherwise only mount under `/.rofs` or [`admission_added`] mounts.
+fn injected_shape(c: &Value, kind: &str, spec: &Map<String, Value>) -> bool {
     let command = strings(c.get("command"));
     let runs = match (kind, command.as_slice()) {
         ("install", [bin, "install", _]) => *bin == AGENT_IN_IMAGE,
@@ -75,16 +87,39 @@ fn injected_shape(c: &Value, kind: &str) -> bool {
         _ => false,
     };
     let mounts = c.get("volumeMounts").and_then(Value::as_array);
-    let under_rofs = mounts.is_some_and(|m| {
-        m.iter().all(|m| {
-            m.get("mountPath")
-                .and_then(Value::as_str)
-                .is_some_and(|p| p == AGENT_MOUNT || p.starts_with("/.rofs/"))
+    let path = |m: &Value| m.get("mountPath").and_then(Value::as_str).map(String::from);
+    let mounts_rofs = mounts.is_some_and(|m| {
+        m.iter().any(|m| {
+            m.get("name").and_then(Value::as_str) == Some(AGENT_VOLUME)
+                && path(m).as_deref() == Some(AGENT_MOUNT)
         }) && m
             .iter()
-            .any(|m| m.get("name").and_then(Value::as_str) == Some(AGENT_VOLUME))
+            .all(|m| path(m).is_some_and(|p| under_rofs(&p)) || admission_added(m, spec))
     });
-    runs && under_rofs
+    runs && mounts_rofs
+}
+
+/// `/.rofs` or a path under it: where rofs mounts its volumes in its own containers.
+pub(crate) fn under_rofs(path: &str) -> bool {
+    path == AGENT_MOUNT || path.starts_with("/.rofs/")
+}
+
+/// A mount that an admission plugin may have added to every container, rofs's own too (the
+/// ServiceAccount plugin's token, CSI or secret injectors): read-only, of a volume that exists
+/// in the pod and is not an emptyDir, so it cannot be where rofs keeps or seeds anything.
+pub(crate) fn admission_added(m: &Value, spec: &Map<String, Value>) -> bool {
+    let Some(name) = m.get("name").and_then(Value::as_str) else {
+        return false;
+    };
+    let volumes = named(spec, "volumes", name);
+    m.get("readOnly") == Some(&Value::Bool(true))
+        && m.get("mountPath")
+            .and_then(Value::as_str)
+            .is_some_and(|p| !under_rofs(p))
+        && !volumes.is_empty()
+        && volumes
+            .iter()
+            .all(|v| v.as_object().is_some_and(|o| !o.contains_key("emptyDir")))
 }
 
 /// An emptyDir and nothing else: what every rofs volume is.
@@ -142,12 +177,14 @@ impl StatusAnnotation {
                 };
                 if !named(spec, list, name)
                     .iter()
-                    .all(|c| injected_shape(c, kind))
+                    .all(|c| injected_shape(c, kind, spec))
                 {
                     return Err(forged(
                         at,
                         entry(),
-                        "that container does not run rofs's agent with only rofs's mounts",
+                        "that container does not run rofs's agent with the rofs volume at /.rofs and \
+                         no other mount but rofs's under /.rofs and read-only ones of volumes \
+                         that are not emptyDirs",
                     ));
                 }
             }
