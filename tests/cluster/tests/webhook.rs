@@ -287,16 +287,28 @@ fn metric(ns: &str, name: &str) -> u64 {
 }
 
 /// What a pod's spec and annotations look like apart from what differs between any two pods
-/// (names, uids, node, times, the ReplicaSet's hash label).
+/// (names, uids, node, times, the ReplicaSet's hash label, the token volume's name).
 fn comparable(pod: &Value) -> Value {
     let mut spec = pod["spec"].clone();
     if let Some(s) = spec.as_object_mut() {
         s.remove("nodeName");
     }
+    same_token_volume_name(&mut spec);
     json!({
         "annotations": pod["metadata"]["annotations"],
         "spec": spec,
     })
+}
+
+/// The service account token's volume is `kube-api-access-` and 5 random characters, another
+/// in every pod: one name for all, so that two pods compare.
+fn same_token_volume_name(v: &mut Value) {
+    match v {
+        Value::String(s) if s.starts_with("kube-api-access-") => *s = "kube-api-access-*".into(),
+        Value::Array(items) => items.iter_mut().for_each(same_token_volume_name),
+        Value::Object(map) => map.values_mut().for_each(same_token_volume_name),
+        _ => {}
+    }
 }
 
 /// Item 5: a pod in a namespace that did not opt in, a `restricted` one among them, is
@@ -436,8 +448,55 @@ fn deployment_pods_equal_rofs_patch_output_and_run() {
 fn already_patched_pod_is_admitted_unchanged() {
     require_cluster!(NGINX_IMAGE, &rofs_image());
     let _lock = webhook();
-    let opted = Namespace::create("wh-again", &[INJECT, RESTRICTED]);
-    let patched = rofs_patch(&["--agent-image", &rofs_image()], &app_pod("app", ""));
+    admitted_unchanged("wh-again", &app_pod("app", ""));
+}
+
+/// The same with the service account token mounted, as by default: the API server's
+/// ServiceAccount admission plugin (before any webhook) adds a read-only mount of its projected
+/// `kube-api-access-…` volume to every container, rofs's own too. Before rofs took such a mount
+/// for its own containers' (crates/core/src/status.rs), it refused the pod as carrying a forged
+/// `rofs.io/status` and the webhook denied it; before it kept the mount on the containers it
+/// re-emits (crates/core/src/api_defaults.rs) it would have answered with a patch removing it.
+#[test]
+fn already_patched_pod_with_service_account_token_is_admitted_unchanged() {
+    require_cluster!(NGINX_IMAGE, &rofs_image());
+    let _lock = webhook();
+    let written = with_token(&app_pod("app", ""));
+    let created = admitted_unchanged("wh-token", &written);
+    for list in ["initContainers", "containers"] {
+        let containers = created["spec"][list].as_array().expect("containers");
+        for c in containers {
+            let mounts = c["volumeMounts"].as_array().into_iter().flatten();
+            assert!(
+                mounts.clone().any(|m| m["mountPath"] == SA_TOKEN_PATH
+                    && m["readOnly"] == json!(true)
+                    && m["name"]
+                        .as_str()
+                        .is_some_and(|n| n.starts_with(SA_TOKEN_VOLUME))),
+                "{list} {}: no service account token mount, the test does not test it: {c:#}",
+                c["name"]
+            );
+        }
+    }
+}
+
+/// Where the ServiceAccount admission plugin mounts the token, and its volume's name prefix.
+const SA_TOKEN_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+const SA_TOKEN_VOLUME: &str = "kube-api-access-";
+
+/// `pod` (from [`app_pod`]) with the default `automountServiceAccountToken`.
+fn with_token(pod: &str) -> String {
+    let line = "  automountServiceAccountToken: false\n";
+    assert!(pod.contains(line), "{pod}");
+    pod.replacen(line, "", 1)
+}
+
+/// `rofs patch` `written`, create it in a new opted-in namespace: the webhook is called and
+/// answers with no patch, and the stored pod is the patched pod as the API server stores it
+/// without rofs (a server-side dry run in `default`). Returns the created pod.
+fn admitted_unchanged(prefix: &str, written: &str) -> Value {
+    let opted = Namespace::create(prefix, &[INJECT, RESTRICTED]);
+    let patched = rofs_patch(&["--agent-image", &rofs_image()], written);
     let expected = dry_run_like_written(&patched);
     let requests = metric(SYSTEM_NS, "rofs_webhook_requests_total");
     let unchanged = metric(SYSTEM_NS, "rofs_webhook_unchanged_total");
@@ -465,6 +524,7 @@ fn already_patched_pod_is_admitted_unchanged() {
         comparable(&expected),
         "the already patched pod was changed at admission"
     );
+    created
 }
 
 /// Item 4: with the webhook down, `failurePolicy: Ignore` admits the pod as written.
