@@ -2,12 +2,11 @@
 //! volume, unreadable files recorded) and DST (the given paths only).
 
 use std::fs::{self, File};
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::names::Fnv;
 use crate::sync::debounce::DATA_LINK;
 use crate::sync::plan::{Entry, Snapshot};
 
@@ -203,20 +202,7 @@ impl Walk {
 }
 
 pub(super) fn hash_file(path: &Path, buf: &mut [u8]) -> io::Result<(u64, u64)> {
-    let mut f = File::open(path)?;
-    let mut h = Fnv::default();
-    let mut size = 0u64;
-    loop {
-        let n = match f.read(buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        h.update(&buf[..n]);
-        size += n as u64;
-    }
-    Ok((h.finish(), size))
+    super::write::hash_reader(File::open(path)?, buf)
 }
 
 /// Reads DST for the given relative paths only, never through a symlink
