@@ -11,8 +11,8 @@
 //! - [`http_get`] / [`wait_http`]: plain HTTP to a pod IP (the pods' bridge is on this host);
 //! - `rofs` itself through [`rofs_e2e`] (`rofs_patch`, `rofs_bin`, image names).
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -504,28 +504,7 @@ pub fn http_get(ip: &str, port: u16, path: &str) -> Result<(u16, String), String
     let addr: SocketAddr = format!("{ip}:{port}")
         .parse()
         .map_err(|e| format!("{ip}:{port}: {e}"))?;
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
-        .map_err(|e| format!("connect {addr}: {e}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(|e| e.to_string())?;
-    write!(
-        s,
-        "GET {path} HTTP/1.0\r\nHost: {ip}:{port}\r\nUser-Agent: rofs-cluster\r\n\r\n"
-    )
-    .map_err(|e| format!("send: {e}"))?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).map_err(|e| format!("read: {e}"))?;
-    let raw = String::from_utf8_lossy(&raw);
-    let status = raw
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| format!("no HTTP status in {raw:?}"))?;
-    let body = raw
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((status, body))
+    rofs_e2e::http_get_at(addr, path)
 }
 
 /// Retries [`http_get`] until the status is `want` or `timeout` passes; returns the body.

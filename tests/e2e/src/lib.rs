@@ -789,14 +789,19 @@ impl Drop for Pod {
 
 /// One `GET path` over HTTP/1.0 to 127.0.0.1:port: `(status, body)`.
 pub fn http_get(port: u16, path: &str) -> Result<(u16, String), String> {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    http_get_at(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), path)
+}
+
+/// One `GET path` over HTTP/1.0 to `addr` (a local address: loopback, or a pod on this host's
+/// bridge in the cluster suite): `(status, body)`.
+pub fn http_get_at(addr: SocketAddr, path: &str) -> Result<(u16, String), String> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
         .map_err(|e| format!("connect {addr}: {e}"))?;
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .map_err(|e| e.to_string())?;
     write!(
         s,
-        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: rofs-e2e\r\n\r\n"
+        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nUser-Agent: rofs-tests\r\n\r\n"
     )
     .map_err(|e| format!("send: {e}"))?;
     let mut raw = Vec::new();
