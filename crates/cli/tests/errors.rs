@@ -1,28 +1,10 @@
 //! Bad input to `rofs patch`: a clear message naming the input, document and place, exit
 //! code 1, nothing written to `-o FILE` (an existing file is left as it was), never a panic.
 
-use std::io::Write as _;
+use crate::run::rofs;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
 const POD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: app\n    image: x\n";
-
-fn rofs(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rofs"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run rofs");
-    // rofs may refuse its flags before reading stdin: a broken pipe here is fine.
-    let _ = child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes());
-    child.wait_with_output().expect("rofs exits")
-}
 
 /// Run `rofs patch ARGS -` on `input`; assert a clean failure and return stderr.
 fn fails(args: &[&str], input: &str) -> String {

@@ -2,28 +2,9 @@
 //! 6,000 Deployments (2.5 MB) as YAML, and the same Deployments as a KRM ResourceList, in
 //! YAML and in JSON; an object over the API server's request limit is refused by name.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use crate::run::rofs;
 
 use serde_json::Value;
-
-fn rofs(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rofs"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run rofs");
-    let mut pipe = child.stdin.take().expect("stdin");
-    let text = stdin.to_string();
-    let writer = std::thread::spawn(move || {
-        let _ = pipe.write_all(text.as_bytes());
-    });
-    let out = child.wait_with_output().expect("wait");
-    writer.join().expect("writer");
-    out
-}
 
 fn deployment(i: usize) -> Value {
     serde_json::json!({

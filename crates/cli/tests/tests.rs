@@ -1,4 +1,5 @@
 mod errors;
 mod frontends;
 mod large;
+mod run;
 mod webhook;
