@@ -1,6 +1,7 @@
 //! `rofs`: a thin binary over rofs-core (see crates/core) and rofs-agent (see crates/agent).
 
 mod cli;
+mod discover;
 mod krm;
 mod output;
 mod patch;
@@ -40,6 +41,7 @@ fn main() -> ExitCode {
         Command::Krm { config } => krm::run(config.as_deref()),
         // The only async command: its tokio runtime starts inside.
         Command::Webhook(args) => webhook::run(*args).map(|()| true),
+        Command::Discover(args) => discover::run(&args).map(|()| true),
         Command::Profiles => {
             print_profiles();
             Ok(true)
