@@ -55,8 +55,9 @@ pub enum Command {
         #[arg(value_name = "CONFIG")]
         config: Option<PathBuf>,
     },
-    /// List the built-in profiles and the paths each makes writable.
-    Profiles,
+    /// List the catalog of profiles (image patterns, paths, where proven), or show one.
+    #[command(after_help = crate::profiles::PROFILES_AFTER_HELP)]
+    Profiles(crate::profiles::ProfilesArgs),
     /// Run an image, find the paths it writes, and prove them with a read-only run: prints
     /// the settings for `rofs patch`.
     #[command(after_help = crate::discover::DISCOVER_AFTER_HELP)]
@@ -170,7 +171,9 @@ pub struct SettingsArgs {
     #[arg(short, long, value_name = "PATH")]
     pub writable: Vec<String>,
 
-    /// Apply a built-in profile: `[CONTAINER=]NAME`; repeatable (`rofs profiles` lists them).
+    /// Apply a profile of the catalog: `[CONTAINER=]NAME`; repeatable (`rofs profiles` lists
+    /// them). `auto`: per container, the profiles whose image patterns match its image (a
+    /// warning names a container no profile matches).
     #[arg(short, long, value_name = "NAME")]
     pub profile: Vec<String>,
 
