@@ -1,5 +1,6 @@
 mod errors;
 mod frontends;
 mod large;
+mod profiles;
 mod run;
 mod webhook;
