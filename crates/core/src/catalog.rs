@@ -732,6 +732,18 @@ proven:
   discover: {rounds: 2, humanEdits: none}
 ";
 
+    /// The format example of docs/catalog.md parses (the docs stay true to the reader).
+    #[test]
+    fn the_documented_example_parses() {
+        let doc = include_str!("../../../docs/catalog.md");
+        let start = doc.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
+        let text = &doc[start..start + doc[start..].find("```").expect("closed")];
+        let e = parse_entry(text, "nginx.yaml").unwrap_or_else(|e| panic!("{e}"));
+        let p = e.proven.expect("proven");
+        assert_eq!(p.command.expect("command"), ["nginx", "-g", "daemon off;"]);
+        assert_eq!(p.discover.expect("discover").rounds, 2);
+    }
+
     #[test]
     fn parses_every_key() {
         let e = parse_entry(GOOD, "web.yaml").expect("valid");
