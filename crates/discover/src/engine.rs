@@ -113,6 +113,9 @@ pub struct RunSpec {
     pub image: String,
     pub user: Option<String>,
     pub read_only: bool,
+    /// Kubernetes ignores the image's VOLUMEs: they are part of the (read-only) root.
+    /// podman: `--image-volume ignore`; docker has no such option.
+    pub ignore_image_volumes: bool,
     pub no_new_privileges: bool,
     /// (host dir, path in the container)
     pub binds: Vec<(PathBuf, String)>,
@@ -242,6 +245,9 @@ impl Engine {
                 // does not.
                 a.push("--read-only-tmpfs=false".into());
             }
+        }
+        if spec.ignore_image_volumes && self.kind == Kind::Podman {
+            a.push("--image-volume=ignore".into());
         }
         if spec.no_new_privileges {
             a.extend(["--security-opt".into(), "no-new-privileges".into()]);

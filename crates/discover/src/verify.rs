@@ -272,6 +272,7 @@ fn spec_of(
         image: c["image"].as_str().unwrap_or_default().to_string(),
         user,
         read_only: sc["readOnlyRootFilesystem"] == Value::Bool(true),
+        ignore_image_volumes: true,
         no_new_privileges: sc["allowPrivilegeEscalation"] == Value::Bool(false),
         binds,
         entrypoint: command.first().cloned(),
