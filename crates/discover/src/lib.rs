@@ -145,6 +145,15 @@ pub fn unique_name(what: &str) -> String {
     format!("rofs-discover-{}-{what}-{n}", std::process::id())
 }
 
+/// Removes the agents kept by the verification runs when dropped, also on error.
+struct ForgetAgents;
+
+impl Drop for ForgetAgents {
+    fn drop(&mut self) {
+        verify::forget_agents();
+    }
+}
+
 /// Removes its container (and anonymous volumes) when dropped, also on error.
 pub struct Container<'a> {
     pub engine: &'a Engine,
@@ -313,6 +322,7 @@ pub fn discover(opts: &Options) -> Result<Report, Error> {
     ));
     let mut rounds = 0;
     let mut minimality_checked = false;
+    let _agents = ForgetAgents;
     if opts.verify {
         let mut writes = writes;
         rounds = verify::converge(opts, &engine, &image_fs, &mut writes, &mut plan)?;
