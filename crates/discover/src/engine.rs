@@ -328,9 +328,14 @@ impl Engine {
         Ok(())
     }
 
-    /// Remove a container and its anonymous volumes; errors ignored (cleanup).
+    /// Remove a container and its anonymous volumes, killing it if it runs; errors ignored
+    /// (cleanup).
     pub fn remove(&self, name: &str) {
-        let _ = self.call(&["rm", "--force", "--volumes", name]);
+        // At once: a container still running here is one discover gave up on.
+        let _ = match self.kind {
+            Kind::Podman => self.call(&["rm", "--force", "--volumes", "--time", "0", name]),
+            Kind::Docker => self.call(&["rm", "--force", "--volumes", name]),
+        };
     }
 
     /// `diff`: path -> kind ('A' added, 'C' changed, 'D' deleted).

@@ -367,7 +367,14 @@ pub fn run_read_only(
     };
     engine.start(&name)?;
     let started = Instant::now();
-    let waited = wait_ready(engine, &name, &opts.ready, host_port, opts.ready_timeout)?;
+    let waited = wait_ready(
+        engine,
+        &name,
+        &opts.ready,
+        host_port,
+        opts.ready_timeout,
+        true,
+    )?;
     let mut exited = match waited {
         Waited::Exited(c) => Some(c),
         _ => None,
