@@ -96,6 +96,7 @@ pub fn converge(
     plan: &mut Plan,
 ) -> Result<u32, Error> {
     let mut added: BTreeMap<String, String> = BTreeMap::new();
+    let mut last = String::new();
     for round in 1..=opts.max_rounds {
         let specs: Vec<String> = plan.paths.iter().map(plan::Proposal::spec).collect();
         progress(&format!(
@@ -112,6 +113,9 @@ pub fn converge(
         let mut new = Vec::new();
         for line in &outcome.erofs {
             for p in paths_in(line) {
+                let Some(p) = crate::collect::resolve(image, &p) else {
+                    continue;
+                };
                 if plan.paths.iter().any(|x| plan::within(&p, &x.path)) {
                     continue;
                 }
@@ -150,6 +154,11 @@ pub fn converge(
             outcome.why(),
             added.keys().cloned().collect::<Vec<_>>().join(" ")
         ));
+        last = format!(
+            "round {round}: {}:\n{}",
+            outcome.why(),
+            tail(&outcome.erofs.join("\n"), 10)
+        );
         writes.extend(new);
         let before: Vec<String> = plan.paths.iter().map(|p| p.path.clone()).collect();
         *plan = plan::plan(writes, image);
@@ -163,7 +172,8 @@ pub fn converge(
         }
     }
     Err(Error::NotConverged(format!(
-        "still failing after --max-rounds {}",
+        "still failing after --max-rounds {} (the last round added paths it did not get to \
+         prove); {last}",
         opts.max_rounds
     )))
 }
