@@ -5,6 +5,7 @@
 #   localhost/rofs-e2e-nginx:bookworm   debootstrap + Debian nginx-light
 #   localhost/rofs-e2e-tomcat:bookworm  debootstrap + Debian tomcat10 + default-jre-headless
 #   localhost/rofs-e2e-noshell:dev      FROM scratch: a static HTTP server, no sh, no cp
+#   localhost/rofs-e2e-discover:dev     FROM scratch: rofs discover's fixture (known writes)
 #
 # Caching: every image carries the label dev.rofs.inputs = sha256 of its inputs
 # (recipe files, binaries, builder version). An image is rebuilt only when it is
@@ -13,7 +14,7 @@
 # Debian packages are cached in $ROFS_E2E_CACHE/debootstrap (debootstrap --cache-dir),
 # so even a rebuild of a Debian image downloads nothing new.
 #
-# Usage: scripts/build-images.sh [rofs|nginx|tomcat|noshell ...]   (default: all)
+# Usage: scripts/build-images.sh [rofs|nginx|tomcat|noshell|discover ...]   (default: all)
 # Env:
 #   ROFS_IMAGE            tag of the rofs image (default localhost/rofs:dev)
 #   ROFS_E2E_CACHE        cache dir (default /var/cache/rofs-e2e)
@@ -30,6 +31,7 @@ ROFS_IMAGE="${ROFS_IMAGE:-localhost/rofs:dev}"
 NGINX_IMAGE=localhost/rofs-e2e-nginx:bookworm
 TOMCAT_IMAGE=localhost/rofs-e2e-tomcat:bookworm
 NOSHELL_IMAGE=localhost/rofs-e2e-noshell:dev
+DISCOVER_IMAGE=localhost/rofs-e2e-discover:dev
 CACHE="${ROFS_E2E_CACHE:-/var/cache/rofs-e2e}"
 # The machine's own Debian mirror, as apt uses it (never a host written into the project).
 apt_mirror() {
@@ -137,6 +139,38 @@ build_noshell() {
     log "built $NOSHELL_IMAGE in $(elapsed "$t0")"
 }
 
+# --- discover fixture ------------------------------------------------------------------
+# The files the fixture reads, rewrites and deletes are written here (not kept in the
+# repository as a tree): the fixture's source lists them, the test derives its answer from it.
+build_discover() {
+    local t0; t0=$(date +%s)
+    local src=tests/e2e/src/bin/rofs-e2e-discover-fixture.rs
+    local out="target/rofs-e2e/$TARGET/rofs-e2e-discover-fixture"
+    mkdir -p "$(dirname "$out")"
+    if [ ! -x "$out" ] || [ "$src" -nt "$out" ]; then
+        rustc --edition 2024 -O -C target-feature=+crt-static -C strip=symbols \
+            --target "$TARGET" --crate-name rofs_e2e_discover_fixture -o "$out" "$src"
+    fi
+    local h; h="$(inputs_hash "discover-v1" deploy/image/e2e-discover "$out")"
+    if up_to_date "$DISCOVER_IMAGE" "$h"; then
+        log "$DISCOVER_IMAGE up to date"
+        return
+    fi
+    local ctx; ctx="$(mktemp -d)"; cleanup_dirs+=("$ctx")
+    local r="$ctx/root"
+    mkdir -p "$r/etc/fixture" "$r/var/lib/fixture" "$r/var/log/fixture" "$r/var/cache" \
+        "$r/data" "$r/home/fixture" "$r/srv/fixture/spool" "$r/opt/fixture/cache" "$r/tmp" "$r/run"
+    printf 'name = fixture\n' > "$r/etc/fixture/app.conf"
+    printf 'seed-v1\n' > "$r/var/lib/fixture/seed.txt"
+    printf 'an old log line\n' > "$r/var/log/fixture/old.log"
+    printf 'in the image\n' > "$r/data/initial.txt"
+    chmod 1777 "$r/tmp"
+    cp "$out" "$ctx/rofs-e2e-discover-fixture"
+    timeout 600 podman build -q --label "$LABEL=$h" -f deploy/image/e2e-discover/Containerfile -t "$DISCOVER_IMAGE" "$ctx" >/dev/null
+    rm -rf "$ctx"
+    log "built $DISCOVER_IMAGE in $(elapsed "$t0")"
+}
+
 # --- Debian application images ---------------------------------------------------
 # build_debian IMAGE RECIPE_DIR: debootstrap --variant=minbase --include=$PACKAGES,
 # the recipe's customize(), trim docs/caches, then `tar | podman import` with CHANGES.
@@ -180,14 +214,15 @@ build_debian() {
 
 # --- main ----------------------------------------------------------------------------
 want=("$@")
-[ "${#want[@]}" -gt 0 ] || want=(rofs noshell nginx tomcat)
+[ "${#want[@]}" -gt 0 ] || want=(rofs noshell discover nginx tomcat)
 for w in "${want[@]}"; do
     case "$w" in
         rofs) build_rofs ;;
         noshell) build_noshell ;;
+        discover) build_discover ;;
         nginx) build_debian "$NGINX_IMAGE" deploy/image/e2e-nginx ;;
         tomcat) build_debian "$TOMCAT_IMAGE" deploy/image/e2e-tomcat ;;
-        *) die "unknown image $w (rofs|noshell|nginx|tomcat)" ;;
+        *) die "unknown image $w (rofs|noshell|discover|nginx|tomcat)" ;;
     esac
 done
 

@@ -81,8 +81,8 @@ pub struct DiscoverArgs {
     #[arg(long, value_name = "IMAGE", env = "ROFS_AGENT_IMAGE", default_value = rofs_core::DEFAULT_AGENT_IMAGE)]
     pub agent_image: String,
 
-    /// A static rofs-agent binary on the host to seed with, instead of --agent-image.
-    #[arg(long, value_name = "FILE", conflicts_with = "agent_image")]
+    /// A static rofs-agent binary on the host to seed with (wins over --agent-image).
+    #[arg(long, value_name = "FILE")]
     pub agent: Option<PathBuf>,
 
     /// Verification runs at most (each adds the paths a read-only error names).

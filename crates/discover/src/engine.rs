@@ -113,6 +113,9 @@ pub struct RunSpec {
     pub image: String,
     pub user: Option<String>,
     pub read_only: bool,
+    /// Kubernetes ignores the image's VOLUMEs: they are part of the (read-only) root.
+    /// podman: `--image-volume ignore`; docker has no such option.
+    pub ignore_image_volumes: bool,
     pub no_new_privileges: bool,
     /// (host dir, path in the container)
     pub binds: Vec<(PathBuf, String)>,
@@ -243,6 +246,9 @@ impl Engine {
                 a.push("--read-only-tmpfs=false".into());
             }
         }
+        if spec.ignore_image_volumes && self.kind == Kind::Podman {
+            a.push("--image-volume=ignore".into());
+        }
         if spec.no_new_privileges {
             a.extend(["--security-opt".into(), "no-new-privileges".into()]);
         }
@@ -322,9 +328,14 @@ impl Engine {
         Ok(())
     }
 
-    /// Remove a container and its anonymous volumes; errors ignored (cleanup).
+    /// Remove a container and its anonymous volumes, killing it if it runs; errors ignored
+    /// (cleanup).
     pub fn remove(&self, name: &str) {
-        let _ = self.call(&["rm", "--force", "--volumes", name]);
+        // At once: a container still running here is one discover gave up on.
+        let _ = match self.kind {
+            Kind::Podman => self.call(&["rm", "--force", "--volumes", "--time", "0", name]),
+            Kind::Docker => self.call(&["rm", "--force", "--volumes", name]),
+        };
     }
 
     /// `diff`: path -> kind ('A' added, 'C' changed, 'D' deleted).

@@ -145,6 +145,15 @@ pub fn unique_name(what: &str) -> String {
     format!("rofs-discover-{}-{what}-{n}", std::process::id())
 }
 
+/// Removes the agents kept by the verification runs when dropped, also on error.
+struct ForgetAgents;
+
+impl Drop for ForgetAgents {
+    fn drop(&mut self) {
+        verify::forget_agents();
+    }
+}
+
 /// Removes its container (and anonymous volumes) when dropped, also on error.
 pub struct Container<'a> {
     pub engine: &'a Engine,
@@ -163,17 +172,23 @@ pub enum Waited {
     Ready,
     Exited(i32),
     Timeout,
+    /// The output already shows a write refused by the read-only root (read-only runs only:
+    /// no need to wait for a readiness that may never come).
+    ReadOnlyError,
 }
 
-/// Poll the container until it is ready, exits, or `timeout` passes.
+/// Poll the container until it is ready, exits, or `timeout` passes; with `stop_on_erofs`,
+/// also until its output shows a read-only error (checked every half second).
 pub fn wait_ready(
     engine: &Engine,
     name: &str,
     ready: &Ready,
     host_port: Option<u16>,
     timeout: Duration,
+    stop_on_erofs: bool,
 ) -> Result<Waited, Error> {
     let start = Instant::now();
+    let mut next_log_check = Duration::ZERO;
     loop {
         let (running, code) = engine.state(name)?;
         if !running {
@@ -187,6 +202,12 @@ pub fn wait_ready(
             } else {
                 Waited::Exited(code)
             });
+        }
+        if stop_on_erofs && start.elapsed() >= next_log_check {
+            next_log_check = start.elapsed() + Duration::from_millis(500);
+            if engine.logs(name).lines().any(verify::is_erofs) {
+                return Ok(Waited::ReadOnlyError);
+            }
         }
         if start.elapsed() > timeout {
             return Ok(Waited::Timeout);
@@ -313,6 +334,7 @@ pub fn discover(opts: &Options) -> Result<Report, Error> {
     ));
     let mut rounds = 0;
     let mut minimality_checked = false;
+    let _agents = ForgetAgents;
     if opts.verify {
         let mut writes = writes;
         rounds = verify::converge(opts, &engine, &image_fs, &mut writes, &mut plan)?;
@@ -359,7 +381,14 @@ fn run_writable(
     engine.start(&name)?;
     progress("started with a writable root; waiting until ready");
     let started = Instant::now();
-    match wait_ready(engine, &name, &opts.ready, host_port, opts.ready_timeout)? {
+    match wait_ready(
+        engine,
+        &name,
+        &opts.ready,
+        host_port,
+        opts.ready_timeout,
+        false,
+    )? {
         Waited::Ready => {}
         Waited::Exited(code) => {
             return Err(Error::Exited {
@@ -368,7 +397,7 @@ fn run_writable(
                 tail: tail(&engine.logs(&name), 20),
             });
         }
-        Waited::Timeout => {
+        Waited::Timeout | Waited::ReadOnlyError => {
             return Err(Error::NeverReady {
                 phase: "discovery run",
                 after: opts.ready_timeout,

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -95,6 +96,7 @@ pub fn converge(
     plan: &mut Plan,
 ) -> Result<u32, Error> {
     let mut added: BTreeMap<String, String> = BTreeMap::new();
+    let mut last = String::new();
     for round in 1..=opts.max_rounds {
         let specs: Vec<String> = plan.paths.iter().map(plan::Proposal::spec).collect();
         progress(&format!(
@@ -111,6 +113,9 @@ pub fn converge(
         let mut new = Vec::new();
         for line in &outcome.erofs {
             for p in paths_in(line) {
+                let Some(p) = crate::collect::resolve(image, &p) else {
+                    continue;
+                };
                 if plan.paths.iter().any(|x| plan::within(&p, &x.path)) {
                     continue;
                 }
@@ -149,6 +154,11 @@ pub fn converge(
             outcome.why(),
             added.keys().cloned().collect::<Vec<_>>().join(" ")
         ));
+        last = format!(
+            "round {round}: {}:\n{}",
+            outcome.why(),
+            tail(&outcome.erofs.join("\n"), 10)
+        );
         writes.extend(new);
         let before: Vec<String> = plan.paths.iter().map(|p| p.path.clone()).collect();
         *plan = plan::plan(writes, image);
@@ -162,7 +172,8 @@ pub fn converge(
         }
     }
     Err(Error::NotConverged(format!(
-        "still failing after --max-rounds {}",
+        "still failing after --max-rounds {} (the last round added paths it did not get to \
+         prove); {last}",
         opts.max_rounds
     )))
 }
@@ -272,6 +283,7 @@ fn spec_of(
         image: c["image"].as_str().unwrap_or_default().to_string(),
         user,
         read_only: sc["readOnlyRootFilesystem"] == Value::Bool(true),
+        ignore_image_volumes: true,
         no_new_privileges: sc["allowPrivilegeEscalation"] == Value::Bool(false),
         binds,
         entrypoint: command.first().cloned(),
@@ -310,14 +322,18 @@ pub fn run_read_only(
     }
     for c in spec["initContainers"].as_array().into_iter().flatten() {
         let cname = c["name"].as_str().unwrap_or_default();
+        let rofs = dirs.get(rofs_core::names::AGENT_VOLUME);
         if cname == rofs_core::names::INSTALL_CONTAINER
-            && let AgentSource::Path(agent) = &opts.agent
+            && let Some(rofs) = rofs
         {
-            let rofs = dirs.get(rofs_core::names::AGENT_VOLUME).ok_or_else(|| {
-                Error::Engine("emitted install container without the rofs volume".into())
-            })?;
-            install_host_agent(agent, rofs)?;
-            continue;
+            let host = match &opts.agent {
+                AgentSource::Path(agent) => Some(agent.clone()),
+                AgentSource::Image(image) => installed_agent(image),
+            };
+            if let Some(agent) = host {
+                install_host_agent(&agent, rofs)?;
+                continue;
+            }
         }
         let user = if c["image"].as_str() == Some(opts.image.as_str()) {
             opts.user.clone()
@@ -334,6 +350,11 @@ pub fn run_read_only(
                 out.code.map_or("killed".to_string(), |c| c.to_string()),
                 tail(&format!("{}{}", out.stdout, out.stderr), 20)
             )));
+        }
+        if cname == rofs_core::names::INSTALL_CONTAINER
+            && let (AgentSource::Image(image), Some(rofs)) = (&opts.agent, rofs)
+        {
+            remember_agent(image, &rofs.join("bin/rofs-agent"));
         }
     }
     let app = &spec["containers"][0];
@@ -356,7 +377,14 @@ pub fn run_read_only(
     };
     engine.start(&name)?;
     let started = Instant::now();
-    let waited = wait_ready(engine, &name, &opts.ready, host_port, opts.ready_timeout)?;
+    let waited = wait_ready(
+        engine,
+        &name,
+        &opts.ready,
+        host_port,
+        opts.ready_timeout,
+        true,
+    )?;
     let mut exited = match waited {
         Waited::Exited(c) => Some(c),
         _ => None,
@@ -386,6 +414,33 @@ pub fn run_read_only(
         erofs,
         logs,
     })
+}
+
+/// The agent each agent image installed, kept on the host: `rofs-install` runs once per
+/// discover (the first verification run); later runs get the same file copied in, as that
+/// container would (it only copies the binary).
+static AGENTS: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
+
+fn installed_agent(image: &str) -> Option<PathBuf> {
+    AGENTS.lock().ok()?.get(image).cloned()
+}
+
+fn remember_agent(image: &str, installed: &Path) {
+    let keep = std::env::temp_dir().join(unique_name("agent"));
+    if std::fs::copy(installed, &keep).is_ok()
+        && let Ok(mut agents) = AGENTS.lock()
+    {
+        agents.insert(image.to_string(), keep);
+    }
+}
+
+/// Remove the kept agents (end of a discover).
+pub fn forget_agents() {
+    if let Ok(mut agents) = AGENTS.lock() {
+        for (_, p) in std::mem::take(&mut *agents) {
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 fn make_dir(dir: &Path) -> Result<(), Error> {
