@@ -553,3 +553,54 @@ fn effective_applies_the_webhook_first() {
         "{first}"
     );
 }
+
+/// `--config` with the file `rofs discover` writes (its shape: comments, a `writable:` list):
+/// its seed paths and empty paths are checked, and every fix passes it on.
+#[test]
+fn discover_config_paths_are_checked_and_passed_on() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        tmp.path().join("app.rofs.yaml"),
+        "# rofs discover localhost/app:1\n# Use: rofs patch --config THIS_FILE deploy.yaml\nwritable:\n  # seed: the image has files here the app reads\n  - /var/lib/app\n  # empty: the app creates what it needs\n  - /tmp:empty\n",
+    )
+    .expect("write");
+    std::fs::write(
+        tmp.path().join("deploy.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        image: localhost/app:1\n        securityContext: {readOnlyRootFilesystem: true}\n        volumeMounts: [{name: data, mountPath: /var/lib/app}]\n      volumes: [{name: data, emptyDir: {}}]\n",
+    )
+    .expect("write");
+    let out = audit_in(
+        tmp.path(),
+        &[
+            "--format",
+            "json",
+            "--config",
+            "app.rofs.yaml",
+            "deploy.yaml",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        rules_of(&report),
+        [r("ROFS-A004", "app"), r("ROFS-A005", "app")]
+    );
+    let f = &report["findings"];
+    assert!(
+        f[0]["message"].as_str().is_some_and(|m| m
+            .contains("no volume at /tmp (a path its app writes, from --config app.rofs.yaml)")),
+        "{}",
+        f[0]["message"]
+    );
+    assert_eq!(
+        f[0]["fix"]["command"],
+        "rofs patch --config app.rofs.yaml deploy.yaml"
+    );
+    assert_eq!(
+        f[1]["fix"]["command"],
+        "remove the volume \"data\" and its mount at /var/lib/app, then run: rofs patch --config app.rofs.yaml deploy.yaml"
+    );
+    // Without the config, the audit knows no path of this image: nothing to report.
+    let out = audit_in(tmp.path(), &["deploy.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}
