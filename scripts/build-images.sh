@@ -211,7 +211,8 @@ build_app() {
     local t0; t0=$(date +%s)
     mkdir -p "$CACHE/apt/archives/partial" "$CACHE/apt/lists/partial"
     log "podman build $image"
-    if ! timeout 1200 podman build --network host --build-arg "BASE=$BASE_IMAGE" \
+    # --layers=false: no intermediate images left behind (disk); the inputs hash is the cache
+    if ! timeout 1200 podman build --layers=false --network host --build-arg "BASE=$BASE_IMAGE" \
         --label "$LABEL=$h" -v "$CACHE/apt/archives:/var/cache/apt/archives" \
         -v "$CACHE/apt/lists:/var/lib/apt/lists" -f "$dir/Containerfile" -t "$image" "$dir" \
         >"$CACHE/build-$app.log" 2>&1; then
