@@ -2,10 +2,10 @@
 //! patched with all its writable paths, its image runs with a read-only root, becomes ready
 //! (the entry's own check) and logs no `Read-only file system`; then each path is removed in
 //! turn (the others passed as `--writable`) and the app must break: exit, never become ready,
-//! or log a refused write (EROFS). A path whose removal leaves the app ready must account
-//! for it in its `why`: why it is kept (the word "kept": logs written later, state written at
-//! shutdown...) or what fails without it ("without it ...", which another test proves, as
-//! profile_paths.rs does for Tomcat's /tmp).
+//! answer its HTTP check with 500, or log a refused write (EROFS). A path whose removal leaves
+//! the app ready must account for it in its `why`: why it is kept (the word "kept": logs
+//! written later, state written at shutdown...) or what fails without it ("without it ...",
+//! which another test proves, as profile_paths.rs does for Tomcat's /tmp).
 //! The list comes from the catalog files: a new entry is tested without a change here.
 //! The cluster suite runs the same entries with `rofs patch --profile NAME`
 //! (tests/cluster/tests/catalog.rs).
@@ -28,6 +28,8 @@ const START: Duration = Duration::from_secs(180);
 struct Outcome {
     ready: bool,
     exit: Option<i32>,
+    /// an HTTP check answered 500 (an app error, not "starting"): the first line of the body
+    error_answer: Option<String>,
     erofs: Vec<String>,
     log: String,
     took: Duration,
@@ -35,10 +37,13 @@ struct Outcome {
 
 impl Outcome {
     fn broken(&self) -> bool {
-        !self.ready || !self.erofs.is_empty()
+        !self.ready || !self.erofs.is_empty() || self.error_answer.is_some()
     }
 
     fn summary(&self) -> String {
+        if let Some(a) = &self.error_answer {
+            return format!("HTTP 500: {a}");
+        }
         match (self.ready, self.exit, self.erofs.first()) {
             (_, _, Some(line)) => format!("EROFS: {}", line.trim()),
             (true, _, None) => "ready".to_string(),
@@ -48,9 +53,14 @@ impl Outcome {
     }
 }
 
-/// The entry's ready check, once: whether it passed, and the HTTP answer's body (an app may
-/// name the refused write there, as the PHP page does, rather than in its log).
-fn probe(entry: &Entry, host_port: u16, log: &str, running_for: Duration) -> (bool, String) {
+/// The entry's ready check, once: whether it passed, the HTTP status and the answer's body
+/// (an app may name the refused write there, as the PHP page does, rather than in its log).
+fn probe(
+    entry: &Entry,
+    host_port: u16,
+    log: &str,
+    running_for: Duration,
+) -> (bool, Option<u16>, String) {
     match &entry.ready {
         Ready::Tcp(_) => (
             TcpStream::connect_timeout(
@@ -58,14 +68,15 @@ fn probe(entry: &Entry, host_port: u16, log: &str, running_for: Duration) -> (bo
                 Duration::from_secs(1),
             )
             .is_ok(),
+            None,
             String::new(),
         ),
         Ready::Http(_, path) => match http_get(host_port, path) {
-            Ok((status, body)) => (status == 200, body),
-            Err(_) => (false, String::new()),
+            Ok((status, body)) => (status == 200, Some(status), body),
+            Err(_) => (false, None, String::new()),
         },
-        Ready::Log(text) => (log.contains(text.as_str()), String::new()),
-        Ready::After(d) => (running_for >= *d, String::new()),
+        Ready::Log(text) => (log.contains(text.as_str()), None, String::new()),
+        Ready::After(d) => (running_for >= *d, None, String::new()),
     }
 }
 
@@ -92,11 +103,14 @@ fn run(entry: &Entry, args: &[String]) -> Result<Outcome, String> {
         let log = pod.logs("app");
         let (state, code) = pod.state("app");
         let running = state == "running";
-        let (passed, body) = if running {
+        let (passed, status, body) = if running {
             probe(entry, host_port, &log, start.elapsed())
         } else {
-            (false, String::new())
+            (false, None, String::new())
         };
+        // 500 is the app failing, not starting (that is 503 or no answer): final
+        let error_answer =
+            (status == Some(500)).then(|| body.lines().next().unwrap_or_default().to_string());
         let erofs: Vec<String> = erofs_lines(&log)
             .into_iter()
             .chain(erofs_lines(&body))
@@ -109,7 +123,12 @@ fn run(entry: &Entry, args: &[String]) -> Result<Outcome, String> {
         }
         let ready = streak >= 2;
         let exit = (state == "exited").then_some(code);
-        if ready || exit.is_some() || !erofs.is_empty() || start.elapsed() >= START {
+        if ready
+            || exit.is_some()
+            || !erofs.is_empty()
+            || error_answer.is_some()
+            || start.elapsed() >= START
+        {
             if ready {
                 pod.assert_root_read_only("app");
             }
@@ -123,6 +142,7 @@ fn run(entry: &Entry, args: &[String]) -> Result<Outcome, String> {
             return Ok(Outcome {
                 ready,
                 exit,
+                error_answer,
                 erofs,
                 log,
                 took: start.elapsed(),
