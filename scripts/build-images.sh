@@ -6,6 +6,11 @@
 #   localhost/rofs-e2e-tomcat:bookworm  debootstrap + Debian tomcat10 + default-jre-headless
 #   localhost/rofs-e2e-noshell:dev      FROM scratch: a static HTTP server, no sh, no cp
 #   localhost/rofs-e2e-discover:dev     FROM scratch: rofs discover's fixture (known writes)
+#   localhost/rofs-e2e-debian:bookworm  debootstrap minbase: the base layer of the catalog images
+#   localhost/rofs-e2e-<app>:bookworm   catalog images: tests/e2e/images/<app>/Containerfile
+#                                       FROM the base + Debian packages (apt, no recommends):
+#                                       postgresql mariadb redis rabbitmq apache-php php-fpm
+#                                       jetty gunicorn nodejs prometheus
 #
 # Caching: every image carries the label dev.rofs.inputs = sha256 of its inputs
 # (recipe files, binaries, builder version). An image is rebuilt only when it is
@@ -14,7 +19,12 @@
 # Debian packages are cached in $ROFS_E2E_CACHE/debootstrap (debootstrap --cache-dir),
 # so even a rebuild of a Debian image downloads nothing new.
 #
-# Usage: scripts/build-images.sh [rofs|nginx|tomcat|noshell|discover ...]   (default: all)
+# The catalog images download their packages through apt in `podman build` (host network),
+# with /var/cache/apt/archives and /var/lib/apt/lists bind-mounted from $ROFS_E2E_CACHE/apt
+# (not in the image), so a rebuild downloads nothing new either.
+#
+# Usage: scripts/build-images.sh [rofs|nginx|tomcat|noshell|discover|catalog|APP ...]   (default: all;
+#        catalog = every tests/e2e/images/<app>)
 # Env:
 #   ROFS_IMAGE            tag of the rofs image (default localhost/rofs:dev)
 #   ROFS_E2E_CACHE        cache dir (default /var/cache/rofs-e2e)
@@ -190,8 +200,10 @@ build_debian() {
     local work; work="$(mktemp -d /var/tmp/rofs-e2e-rootfs.XXXXXX)"
     cleanup_dirs+=("$work")
     mkdir -p "$CACHE/debootstrap"
-    log "debootstrap $SUITE + $PACKAGES for $image (cache $CACHE/debootstrap)"
-    if ! debootstrap --variant=minbase --cache-dir="$CACHE/debootstrap" --include="$PACKAGES" \
+    log "debootstrap $SUITE + ${PACKAGES:-nothing} for $image (cache $CACHE/debootstrap)"
+    local include=()
+    [ -z "$PACKAGES" ] || include=(--include="$PACKAGES")
+    if ! debootstrap --variant=minbase --cache-dir="$CACHE/debootstrap" "${include[@]}" \
         "$SUITE" "$work/root" "$MIRROR" >"$work/debootstrap.log" 2>&1; then
         tail -n 30 "$work/debootstrap.log" >&2
         die "debootstrap failed for $image (log above)"
@@ -212,17 +224,57 @@ build_debian() {
     log "built $image in $(elapsed "$t0") (debootstrap $((t1 - t0))s)"
 }
 
+# --- catalog images ---------------------------------------------------------------------
+# build_app APP: tests/e2e/images/APP/Containerfile (FROM $BASE, ARG BASE) with that directory
+# as the context, on the shared base layer. Its inputs hash includes the base's.
+BASE_IMAGE=localhost/rofs-e2e-debian:bookworm
+APPS_DIR=tests/e2e/images
+base_built=0
+build_app() {
+    local app="$1" dir="$APPS_DIR/$1" image="localhost/rofs-e2e-$1:bookworm"
+    [ -f "$dir/Containerfile" ] || die "unknown image $app (no $dir/Containerfile)"
+    if [ "$base_built" = 0 ]; then
+        build_debian "$BASE_IMAGE" "$APPS_DIR/debian-base"
+        base_built=1
+    fi
+    local h; h="$(inputs_hash "app-v1 $(image_label "$BASE_IMAGE")" "$dir")"
+    if up_to_date "$image" "$h"; then
+        log "$image up to date"
+        return
+    fi
+    local t0; t0=$(date +%s)
+    mkdir -p "$CACHE/apt/archives/partial" "$CACHE/apt/lists/partial"
+    log "podman build $image"
+    # --layers=false: no intermediate images left behind (disk); the inputs hash is the cache
+    if ! timeout 1200 podman build --layers=false --network host --build-arg "BASE=$BASE_IMAGE" \
+        --label "$LABEL=$h" -v "$CACHE/apt/archives:/var/cache/apt/archives" \
+        -v "$CACHE/apt/lists:/var/lib/apt/lists" -f "$dir/Containerfile" -t "$image" "$dir" \
+        >"$CACHE/build-$app.log" 2>&1; then
+        tail -n 30 "$CACHE/build-$app.log" >&2
+        die "podman build failed for $image (log above, $CACHE/build-$app.log)"
+    fi
+    log "built $image in $(elapsed "$t0")"
+}
+catalog_apps() {
+    local d
+    for d in "$APPS_DIR"/*/Containerfile; do basename "$(dirname "$d")"; done
+}
+
 # --- main ----------------------------------------------------------------------------
 want=("$@")
-[ "${#want[@]}" -gt 0 ] || want=(rofs noshell discover nginx tomcat)
+[ "${#want[@]}" -gt 0 ] || want=(rofs noshell discover nginx tomcat catalog)
 for w in "${want[@]}"; do
+    if [ "$w" = catalog ]; then
+        for a in $(catalog_apps); do build_app "$a"; done
+        continue
+    fi
     case "$w" in
         rofs) build_rofs ;;
         noshell) build_noshell ;;
         discover) build_discover ;;
         nginx) build_debian "$NGINX_IMAGE" deploy/image/e2e-nginx ;;
         tomcat) build_debian "$TOMCAT_IMAGE" deploy/image/e2e-tomcat ;;
-        *) die "unknown image $w (rofs|noshell|discover|nginx|tomcat)" ;;
+        *) build_app "$w" ;;
     esac
 done
 
