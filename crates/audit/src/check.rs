@@ -6,7 +6,7 @@ use rofs_core::settings::{is_within, normalize_path};
 use rofs_core::{Location, Settings, StatusAnnotation, workload};
 use serde_json::{Map, Value};
 
-use crate::known::{KnownPath, known_paths, profile_for_image};
+use crate::known::{KnownPath, known_paths, profiles_for_image};
 use crate::model::{ContainerType, Severity};
 use crate::rules::{self, rule};
 use crate::suppress::{Outcome, Suppressions};
@@ -448,15 +448,17 @@ impl<'a, 'o> Workload<'a, 'o> {
         // Image profiles the fix command should name (when nothing else names a profile).
         if !init
             && !status.writable.contains_key(name)
-            && let Some(p) = image.and_then(profile_for_image)
+            && let Some(image) = image
             && self.ctx.given.profiles.is_empty()
             && annotations.profiles.is_empty()
             && !self.ctx.given.per_container.contains_key(name)
             && !annotations.per_container.contains_key(name)
         {
-            let entry = (name.to_string(), p.name().to_string());
-            if !self.out.image_profiles.contains(&entry) {
-                self.out.image_profiles.push(entry);
+            for p in profiles_for_image(image) {
+                let entry = (name.to_string(), p.name.clone());
+                if !self.out.image_profiles.contains(&entry) {
+                    self.out.image_profiles.push(entry);
+                }
             }
         }
         let known = known_paths(

@@ -2,6 +2,7 @@
 //! audit (`--config`, e.g. written by `rofs discover`; `--profile`), the workload's own rofs
 //! annotations, and the profile that matches the container's image.
 
+use rofs_core::catalog::{Catalog, Entry};
 use rofs_core::settings::ProfileRef;
 use rofs_core::{Settings, WritablePath};
 
@@ -12,21 +13,25 @@ pub struct KnownPath {
     pub origin: String,
 }
 
-/// The built-in profile for an image, matched by the image's repository name (the last
-/// path component, without tag or digest) equal to the profile's name: `nginx:1.27` and
-/// `docker.io/library/nginx@sha256:...` are `nginx`; `nginx-unprivileged` is not (its paths
-/// differ). The profile catalog's own image patterns replace this once they exist.
-pub fn profile_for_image(image: &str) -> Option<ProfileRef> {
-    let without_digest = image.split('@').next().unwrap_or_default();
-    let last = without_digest.rsplit('/').next().unwrap_or_default();
-    let repo = last.split(':').next().unwrap_or_default();
-    if repo.is_empty() {
-        return None;
+/// The catalog entries for an image: those whose `images` patterns match it, the rule of
+/// `--profile auto` (see `rofs_core::catalog`).
+pub fn profiles_for_image(image: &str) -> Vec<&'static Entry> {
+    Catalog::builtin()
+        .map(|c| c.matching(image))
+        .unwrap_or_default()
+}
+
+/// The paths of a profile named in settings; `auto` is the entries matching the image.
+fn profile_paths(p: ProfileRef, image: Option<&str>) -> Vec<WritablePath> {
+    match p.entry() {
+        Some(e) => e.paths(),
+        None => image
+            .map(profiles_for_image)
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|e| e.paths())
+            .collect(),
     }
-    rofs_core::profiles::PROFILES
-        .iter()
-        .find(|p| p.name == repo)
-        .and_then(|p| p.name.parse().ok())
 }
 
 /// The known paths of container `name` (image `image`): later sources win per path, as in
@@ -53,23 +58,22 @@ pub fn known_paths(
     let layer = |s: &Settings, origin: &str, add: &mut dyn FnMut(Vec<WritablePath>, &str)| {
         if !init {
             for p in &s.profiles {
-                add(p.profile().paths(), &format!("profile {p} ({origin})"));
+                add(profile_paths(*p, image), &format!("profile {p} ({origin})"));
             }
             add(s.writable.clone(), origin);
         }
         if let Some(cs) = s.per_container.get(name) {
             for p in &cs.profiles {
-                add(p.profile().paths(), &format!("profile {p} ({origin})"));
+                add(profile_paths(*p, image), &format!("profile {p} ({origin})"));
             }
             add(cs.writable.clone(), origin);
         }
     };
     layer(given, given_origin, &mut add);
-    if !init && let Some(p) = image.and_then(profile_for_image) {
-        add(
-            p.profile().paths(),
-            &format!("profile {p} (image {})", image.unwrap_or_default()),
-        );
+    if !init && let Some(image) = image {
+        for e in profiles_for_image(image) {
+            add(e.paths(), &format!("profile {} (image {image})", e.name));
+        }
     }
     layer(annotations, "the workload's rofs annotations", &mut add);
     out
@@ -80,18 +84,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn images_match_profiles_by_repository_name() {
-        let name = |i: &str| profile_for_image(i).map(|p| p.name());
-        assert_eq!(name("nginx"), Some("nginx"));
-        assert_eq!(name("nginx:1.27"), Some("nginx"));
-        assert_eq!(name("docker.io/library/nginx@sha256:abc"), Some("nginx"));
+    fn images_match_catalog_entries_by_their_patterns() {
+        // The catalog's rule (rofs_core::catalog::image): the entry's `images` patterns against
+        // the repository path's last components; the entries name the images they are proven on.
+        let names = |i: &str| -> Vec<&str> {
+            profiles_for_image(i)
+                .into_iter()
+                .map(|p| p.name.as_str())
+                .collect()
+        };
+        assert_eq!(names("localhost/rofs-e2e-nginx:bookworm"), ["nginx"]);
+        assert_eq!(names("rofs-e2e-tomcat"), ["tomcat"]);
         assert_eq!(
-            name("registry.example.com:5000/web/tomcat:10"),
-            Some("tomcat")
+            names("registry.example.com:5000/web/rofs-e2e-tomcat@sha256:abc"),
+            ["tomcat"]
         );
-        assert_eq!(name("nginx-unprivileged:1"), None);
-        assert_eq!(name("my-nginx"), None);
-        assert_eq!(name(""), None);
+        // the official nginx image has other paths: not the Debian package's profile
+        assert!(names("nginx:1.27").is_empty());
+        assert!(names("my-rofs-e2e-nginx").is_empty());
+        assert!(names("").is_empty());
     }
 
     #[test]
@@ -103,7 +114,7 @@ mod tests {
         ann.add_writable("/run:empty").expect("valid");
         let k = known_paths(
             "web",
-            Some("nginx:1"),
+            Some("rofs-e2e-nginx:1"),
             false,
             &given,
             "--config c.yaml",
@@ -120,18 +131,18 @@ mod tests {
                 (
                     "/var/lib/nginx".into(),
                     true,
-                    "profile nginx (image nginx:1)"
+                    "profile nginx (image rofs-e2e-nginx:1)"
                 ),
                 (
                     "/var/log/nginx".into(),
                     true,
-                    "profile nginx (image nginx:1)"
+                    "profile nginx (image rofs-e2e-nginx:1)"
                 ),
                 ("/run".into(), false, "the workload's rofs annotations"),
             ]
         );
         // A run-to-completion initContainer: only what is named for it.
-        let k = known_paths("init", Some("nginx:1"), true, &given, "x", &ann);
+        let k = known_paths("init", Some("rofs-e2e-nginx:1"), true, &given, "x", &ann);
         assert!(k.is_empty(), "{k:?}");
     }
 }
