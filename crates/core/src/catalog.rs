@@ -744,6 +744,49 @@ proven:
         assert_eq!(p.discover.expect("discover").rounds, 2);
     }
 
+    /// The table of profiles in docs/reference.md is the catalog's: same names, paths and
+    /// image patterns (the docs stay true to the catalog that ships).
+    #[test]
+    fn the_reference_table_lists_the_catalog() {
+        let doc = include_str!("../../../docs/reference.md");
+        let section = &doc[doc.find("## Profiles: the catalog").expect("section")..];
+        // The first table of the section: from its header to the first line that is not a row.
+        let table = section
+            .lines()
+            .skip_while(|l| !l.starts_with("| profile |"))
+            .take_while(|l| l.starts_with('|'));
+        let cell = |c: &str| -> Vec<String> {
+            (c.split(", ")
+                .map(|p| p.trim().trim_matches('`').to_string()))
+            .filter(|p| p != "none (generic)")
+            .collect()
+        };
+        let mut rows: Vec<(String, Vec<String>, Vec<String>)> = table
+            .filter(|l| l.starts_with("| `"))
+            .map(|l| {
+                let cols: Vec<&str> = l.split(" | ").collect();
+                let name = cols[0]
+                    .trim_start_matches("| ")
+                    .trim_matches('`')
+                    .to_string();
+                let mut paths = cell(cols[1]);
+                paths.sort();
+                (name, paths, cell(cols[2]))
+            })
+            .collect();
+        rows.sort();
+        let catalog = Catalog::builtin().expect("builtin");
+        let want: Vec<(String, Vec<String>, Vec<String>)> = (catalog.entries().iter())
+            .map(|e| {
+                let mut paths: Vec<String> = e.paths().iter().map(ToString::to_string).collect();
+                paths.sort();
+                let images = e.images.iter().map(|p| p.as_str().to_string()).collect();
+                (e.name.clone(), paths, images)
+            })
+            .collect();
+        assert_eq!(rows, want);
+    }
+
     #[test]
     fn parses_every_key() {
         let e = parse_entry(GOOD, "web.yaml").expect("valid");
