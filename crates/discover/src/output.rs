@@ -251,18 +251,6 @@ fn profile(report: &Report, meta: &ProfileMeta) -> String {
         "images: [{}]\n",
         serde_json::to_string(&base).unwrap_or_default()
     ));
-    if let Some(u) = &report.user {
-        s.push_str(&format!(
-            "user: {}\n",
-            serde_json::to_string(u).unwrap_or_default()
-        ));
-    }
-    if !report.command.is_empty() {
-        s.push_str(&format!(
-            "command: {}\n",
-            serde_json::to_string(&report.command).unwrap_or_default()
-        ));
-    }
     if report.plan.paths.is_empty() {
         s.push_str("writable: []\n");
     } else {
@@ -283,6 +271,19 @@ fn profile(report: &Report, meta: &ProfileMeta) -> String {
     ));
     s.push_str(&format!("  ready: {}\n", yaml_str(&report.ready)));
     s.push_str(&format!("  date: {}\n", report.date));
+    // The agreed format: the user and command the image ran with are part of the proof.
+    if let Some(u) = &report.user {
+        s.push_str(&format!(
+            "  user: {}\n",
+            serde_json::to_string(u).unwrap_or_default()
+        ));
+    }
+    if !report.command.is_empty() {
+        s.push_str(&format!(
+            "  command: {}\n",
+            serde_json::to_string(&report.command).unwrap_or_default()
+        ));
+    }
     s.push_str(&format!(
         "  discover: {{rounds: {}, humanEdits: none}}\n",
         report.rounds
@@ -383,12 +384,16 @@ mod tests {
             description: Some("An app: \"quoted\"".into()),
         };
         let text = render(&r, Format::Profile, &meta);
+        // The catalog's own reader takes it (what `cargo test` checks for catalog/*.yaml).
+        let entry = rofs_core::catalog::parse_entry(&text, "app.yaml")
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(entry.writable.len(), 2);
         let v = rofs_manifest::yaml::from_str(&text).expect(&text);
         assert_eq!(v["name"], "app");
         assert_eq!(v["description"], "An app: \"quoted\"");
         assert_eq!(v["images"][0], "app");
-        assert_eq!(v["user"], "101");
-        assert_eq!(v["command"][1], "--port=80");
+        assert_eq!(v["proven"]["user"], "101");
+        assert_eq!(v["proven"]["command"][1], "--port=80");
         assert_eq!(v["writable"][0]["path"], "/run/odd dir:memory:1Mi:empty");
         assert!(
             v["writable"][1]["why"]
