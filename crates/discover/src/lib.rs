@@ -132,9 +132,12 @@ pub struct Report {
     pub seconds: u64,
 }
 
-/// One progress line on stderr.
+static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+/// One progress line on stderr, with the seconds since the first one.
 pub fn progress(msg: &str) {
-    eprintln!("rofs discover: {msg}");
+    let t = START.get_or_init(Instant::now).elapsed().as_secs_f64();
+    eprintln!("rofs discover: [{t:5.1}s] {msg}");
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);

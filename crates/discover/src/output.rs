@@ -28,6 +28,8 @@ impl std::str::FromStr for Format {
 pub struct ProfileMeta {
     pub name: Option<String>,
     pub description: Option<String>,
+    /// Image name patterns the profile matches (default: the image's name).
+    pub images: Vec<String>,
 }
 
 pub fn render(report: &Report, format: Format, meta: &ProfileMeta) -> String {
@@ -247,9 +249,14 @@ fn profile(report: &Report, meta: &ProfileMeta) -> String {
         "description: {}\n",
         serde_json::to_string(&description).unwrap_or_default()
     ));
+    let images = if meta.images.is_empty() {
+        vec![base.clone()]
+    } else {
+        meta.images.clone()
+    };
     s.push_str(&format!(
-        "images: [{}]\n",
-        serde_json::to_string(&base).unwrap_or_default()
+        "images: {}\n",
+        serde_json::to_string(&images).unwrap_or_default()
     ));
     if let Some(u) = &report.user {
         s.push_str(&format!(
@@ -381,12 +388,14 @@ mod tests {
         let meta = ProfileMeta {
             name: Some("app".into()),
             description: Some("An app: \"quoted\"".into()),
+            images: vec!["app".into(), "*/app-*".into()],
         };
         let text = render(&r, Format::Profile, &meta);
         let v = rofs_manifest::yaml::from_str(&text).expect(&text);
         assert_eq!(v["name"], "app");
         assert_eq!(v["description"], "An app: \"quoted\"");
         assert_eq!(v["images"][0], "app");
+        assert_eq!(v["images"][1], "*/app-*");
         assert_eq!(v["user"], "101");
         assert_eq!(v["command"][1], "--port=80");
         assert_eq!(v["writable"][0]["path"], "/run/odd dir:memory:1Mi:empty");

@@ -234,6 +234,21 @@ fn bad_input_is_a_clear_error() {
         ]),
         &["was not ready after 3s", "fixture: serving on 0.0.0.0:8080"],
     );
+    // Verification cannot converge in one round: the fixture's probe (step 0) is only found
+    // by the first read-only run.
+    failed_with(
+        &discover(&[
+            FIXTURE_IMAGE,
+            "--ready",
+            "http://127.0.0.1:8080/",
+            "--max-rounds",
+            "1",
+        ]),
+        &[
+            "verification did not converge: still failing after --max-rounds 1",
+            "fixture: write /home/fixture/.probe: Read-only file system",
+        ],
+    );
     // Bad flags name themselves.
     failed_with(
         &discover(&[FIXTURE_IMAGE, "--ready", "http://10.0.0.1:80/"]),
