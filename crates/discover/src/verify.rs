@@ -127,7 +127,7 @@ pub fn converge(
                 };
                 new.push(Write {
                     path,
-                    change: Change::Added,
+                    change: Change::Refused,
                     is_dir: false,
                     bytes: 0,
                 });
@@ -149,11 +149,7 @@ pub fn converge(
                 tail(&outcome.logs, 20)
             )));
         }
-        progress(&format!(
-            "verification round {round}: {}; adding {}",
-            outcome.why(),
-            added.keys().cloned().collect::<Vec<_>>().join(" ")
-        ));
+        let why = outcome.why();
         last = format!(
             "round {round}: {}:\n{}",
             outcome.why(),
@@ -162,14 +158,24 @@ pub fn converge(
         writes.extend(new);
         let before: Vec<String> = plan.paths.iter().map(|p| p.path.clone()).collect();
         *plan = plan::plan(writes, image);
+        let mut grown = Vec::new();
         for p in &mut plan.paths {
             if !before.contains(&p.path) {
                 p.from_verification = added
                     .iter()
                     .find(|(a, _)| plan::within(a, &p.path))
                     .map(|(_, line)| line.clone());
+                grown.push(p.spec());
             }
         }
+        progress(&format!(
+            "verification round {round}: {why}; paths now: {}",
+            if grown.is_empty() {
+                "(wider directories)".to_string()
+            } else {
+                format!("+ {}", grown.join(" "))
+            }
+        ));
     }
     Err(Error::NotConverged(format!(
         "still failing after --max-rounds {} (the last round added paths it did not get to \

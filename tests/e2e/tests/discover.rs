@@ -103,10 +103,10 @@ fn fixture_gives_exactly_the_expected_settings() {
         "the probe needs a second round:\n{config}"
     );
     assert!(
-        why_of(&config, "/home/fixture").contains(
-            "added by verification: fixture: write /home/fixture/.probe: Read-only file system"
+        why_of(&config, "/home/fixture").starts_with(
+            "  # added by verification: fixture: write /home/fixture/.probe: Read-only file system"
         ),
-        "{config}"
+        "no diff saw the probe, so nothing written comes before the verification's evidence:\n{config}"
     );
     assert!(
         why_of(&config, "/opt/fixture/cache").contains("not needed for readiness"),
