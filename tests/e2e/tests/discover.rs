@@ -249,6 +249,15 @@ fn bad_input_is_a_clear_error() {
             "fixture: write /home/fixture/.probe: Read-only file system",
         ],
     );
+    // No engine: the one named does not exist.
+    failed_with(
+        &discover(&[FIXTURE_IMAGE, "--engine", "/nonexistent/podman"]),
+        &[
+            "no container engine found",
+            "/nonexistent/podman",
+            "--engine",
+        ],
+    );
     // Bad flags name themselves.
     failed_with(
         &discover(&[FIXTURE_IMAGE, "--ready", "http://10.0.0.1:80/"]),
