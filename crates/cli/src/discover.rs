@@ -162,6 +162,7 @@ pub fn run(args: &DiscoverArgs) -> Result<()> {
         verify: !args.no_verify,
         minimality: !args.no_minimality,
         jobs: args.jobs as usize,
+        stop_status: None,
     };
     if ready.is_none() {
         opts.ready = rofs_discover::default_ready(&opts)?;

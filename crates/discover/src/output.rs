@@ -258,18 +258,6 @@ fn profile(report: &Report, meta: &ProfileMeta) -> String {
         "images: {}\n",
         serde_json::to_string(&images).unwrap_or_default()
     ));
-    if let Some(u) = &report.user {
-        s.push_str(&format!(
-            "user: {}\n",
-            serde_json::to_string(u).unwrap_or_default()
-        ));
-    }
-    if !report.command.is_empty() {
-        s.push_str(&format!(
-            "command: {}\n",
-            serde_json::to_string(&report.command).unwrap_or_default()
-        ));
-    }
     if report.plan.paths.is_empty() {
         s.push_str("writable: []\n");
     } else {
@@ -290,6 +278,18 @@ fn profile(report: &Report, meta: &ProfileMeta) -> String {
     ));
     s.push_str(&format!("  ready: {}\n", yaml_str(&report.ready)));
     s.push_str(&format!("  date: {}\n", report.date));
+    if let Some(u) = &report.user {
+        s.push_str(&format!(
+            "  user: {}\n",
+            serde_json::to_string(u).unwrap_or_default()
+        ));
+    }
+    if !report.command.is_empty() {
+        s.push_str(&format!(
+            "  command: {}\n",
+            serde_json::to_string(&report.command).unwrap_or_default()
+        ));
+    }
     s.push_str(&format!(
         "  discover: {{rounds: {}, humanEdits: none}}\n",
         report.rounds
@@ -396,8 +396,8 @@ mod tests {
         assert_eq!(v["description"], "An app: \"quoted\"");
         assert_eq!(v["images"][0], "app");
         assert_eq!(v["images"][1], "*/app-*");
-        assert_eq!(v["user"], "101");
-        assert_eq!(v["command"][1], "--port=80");
+        assert_eq!(v["proven"]["user"], "101");
+        assert_eq!(v["proven"]["command"][1], "--port=80");
         assert_eq!(v["writable"][0]["path"], "/run/odd dir:memory:1Mi:empty");
         assert!(
             v["writable"][1]["why"]
@@ -410,6 +410,30 @@ mod tests {
         assert_eq!(v["proven"]["date"], "2026-11-30");
         assert_eq!(v["proven"]["discover"]["rounds"], 2);
         assert_eq!(v["proven"]["discover"]["humanEdits"], "none");
+    }
+
+    /// The catalog reads what `--format profile` writes (the agreed format, one parser).
+    #[test]
+    fn profile_is_a_catalog_entry() {
+        let r = report();
+        let meta = ProfileMeta {
+            name: Some("app".into()),
+            description: Some("An app".into()),
+            images: vec![],
+        };
+        let text = render(&r, Format::Profile, &meta);
+        let entry = rofs_core::catalog::parse_entry(&text, "app.yaml").expect(&text);
+        assert_eq!(entry.name, "app");
+        let paths: Vec<String> = entry.writable.iter().map(|p| p.path.to_string()).collect();
+        assert_eq!(paths, ["/run/odd dir:memory:1Mi:empty", "/var/lib/app"]);
+        let proof = entry.proven.expect("proven");
+        assert_eq!(proof.ready.to_string(), "tcp:80");
+        assert_eq!(proof.user.as_deref(), Some("101"));
+        assert_eq!(
+            proof.command.as_deref(),
+            Some(&["serve".to_string(), "--port=80".to_string()][..])
+        );
+        assert_eq!(proof.discover.map(|d| d.rounds), Some(2));
     }
 
     #[test]
