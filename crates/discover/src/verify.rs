@@ -31,6 +31,8 @@ pub struct Outcome {
     pub exited: Option<i32>,
     /// Exit status when stopped, when it differs from the writable run's.
     pub stopped_otherwise: Option<i32>,
+    /// The `--exercise` failed (it passed in the writable run).
+    pub exercise_failed: Option<String>,
     /// Output lines that say a write hit the read-only root.
     pub erofs: Vec<String>,
     pub logs: String,
@@ -42,6 +44,7 @@ impl Outcome {
             && self.exited.is_none()
             && self.erofs.is_empty()
             && self.stopped_otherwise.is_none()
+            && self.exercise_failed.is_none()
     }
 
     fn why(&self) -> String {
@@ -51,6 +54,8 @@ impl Outcome {
             format!("the app exited with status {c}")
         } else if !self.ready {
             "the app was never ready".to_string()
+        } else if let Some(e) = &self.exercise_failed {
+            format!("the exercise failed: {e}")
         } else if let Some(c) = self.stopped_otherwise {
             format!(
                 "stopped with status {c}, unlike the writable run (a write at shutdown failed?)"
@@ -125,6 +130,10 @@ pub fn converge(
                 let Some(p) = crate::collect::resolve(image, &p) else {
                     continue;
                 };
+                // A program naming itself (`/bin/sh: 1: cannot create ...`), not the path.
+                if is_program(image, &p) {
+                    continue;
+                }
                 if plan.paths.iter().any(|x| plan::within(&p, &x.path)) {
                     continue;
                 }
@@ -195,6 +204,13 @@ pub fn converge(
          prove); {last}",
         opts.max_rounds
     )))
+}
+
+/// An executable file of the image.
+fn is_program(image: &Fs, path: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::symlink_metadata(image.at(path))
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// Remove each path in turn; a path without which the app is still ready (and writes
@@ -405,14 +421,16 @@ pub fn run_read_only(
         true,
     )?;
     let mut stopped_otherwise = None;
+    let mut exercise_failed: Option<String> = None;
     let mut exited = match waited {
         Waited::Exited(c) => Some(c),
         _ => None,
     };
     if waited == Waited::Ready {
-        // An exercise that fails read-only is part of the evidence (the logs say why).
+        // An exercise that fails read-only is part of the evidence: its own output may name
+        // the refused path (an exercise in the container writes there itself).
         if let Err(e) = exercise(opts, engine, &name, host_port) {
-            progress(&format!("{tag}: {e}"));
+            exercise_failed = Some(e.to_string());
         }
         let (running, code) = engine.state(&name)?;
         if !running {
@@ -435,10 +453,14 @@ pub fn run_read_only(
     for (host, at) in &run.binds {
         erofs.extend(erofs_in_files(host, at));
     }
+    if let Some(e) = &exercise_failed {
+        erofs.extend(e.lines().filter(|l| is_erofs(l)).map(str::to_string));
+    }
     Ok(Outcome {
         ready: waited == Waited::Ready,
         exited,
         stopped_otherwise,
+        exercise_failed,
         erofs,
         logs,
     })

@@ -193,6 +193,46 @@ fn nginx_gives_the_nginx_profile_paths() {
     }
 }
 
+/// An exercise run in the container whose write no diff shows (a file created and removed):
+/// only the read-only run's failing exercise names it, and discover adds its directory.
+#[test]
+fn exercise_in_container_is_proven() {
+    if !can_run(module_path!(), &[NGINX_IMAGE, &rofs_image()]) {
+        return;
+    }
+    let out = discover(&[
+        NGINX_IMAGE,
+        "--ready",
+        "http://127.0.0.1:80/",
+        "--no-minimality",
+        "--exercise-in-container",
+        "--exercise",
+        "echo hi > /etc/nginx/probe && rm /etc/nginx/probe",
+    ]);
+    let config = ok(&out);
+    assert_eq!(
+        writable_of(&config),
+        [
+            "/etc/nginx",
+            "/run:memory:1Mi:empty",
+            "/var/lib/nginx",
+            "/var/log/nginx"
+        ],
+        "\n{config}"
+    );
+    assert!(
+        config.contains("verified read-only in 2 rounds"),
+        "{config}"
+    );
+    assert!(
+        why_of(&config, "/etc/nginx")
+            .contains("cannot create /etc/nginx/probe: Read-only file system"),
+        "{config}"
+    );
+    // `/bin/sh: 1: cannot create ...` names the shell too: a program, not a refused path.
+    assert!(!config.contains("NOTE"), "{config}");
+}
+
 fn failed_with(out: &Output, says: &[&str]) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
