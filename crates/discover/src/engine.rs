@@ -382,10 +382,13 @@ impl Engine {
             .collect())
     }
 
-    /// The root filesystem of a container (podman: `mount`; docker: `export` into `scratch`).
+    /// The root filesystem of a container (podman: `mount`; docker, rootless podman: `export`
+    /// into `scratch`).
     pub fn container_fs(&self, name: &str, scratch: &Path) -> Result<Fs, Error> {
-        if self.kind == Kind::Podman {
-            let p = self.must(&["mount", name])?;
+        // Rootless podman cannot mount outside `podman unshare`: export instead.
+        if self.kind == Kind::Podman
+            && let Ok(p) = self.must(&["mount", name])
+        {
             return Ok(Fs::Mounted {
                 root: PathBuf::from(p.trim()),
                 engine: self.clone(),
@@ -395,19 +398,20 @@ impl Engine {
         self.export(name, scratch)
     }
 
-    /// The image's filesystem (podman: `image mount`; docker: export of a created container).
+    /// The image's filesystem (podman: `image mount`; else the export of a created container).
     pub fn image_fs(&self, image: &str, scratch: &Path) -> Result<Fs, Error> {
-        if self.kind == Kind::Podman {
-            let p = self.must(&["image", "mount", image])?;
+        if self.kind == Kind::Podman
+            && let Ok(p) = self.must(&["image", "mount", image])
+        {
             return Ok(Fs::Mounted {
                 root: PathBuf::from(p.trim()),
                 engine: self.clone(),
                 what: MountKind::Image(image.to_string()),
             });
         }
-        let name = format!("rofs-discover-image-{}", std::process::id());
-        self.remove(&name);
-        self.must(&["create", "--name", &name, image])?;
+        let name = crate::unique_name("image");
+        // A command, in case the image has none (it never runs).
+        self.must(&["create", "--name", &name, "--entrypoint", "/", image])?;
         let fs = self.export(&name, scratch);
         self.remove(&name);
         fs

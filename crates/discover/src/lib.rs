@@ -50,6 +50,10 @@ pub struct Options {
     pub minimality: bool,
     /// Verification runs at the same time (minimality check).
     pub jobs: usize,
+    /// The exit status of the writable run when stopped (set by [`discover`]): a read-only
+    /// run must stop the same way (an app that fails to save at shutdown exits differently, or
+    /// does not stop and is killed).
+    pub stop_status: Option<i32>,
 }
 
 #[derive(Debug)]
@@ -132,9 +136,12 @@ pub struct Report {
     pub seconds: u64,
 }
 
-/// One progress line on stderr.
+static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+/// One progress line on stderr, with the seconds since the first one.
 pub fn progress(msg: &str) {
-    eprintln!("rofs discover: {msg}");
+    let t = START.get_or_init(Instant::now).elapsed().as_secs_f64();
+    eprintln!("rofs discover: [{t:5.1}s] {msg}");
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -320,7 +327,11 @@ pub fn discover(opts: &Options) -> Result<Report, Error> {
     let scratch = std::env::temp_dir().join(unique_name("fs"));
     let image_fs = engine.image_fs(&opts.image, &scratch.join("image"))?;
 
-    let writes = run_writable(opts, &engine, &image_fs, &scratch)?;
+    let (writes, stop_status) = run_writable(opts, &engine, &image_fs, &scratch)?;
+    let opts = &Options {
+        stop_status: Some(stop_status),
+        ..opts.clone()
+    };
     let mut plan = plan::plan(&writes, &image_fs);
     progress(&format!(
         "{} paths written -> {} writable paths: {}",
@@ -368,7 +379,7 @@ fn run_writable(
     engine: &Engine,
     image: &Fs,
     scratch: &std::path::Path,
-) -> Result<Vec<Write>, Error> {
+) -> Result<(Vec<Write>, i32), Error> {
     let name = unique_name("run");
     let host_port = opts.ready.port().map(|_| ready::free_port()).transpose();
     let host_port = host_port.map_err(|e| Error::Engine(format!("no free port: {e}")))?;
@@ -416,7 +427,10 @@ fn run_writable(
     let live_writes = collect::writes_from_diff(&live, fs.as_ref(), image);
     drop(fs);
     engine.stop(&name, opts.stop_timeout)?;
-    progress("stopped (graceful: shutdown writes count)");
+    let (_, stop_status) = engine.state(&name)?;
+    progress(&format!(
+        "stopped with status {stop_status} (graceful: shutdown writes count)"
+    ));
     let end = engine.diff(&name)?;
     let fs = engine.container_fs(&name, &scratch.join("end"))?;
     let mut all: BTreeMap<String, Write> = live_writes
@@ -435,7 +449,7 @@ fn run_writable(
         }
     }
     drop(ctr);
-    Ok(all.into_values().collect())
+    Ok((all.into_values().collect(), stop_status))
 }
 
 /// Debian packages (`name=version`) that own the proposed paths or the command, from the

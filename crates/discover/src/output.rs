@@ -28,6 +28,8 @@ impl std::str::FromStr for Format {
 pub struct ProfileMeta {
     pub name: Option<String>,
     pub description: Option<String>,
+    /// Image name patterns the profile matches (default: the image's name).
+    pub images: Vec<String>,
 }
 
 pub fn render(report: &Report, format: Format, meta: &ProfileMeta) -> String {
@@ -247,9 +249,14 @@ fn profile(report: &Report, meta: &ProfileMeta) -> String {
         "description: {}\n",
         serde_json::to_string(&description).unwrap_or_default()
     ));
+    let images = if meta.images.is_empty() {
+        vec![base.clone()]
+    } else {
+        meta.images.clone()
+    };
     s.push_str(&format!(
-        "images: [{}]\n",
-        serde_json::to_string(&base).unwrap_or_default()
+        "images: {}\n",
+        serde_json::to_string(&images).unwrap_or_default()
     ));
     if report.plan.paths.is_empty() {
         s.push_str("writable: []\n");
@@ -382,6 +389,7 @@ mod tests {
         let meta = ProfileMeta {
             name: Some("app".into()),
             description: Some("An app: \"quoted\"".into()),
+            images: vec!["app".into(), "*/app-*".into()],
         };
         let text = render(&r, Format::Profile, &meta);
         // The catalog's own reader takes it (what `cargo test` checks for catalog/*.yaml).
@@ -392,6 +400,7 @@ mod tests {
         assert_eq!(v["name"], "app");
         assert_eq!(v["description"], "An app: \"quoted\"");
         assert_eq!(v["images"][0], "app");
+        assert_eq!(v["images"][1], "*/app-*");
         assert_eq!(v["proven"]["user"], "101");
         assert_eq!(v["proven"]["command"][1], "--port=80");
         assert_eq!(v["writable"][0]["path"], "/run/odd dir:memory:1Mi:empty");
@@ -406,6 +415,30 @@ mod tests {
         assert_eq!(v["proven"]["date"], "2026-11-30");
         assert_eq!(v["proven"]["discover"]["rounds"], 2);
         assert_eq!(v["proven"]["discover"]["humanEdits"], "none");
+    }
+
+    /// The catalog reads what `--format profile` writes (the agreed format, one parser).
+    #[test]
+    fn profile_is_a_catalog_entry() {
+        let r = report();
+        let meta = ProfileMeta {
+            name: Some("app".into()),
+            description: Some("An app".into()),
+            images: vec![],
+        };
+        let text = render(&r, Format::Profile, &meta);
+        let entry = rofs_core::catalog::parse_entry(&text, "app.yaml").expect(&text);
+        assert_eq!(entry.name, "app");
+        let paths: Vec<String> = entry.writable.iter().map(|p| p.path.to_string()).collect();
+        assert_eq!(paths, ["/run/odd dir:memory:1Mi:empty", "/var/lib/app"]);
+        let proof = entry.proven.expect("proven");
+        assert_eq!(proof.ready.to_string(), "tcp:80");
+        assert_eq!(proof.user.as_deref(), Some("101"));
+        assert_eq!(
+            proof.command.as_deref(),
+            Some(&["serve".to_string(), "--port=80".to_string()][..])
+        );
+        assert_eq!(proof.discover.map(|d| d.rounds), Some(2));
     }
 
     #[test]

@@ -103,10 +103,10 @@ fn fixture_gives_exactly_the_expected_settings() {
         "the probe needs a second round:\n{config}"
     );
     assert!(
-        why_of(&config, "/home/fixture").contains(
-            "added by verification: fixture: write /home/fixture/.probe: Read-only file system"
+        why_of(&config, "/home/fixture").starts_with(
+            "  # added by verification: fixture: write /home/fixture/.probe: Read-only file system"
         ),
-        "{config}"
+        "no diff saw the probe, so nothing written comes before the verification's evidence:\n{config}"
     );
     assert!(
         why_of(&config, "/opt/fixture/cache").contains("not needed for readiness"),
@@ -193,6 +193,46 @@ fn nginx_gives_the_nginx_profile_paths() {
     }
 }
 
+/// An exercise run in the container whose write no diff shows (a file created and removed):
+/// only the read-only run's failing exercise names it, and discover adds its directory.
+#[test]
+fn exercise_in_container_is_proven() {
+    if !can_run(module_path!(), &[NGINX_IMAGE, &rofs_image()]) {
+        return;
+    }
+    let out = discover(&[
+        NGINX_IMAGE,
+        "--ready",
+        "http://127.0.0.1:80/",
+        "--no-minimality",
+        "--exercise-in-container",
+        "--exercise",
+        "echo hi > /etc/nginx/probe && rm /etc/nginx/probe",
+    ]);
+    let config = ok(&out);
+    assert_eq!(
+        writable_of(&config),
+        [
+            "/etc/nginx",
+            "/run:memory:1Mi:empty",
+            "/var/lib/nginx",
+            "/var/log/nginx"
+        ],
+        "\n{config}"
+    );
+    assert!(
+        config.contains("verified read-only in 2 rounds"),
+        "{config}"
+    );
+    assert!(
+        why_of(&config, "/etc/nginx")
+            .contains("cannot create /etc/nginx/probe: Read-only file system"),
+        "{config}"
+    );
+    // `/bin/sh: 1: cannot create ...` names the shell too: a program, not a refused path.
+    assert!(!config.contains("NOTE"), "{config}");
+}
+
 fn failed_with(out: &Output, says: &[&str]) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -233,6 +273,30 @@ fn bad_input_is_a_clear_error() {
             "3s",
         ]),
         &["was not ready after 3s", "fixture: serving on 0.0.0.0:8080"],
+    );
+    // Verification cannot converge in one round: the fixture's probe (step 0) is only found
+    // by the first read-only run.
+    failed_with(
+        &discover(&[
+            FIXTURE_IMAGE,
+            "--ready",
+            "http://127.0.0.1:8080/",
+            "--max-rounds",
+            "1",
+        ]),
+        &[
+            "verification did not converge: still failing after --max-rounds 1",
+            "fixture: write /home/fixture/.probe: Read-only file system",
+        ],
+    );
+    // No engine: the one named does not exist.
+    failed_with(
+        &discover(&[FIXTURE_IMAGE, "--engine", "/nonexistent/podman"]),
+        &[
+            "no container engine found",
+            "/nonexistent/podman",
+            "--engine",
+        ],
     );
     // Bad flags name themselves.
     failed_with(
