@@ -29,6 +29,17 @@ pub struct Context<'a> {
     pub webhook: Option<&'a Webhook<'a>>,
 }
 
+/// How a finding is resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Remedy {
+    /// Running the file's `rofs patch` command.
+    Patch,
+    /// Doing this first (rofs patch leaves it alone), then running the command.
+    First(String),
+    /// Doing this: `rofs patch` does not change it.
+    Instead(String),
+}
+
 /// A finding before its fix and source are known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Raw {
@@ -43,18 +54,15 @@ pub struct Raw {
     pub object: Location,
     pub message: String,
     pub suppressed: Option<crate::model::Suppression>,
-    /// Whether running `rofs patch` on the document resolves it.
-    pub patch_fixes: bool,
-    /// What to do instead, when `rofs patch` alone does not.
-    pub instead: Option<String>,
+    pub remedy: Remedy,
 }
 
 /// What the checks of one document found.
 #[derive(Debug, Default)]
 pub struct Checked {
     pub findings: Vec<Raw>,
-    /// `(container, profile)` for containers whose image matched a profile that neither the
-    /// settings nor the annotations name: the fix command names them with `--profile`.
+    /// `(container, catalog entry)` for containers whose image the catalog matches while
+    /// neither the settings nor the annotations name a profile: the fix adds `--profile auto`.
     pub image_profiles: Vec<(String, String)>,
     /// The workload says `rofs.io/skip: "true"`: rofs patch leaves it alone.
     pub skipped: bool,
@@ -171,8 +179,7 @@ impl<'a, 'o> Workload<'a, 'o> {
         field: Location,
         object: Location,
         message: String,
-        patch_fixes: bool,
-        instead: Option<String>,
+        remedy: Remedy,
     ) {
         let severity = rule(rule_id).map_or(Severity::High, |r| r.severity);
         let mut message = format!("{}: {message}", self.workload_name());
@@ -198,8 +205,7 @@ impl<'a, 'o> Workload<'a, 'o> {
             object,
             message,
             suppressed,
-            patch_fixes,
-            instead,
+            remedy,
         });
     }
 
@@ -213,8 +219,7 @@ impl<'a, 'o> Workload<'a, 'o> {
                 at.clone(),
                 self.at.clone(),
                 format!("rofs cannot patch it: {at}: a {kind} needs a pod template here"),
-                false,
-                Some(format!("give the {kind} a pod template at {at}")),
+                Remedy::Instead(format!("give the {kind} a pod template at {at}")),
             );
             return;
         };
@@ -265,9 +270,19 @@ impl<'a, 'o> Workload<'a, 'o> {
                     || k.starts_with(rofs_core::annotations::PROFILE_PREFIX)
             });
         let result = if has_rofs_keys {
+            // Patched again with the settings its status shows (what flags gave it then), does
+            // rofs inject something else? Only the status is compared: flags it does not
+            // record (agent image, reload hook) would otherwise look like a change.
+            let before = pod_status(annotations_of(Some(template)));
             let mut copy = self.doc.clone();
-            rofs_core::rewrite_document(&mut copy, &Settings::default())
-                .map(|r| r.changed)
+            let settings = settings_from_status(template, &before);
+            rofs_core::rewrite_document(&mut copy, &settings)
+                .map(|_| {
+                    let after = template_of(&copy, self.template_path)
+                        .map(|t| pod_status(annotations_of(Some(t))))
+                        .unwrap_or_default();
+                    !same_injection(&before, &after)
+                })
                 .map_err(|e| e.within(&self.at))
         } else {
             // Only what the rewrite refuses in any pod (not a list, unnamed containers...).
@@ -292,8 +307,7 @@ impl<'a, 'o> Workload<'a, 'o> {
                 e.at.clone(),
                 self.tpl_at.clone(),
                 format!("rofs cannot patch it: {e}"),
-                false,
-                Some("correct what the message names (docs/reference.md)".into()),
+                Remedy::Instead("correct what the message names (docs/reference.md)".into()),
             ),
             // Changed without a status: never patched (the container rules say what is
             // missing); with one: what rofs patched is out of date.
@@ -307,8 +321,7 @@ impl<'a, 'o> Workload<'a, 'o> {
                     "rofs patched it (rofs.io/status), but its settings changed since: \
                      rofs patch would change it again"
                         .into(),
-                    true,
-                    None,
+                    Remedy::Patch,
                 )
             }
             Ok(_) => {}
@@ -333,8 +346,7 @@ impl<'a, 'o> Workload<'a, 'o> {
                     e.at.clone(),
                     self.tpl_at.clone(),
                     format!("{what}: {e}"),
-                    false,
-                    Some("correct what the message names (docs/reference.md)".into()),
+                    Remedy::Instead("correct what the message names (docs/reference.md)".into()),
                 );
                 None
             }
@@ -399,6 +411,14 @@ impl<'a, 'o> Workload<'a, 'o> {
             ContainerType::Sidecar => "native sidecar",
             ContainerType::Ephemeral => "ephemeral container",
         };
+        let known = known_paths(
+            name,
+            image,
+            init,
+            self.ctx.given,
+            self.ctx.given_origin,
+            annotations,
+        );
         if !read_only {
             let field = c_at.key("securityContext").key("readOnlyRootFilesystem");
             let state = match c.pointer("/securityContext/readOnlyRootFilesystem") {
@@ -416,15 +436,24 @@ impl<'a, 'o> Workload<'a, 'o> {
                     pod.spec_at
                 ));
             }
-            let (rule_id, patch_fixes, instead) = match ctype {
+            // rofs patch makes it read-only whatever it knows; say when it knows no path.
+            if known.is_empty() && ctype != ContainerType::Ephemeral {
+                let image = image.unwrap_or("?");
+                message.push_str(&format!(
+                    "; rofs knows no path image {image:?} writes: if the app writes files, find \
+                     them with `rofs discover {image}` before patching (and audit with --config)"
+                ));
+            }
+            let (rule_id, remedy) = match ctype {
                 ContainerType::Container | ContainerType::Sidecar => {
-                    (rules::CONTAINER_WRITABLE_ROOT, true, None)
+                    (rules::CONTAINER_WRITABLE_ROOT, Remedy::Patch)
                 }
-                ContainerType::InitContainer => (rules::INIT_CONTAINER_WRITABLE_ROOT, true, None),
+                ContainerType::InitContainer => {
+                    (rules::INIT_CONTAINER_WRITABLE_ROOT, Remedy::Patch)
+                }
                 ContainerType::Ephemeral => (
                     rules::EPHEMERAL_WRITABLE_ROOT,
-                    false,
-                    Some(
+                    Remedy::Instead(
                         "give the debug container securityContext.readOnlyRootFilesystem: true \
                          (kubectl debug --custom=FILE); rofs does not rewrite ephemeral containers"
                             .to_string(),
@@ -432,43 +461,33 @@ impl<'a, 'o> Workload<'a, 'o> {
                 ),
             };
             let object = c_at.clone();
-            self.push(
-                rule_id,
-                Some((name, ctype)),
-                field,
-                object,
-                message,
-                patch_fixes,
-                instead,
-            );
+            self.push(rule_id, Some((name, ctype)), field, object, message, remedy);
         }
-        if ctype == ContainerType::Ephemeral {
+        // rofs's own containers (listed in the status) run rofs, not the app.
+        let own = status
+            .init_containers
+            .iter()
+            .chain(&status.containers)
+            .any(|n| n == name);
+        if ctype == ContainerType::Ephemeral || own {
             return;
         }
-        // Image profiles the fix command should name (when nothing else names a profile).
+        // Containers whose image the catalog knows, when nothing names a profile for them:
+        // the fix command adds `--profile auto`.
         if !init
             && !status.writable.contains_key(name)
-            && let Some(image) = image
             && self.ctx.given.profiles.is_empty()
             && annotations.profiles.is_empty()
             && !self.ctx.given.per_container.contains_key(name)
             && !annotations.per_container.contains_key(name)
         {
-            for p in profiles_for_image(image) {
-                let entry = (name.to_string(), p.name.clone());
+            for e in image.map(profiles_for_image).unwrap_or_default() {
+                let entry = (name.to_string(), e.name.clone());
                 if !self.out.image_profiles.contains(&entry) {
                     self.out.image_profiles.push(entry);
                 }
             }
         }
-        let known = known_paths(
-            name,
-            image,
-            init,
-            self.ctx.given,
-            self.ctx.given_origin,
-            annotations,
-        );
         let mounts = mounts_of(c);
         if read_only {
             for k in &known {
@@ -514,8 +533,7 @@ impl<'a, 'o> Workload<'a, 'o> {
             field,
             c_at.clone(),
             message,
-            true,
-            None,
+            Remedy::Patch,
         );
     }
 
@@ -565,9 +583,8 @@ impl<'a, 'o> Workload<'a, 'o> {
             m_at.clone(),
             m_at.clone(),
             message,
-            false,
-            Some(format!(
-                "remove the volume {volume:?} and its mount at {}, then run: ",
+            Remedy::First(format!(
+                "remove the volume {volume:?} and its mount at {}",
                 m.path
             )),
         );
@@ -597,8 +614,7 @@ impl<'a, 'o> Workload<'a, 'o> {
             m_at.key("readOnly"),
             m_at.clone(),
             message,
-            false,
-            Some(format!(
+            Remedy::Instead(format!(
                 "set {m_at}.readOnly: true; or, for data that need not outlive the pod, replace \
                  the hostPath volume {volume:?} with an emptyDir (remove it, then rofs patch -w \
                  {}), or use a PersistentVolumeClaim",
@@ -638,8 +654,7 @@ impl<'a, 'o> Workload<'a, 'o> {
                 v_at.key("emptyDir").key("sizeLimit"),
                 v_at.clone(),
                 message,
-                false,
-                Some(format!(
+                Remedy::Instead(format!(
                     "set {v_at}.emptyDir.sizeLimit (e.g. 64Mi); with rofs: -w PATH:memory:SIZE"
                 )),
             );
@@ -653,6 +668,48 @@ fn template_of<'v>(doc: &'v Value, path: &[&str]) -> Option<&'v Value> {
         v = v.get(*k)?;
     }
     v.is_object().then_some(v)
+}
+
+/// The settings a patched template was patched with, as far as its status and rofs's own
+/// containers show them: the writable copies of volumes, the Kubernetes version (a `rofs-sync`
+/// app container: before 1.29), the seeder (a seed container running the shell).
+fn settings_from_status(template: &Value, status: &StatusAnnotation) -> Settings {
+    let mut s = Settings {
+        writable_volumes: status.writable_volumes.keys().cloned().collect(),
+        ..Settings::default()
+    };
+    if status
+        .containers
+        .iter()
+        .any(|c| c == rofs_core::names::SYNC_CONTAINER)
+    {
+        s.kube_version = "1.28".parse().ok();
+    }
+    let shell_seed = template
+        .pointer("/spec/initContainers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|c| {
+            c.get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| status.init_containers.iter().any(|i| i == n))
+        })
+        .any(|c| c.pointer("/command/0").and_then(Value::as_str) == Some("/bin/sh"));
+    if shell_seed {
+        s.seeder = Some(rofs_core::Seeder::Shell);
+    }
+    s
+}
+
+/// The same containers, volumes, paths and copies injected (`shareProcessNamespace` comes
+/// from a reload hook, which the status does not record).
+fn same_injection(a: &StatusAnnotation, b: &StatusAnnotation) -> bool {
+    a.init_containers == b.init_containers
+        && a.containers == b.containers
+        && a.volumes == b.volumes
+        && a.writable == b.writable
+        && a.writable_volumes == b.writable_volumes
 }
 
 /// The template carries `rofs.io/status` (rofs patched it).

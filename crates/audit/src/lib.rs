@@ -64,23 +64,21 @@ pub fn audit(inputs: &[Input<'_>], options: &Options<'_>) -> Result<Report, Mani
     };
     let checked = parallel_check(&read, &ctx);
 
-    // One fix command per file: the given flags, plus the profile each image matched.
+    // One fix command per file: the given flags, plus `--profile auto` when the catalog knows
+    // an image that nothing names a profile for.
     let mut per_file: BTreeMap<&str, (Vec<String>, Settings)> = BTreeMap::new();
     for (d, c) in read.iter().zip(&checked) {
         let (flags, settings) = per_file
             .entry(d.input)
             .or_insert_with(|| (options.fix_flags.clone(), options.given.clone()));
-        for (container, profile) in &c.image_profiles {
-            let value = format!("{container}={profile}");
-            if !flags
-                .windows(2)
-                .any(|w| w[0] == "--profile" && w[1] == value)
-            {
-                flags.push("--profile".into());
-                flags.push(value.clone());
-                // Valid by construction: the profile came from the catalog.
-                let _ = settings.add_profile(&value);
-            }
+        let auto = [
+            "--profile".to_string(),
+            rofs_core::catalog::AUTO.to_string(),
+        ];
+        if !c.image_profiles.is_empty() && !flags.windows(2).any(|w| w == auto) {
+            flags.extend(auto);
+            // `auto` is always a valid profile name.
+            let _ = settings.add_profile(rofs_core::catalog::AUTO);
         }
     }
 
@@ -98,28 +96,29 @@ pub fn audit(inputs: &[Input<'_>], options: &Options<'_>) -> Result<Report, Mani
         let (flags, settings) = &per_file[d.input];
         let command = patch_command(flags, d.input, c.skipped);
         let wants = options.fix_diff || options.replacements;
-        let replacement = (wants && !c.skipped && c.findings.iter().any(|f| f.patch_fixes))
-            .then(|| fix::replacement(d.input, text, d.json, settings))
-            .flatten()
-            .filter(|r| r != text);
+        let replacement =
+            (wants && !c.skipped && c.findings.iter().any(|f| f.remedy == check::Remedy::Patch))
+                .then(|| fix::replacement(d.input, text, d.json, settings))
+                .flatten()
+                .filter(|r| r != text);
         let diff = match options.fix_diff {
             true => series.next(inputs, &d, text, replacement.as_deref()),
             false => None,
         };
         for raw in c.findings {
-            let fix = match (&raw.instead, raw.patch_fixes) {
-                (None, true) => Fix {
+            let fix = match raw.remedy {
+                check::Remedy::Patch => Fix {
                     command: command.clone(),
                     diff: diff.clone(),
                     replacement: replacement.clone().filter(|_| options.replacements),
                 },
-                (Some(instead), _) if instead.ends_with(": ") => Fix {
-                    command: format!("{instead}{command}"),
+                check::Remedy::First(first) => Fix {
+                    command: format!("{first}, then run: {command}"),
                     diff: None,
                     replacement: None,
                 },
-                (instead, _) => Fix {
-                    command: instead.clone().unwrap_or_else(|| command.clone()),
+                check::Remedy::Instead(instead) => Fix {
+                    command: instead,
                     diff: None,
                     replacement: None,
                 },
