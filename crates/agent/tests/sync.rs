@@ -847,6 +847,27 @@ fn a_swap_that_adds_changes_and_removes_at_once() {
     assert!(r.changed_syncs >= 1);
 }
 
+/// Without a reload hook, a sync sets no reload timer: nothing wakes the
+/// sidecar after it (the run counts no reload, however long it runs after).
+#[test]
+fn without_reload_hooks_no_reload_follows_a_sync() {
+    let mut t = env();
+    t.aw.write(BASE);
+    t.once();
+    let run = Running::start(SyncOptions {
+        debounce: Duration::from_millis(10),
+        ..t.opts()
+    });
+    let next = &[("a.conf", "a2", 0o644)];
+    t.aw.write(next);
+    wait_dst(&t.dst, &want(next));
+    // Well past the reload debounce that a hook would have waited for.
+    std::thread::sleep(Duration::from_millis(300));
+    let r = run.stop();
+    assert!(r.changed_syncs >= 1, "{r:?}");
+    assert_eq!(r.reloads, 0, "{r:?}");
+}
+
 #[test]
 fn rapid_successive_swaps_end_in_the_last_state() {
     let mut t = env();

@@ -1,8 +1,10 @@
 //! Snapshots: the source (AtomicWriter-aware, symlinks kept inside the
 //! volume, unreadable files recorded) and DST (the given paths only).
 
+use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io;
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -205,16 +207,18 @@ pub(super) fn hash_file(path: &Path, buf: &mut [u8]) -> io::Result<(u64, u64)> {
     super::write::hash_reader(File::open(path)?, buf)
 }
 
-/// Reads DST for the given relative paths only, never through a symlink
-/// (see [`super::write::read_dst_entry`]). A regular file gets its content
-/// hash; anything else (a directory, a symlink the app put there, a file
-/// under a directory the app replaced with a symlink) an entry that matches
-/// no file.
+/// Reads DST for the given relative paths only (each once, however often
+/// given), never through a symlink (see [`super::write::read_dst_entry`]),
+/// from one descriptor of DST. A regular file gets its content hash;
+/// anything else (a directory, a symlink the app put there, a file under a
+/// directory the app replaced with a symlink) an entry that matches no file.
 pub fn read_dst<'a>(dst: &Path, paths: impl Iterator<Item = &'a PathBuf>) -> io::Result<Snapshot> {
     let mut out = Snapshot::new();
     let mut buf = vec![0u8; 32 * 1024];
+    let root = super::write::open_dst(dst)?;
+    let paths: BTreeSet<&PathBuf> = paths.collect();
     for rel in paths {
-        if let Some(entry) = super::write::read_dst_entry(dst, rel, &mut buf)? {
+        if let Some(entry) = super::write::read_dst_entry(root.as_fd(), rel, &mut buf)? {
             out.insert(rel.clone(), entry);
         }
     }
