@@ -814,6 +814,37 @@ fn once_copies_the_atomic_writer_layout_as_regular_files() {
     assert!(!t.dst.join(fsio::IN_DST_STATE).exists());
 }
 
+/// Small files are copied from what the source read kept (fsio::KEPT_BYTES
+/// in all), the others read again: a source with both, beyond the budget,
+/// is copied exactly either way, and so is the next swap.
+#[test]
+fn files_kept_from_the_read_and_files_read_again_are_copied_alike() {
+    let mut t = env();
+    let big = "b".repeat(fsio::KEPT_BYTES as usize + 1);
+    let half = "h".repeat(fsio::KEPT_BYTES as usize / 2 + 1);
+    let first = [
+        ("a.conf", "a1", 0o644),
+        ("big.bin", big.as_str(), 0o600),
+        ("half1", half.as_str(), 0o644),
+        ("half2", half.as_str(), 0o640),
+        ("z.conf", "z1", 0o644),
+    ];
+    t.aw.write(&first);
+    t.once();
+    assert_eq!(dst_files(&t.dst), want(&first));
+    let big2 = "c".repeat(fsio::KEPT_BYTES as usize + 7);
+    let next = [
+        ("a.conf", "a2", 0o644),
+        ("big.bin", big2.as_str(), 0o600),
+        ("half1", "small now", 0o644),
+        ("half2", half.as_str(), 0o640),
+        ("z.conf", "z2", 0o644),
+    ];
+    t.aw.write(&next);
+    t.once();
+    assert_eq!(dst_files(&t.dst), want(&next));
+}
+
 #[test]
 fn once_fails_on_a_missing_source() {
     let t = env();

@@ -1,9 +1,9 @@
 //! Snapshots: the source (AtomicWriter-aware, symlinks kept inside the
 //! volume, unreadable files recorded) and DST (the given paths only).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
-use std::io;
+use std::io::{self, Read};
 use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -35,7 +35,15 @@ pub struct Source {
     /// Symlinks that lead out of the source volume (relative path, where
     /// they lead): not followed.
     pub refused: Vec<(PathBuf, PathBuf)>,
+    /// What the small files held when they were hashed (up to
+    /// [`KEPT_BYTES`] in all): copied from here, not read a second time.
+    pub contents: BTreeMap<PathBuf, Vec<u8>>,
 }
+
+/// Contents of the source kept from the read to the copy, at most: the
+/// files of a typical ConfigMap (a swap of ten small files then costs no
+/// second open and read of each), and little memory.
+pub const KEPT_BYTES: u64 = 64 * 1024;
 
 impl Source {
     /// Paths this pass must leave alone (a directory covers its contents).
@@ -169,11 +177,7 @@ impl Walk {
                     Ok(())
                 }
             } else if md.is_file() {
-                hash_file(&path, &mut self.buf).map(|(hash, size)| {
-                    self.out
-                        .files
-                        .insert(rel_path.clone(), Entry::file(hash, size, md.mode()));
-                })
+                self.file(&path, &rel_path, md.len(), md.mode())
             } else {
                 Ok(())
             };
@@ -183,6 +187,28 @@ impl Walk {
                 Err(e) => self.out.unreadable.push((rel_path, e.to_string())),
             }
         }
+        Ok(())
+    }
+
+    /// Hashes a file; keeps its content while the budget allows.
+    fn file(&mut self, path: &Path, rel: &Path, len: u64, mode: u32) -> io::Result<()> {
+        let kept: u64 = self.out.contents.values().map(|c| c.len() as u64).sum();
+        let (hash, size) = if kept + len <= KEPT_BYTES {
+            let mut content = Vec::with_capacity(len as usize);
+            File::open(path)?.read_to_end(&mut content)?;
+            let mut h = crate::names::Fnv::default();
+            h.update(&content);
+            let size = content.len() as u64;
+            if kept + size <= KEPT_BYTES {
+                self.out.contents.insert(rel.to_path_buf(), content);
+            }
+            (h.finish(), size)
+        } else {
+            hash_file(path, &mut self.buf)?
+        };
+        self.out
+            .files
+            .insert(rel.to_path_buf(), Entry::file(hash, size, mode));
         Ok(())
     }
 

@@ -22,7 +22,7 @@ use rustix::fs::{
 };
 use rustix::io::Errno;
 
-use super::read::TMP_SUFFIX;
+use super::read::{Source, TMP_SUFFIX};
 use crate::names::Fnv;
 use crate::sync::plan::{ConflictKind, Entry};
 
@@ -235,7 +235,8 @@ impl Temp {
     }
 }
 
-/// Copies `root/rel` into a new temporary file next to `dst/rel` (random
+/// Copies the source's `rel` (the content the source read kept, else the
+/// file) into a new temporary file next to `dst/rel` (random
 /// name, created exclusively, the source's permission bits), creating the
 /// missing directories on the way. Returns the file and what it holds;
 /// [`replace`] puts it in place. `None` when a directory on the way is not a
@@ -244,7 +245,7 @@ impl Temp {
 /// never see a partial file either way, and an emptyDir does not outlive the
 /// pod (a restarted sidecar rewrites what it had not recorded).
 pub fn copy_to_temp(
-    root: &Path,
+    source: &Source,
     dst: &Path,
     rel: &Path,
     perm: u32,
@@ -256,7 +257,11 @@ pub fn copy_to_temp(
         Parent::Missing | Parent::NotADir => return Ok(None),
     };
     let target = file_name(rel)?.to_os_string();
-    let mut from = File::open(root.join(rel))?;
+    // What the source read kept (the content it hashed), else the file.
+    let mut from: Box<dyn Read + '_> = match source.contents.get(rel) {
+        Some(content) => Box::new(content.as_slice()),
+        None => Box::new(File::open(source.root.join(rel))?),
+    };
     let (mut to, name) = create_temp(dir.as_fd())?;
     let tmp = Temp { dir, name, target };
     let result = (|| {
