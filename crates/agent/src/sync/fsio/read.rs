@@ -195,7 +195,9 @@ impl Walk {
         let kept: u64 = self.out.contents.values().map(|c| c.len() as u64).sum();
         let (hash, size) = if kept + len <= KEPT_BYTES {
             let mut content = Vec::with_capacity(len as usize);
-            File::open(path)?.read_to_end(&mut content)?;
+            // Through `take`: `File::read_to_end` would first ask the size
+            // again (statx, lseek), which `len` already says.
+            File::open(path)?.take(u64::MAX).read_to_end(&mut content)?;
             let mut h = crate::names::Fnv::default();
             h.update(&content);
             let size = content.len() as u64;
