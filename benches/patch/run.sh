@@ -4,7 +4,8 @@
 # peak RSS and the tool/rofs time ratio per size, and the machine's load before and after.
 #
 #   benches/patch/run.sh                        # sizes 1000 2000 5000 10000 20000
-#   ROFS_BASELINE=/tmp/rofs-old benches/patch/run.sh   # also another rofs binary (before/after)
+#   ROFS_BASELINE=/tmp/rofs-old benches/patch/run.sh   # also another rofs binary (before/after),
+#                                                      # named ROFS_BASELINE_NAME in the table
 #
 # The input is a mixed stream (gen.py): Deployments, StatefulSets, DaemonSets, Jobs, CronJobs,
 # Pods, Services, ConfigMaps, Secrets, with Helm `# Source:` comments. Files live in /dev/shm
@@ -81,7 +82,7 @@ for n in $SIZES; do
   row "$n" rofs "$secs" "$cpu" "$rss" "$secs" "$cpu"
   if [ -n "${ROFS_BASELINE:-}" ]; then
     read -r bsecs bcpu brss < <(measure "$ROFS_BASELINE" patch -w /tmp:empty -w /var/cache/app "$work/stream-$n.yaml")
-    row "$n" "rofs baseline" "$bsecs" "$bcpu" "$brss" "$secs" "$cpu"
+    row "$n" "${ROFS_BASELINE_NAME:-rofs baseline}" "$bsecs" "$bcpu" "$brss" "$secs" "$cpu"
   fi
   if [[ " $YQ_SIZES " == *" $n "* ]]; then
     read -r ysecs ycpu yrss < <(measure "$yq" "$yq_expr" "$work/stream-$n.yaml")
