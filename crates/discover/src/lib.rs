@@ -557,6 +557,69 @@ mod tests {
         assert_eq!(civil_date(20_787), "2026-11-30");
     }
 
+    /// The dpkg owners of the paths and of the program (a bare CMD name, found in PATH);
+    /// base-files (it lists /run, /tmp) says nothing.
+    #[test]
+    fn packages_from_the_dpkg_database() {
+        let root = std::env::temp_dir().join(unique_name("dpkg"));
+        let w = |p: &str, text: &str| {
+            let f = root.join(p);
+            std::fs::create_dir_all(f.parent().expect("parent")).expect("mkdir");
+            std::fs::write(f, text).expect("write");
+        };
+        w(
+            "var/lib/dpkg/status",
+            "Package: nginx-common\nStatus: install ok installed\nVersion: 1.22.1-9\n\n\
+             Package: nginx-light\nVersion: 1.22.1-9+b1\n\nPackage: base-files\nVersion: 12\n",
+        );
+        w(
+            "var/lib/dpkg/info/nginx-common.list",
+            "/.\n/var\n/var/lib\n/var/lib/nginx\n",
+        );
+        w(
+            "var/lib/dpkg/info/nginx-light:amd64.list",
+            "/usr/sbin\n/usr/sbin/nginx\n",
+        );
+        w("var/lib/dpkg/info/base-files.list", "/run\n");
+        w("usr/sbin/nginx", "");
+        let fs = Fs::Extracted(root);
+        let plan = Plan {
+            paths: ["/var/lib/nginx", "/run"]
+                .iter()
+                .map(|p| plan::Proposal {
+                    path: p.to_string(),
+                    ..plan::Proposal::default()
+                })
+                .collect(),
+            ..Plan::default()
+        };
+        let config = engine::ImageConfig {
+            cmd: vec!["nginx".into(), "-g".into(), "daemon off;".into()],
+            ..engine::ImageConfig::default()
+        };
+        let opts = Options {
+            image: "x".into(),
+            command: vec![],
+            engine: None,
+            user: None,
+            ready: Ready::After(Duration::from_secs(1)),
+            ready_timeout: Duration::from_secs(1),
+            exercise: None,
+            exercise_in_container: false,
+            stop_timeout: 1,
+            agent: AgentSource::Image("a".into()),
+            max_rounds: 1,
+            verify: false,
+            minimality: false,
+            jobs: 1,
+            stop_status: None,
+        };
+        assert_eq!(
+            packages(&fs, &plan, &config, &opts),
+            ["nginx-common=1.22.1-9", "nginx-light=1.22.1-9+b1"]
+        );
+    }
+
     #[test]
     fn tails() {
         assert_eq!(tail("a\nb\nc", 2), "  b\n  c");
