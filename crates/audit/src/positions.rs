@@ -188,6 +188,27 @@ impl<'a> SourceIndex<'a> {
     }
 }
 
+/// The nodes of one document given as its own text (a [`crate::model::Document`]'s), whose
+/// first line is line `first_line` of its file. `None` when the parser refuses it.
+pub fn document_at(text: &str, first_line: usize) -> Option<DocTree> {
+    let lines: Vec<&str> = text.split('\n').map(|l| l.trim_end_matches('\r')).collect();
+    let first = first_line.max(1);
+    let slice = DocSlice {
+        text,
+        line: first,
+        col: 0,
+        comments: head(text),
+    };
+    let mut tree = build(&slice, |line| {
+        line.checked_sub(first)
+            .and_then(|i| lines.get(i))
+            .copied()
+            .unwrap_or("")
+    })?;
+    tree.helm_source = helm_source(slice.comments);
+    Some(tree)
+}
+
 /// The byte ranges of the documents of a JSON stream, or `None` when `text` is not one (it is
 /// then read as YAML, as rofs patch does).
 fn json_slices(text: &str) -> Option<Vec<(usize, usize)>> {
@@ -209,6 +230,21 @@ fn json_slices(text: &str) -> Option<Vec<(usize, usize)>> {
             Some(Err(_)) => return None,
         }
     }
+}
+
+/// The lines of a document's text before its content: blank, comment, directive and `---`
+/// lines.
+fn head(text: &str) -> &str {
+    let mut end = 0;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') || t.starts_with('%') || t == "---" {
+            end += line.len();
+        } else {
+            break;
+        }
+    }
+    &text[..end]
 }
 
 /// The template of a Helm `# Source: chart/templates/x.yaml` comment.
@@ -392,6 +428,14 @@ impl DocTree {
                         (self.nodes[key].start, value)
                     })
                 }
+                // A pointer's number in a map is a key (`"8080": ...`).
+                (Segment::Index(i), Kind::Map(_)) => {
+                    self.entry(target, &i.to_string())
+                        .map(|(key, value, merged)| {
+                            via_alias |= merged;
+                            (self.nodes[key].start, value)
+                        })
+                }
                 _ => None,
             };
             let Some((s, value)) = next else {
@@ -408,6 +452,21 @@ impl DocTree {
             exact: found == path.len(),
             via_alias,
         }
+    }
+
+    /// [`Self::locate`] for an RFC 6901 JSON pointer (`/spec/containers/0`): a step that is a
+    /// number is a list index in a list and a key in a map.
+    pub fn locate_pointer(&self, pointer: &str) -> Located {
+        let path: Vec<Segment> = pointer
+            .split('/')
+            .skip(1)
+            .map(|t| t.replace("~1", "/").replace("~0", "~"))
+            .map(|t| match t.parse::<usize>() {
+                Ok(i) if t == i.to_string() => Segment::Index(i),
+                _ => Segment::Key(t),
+            })
+            .collect();
+        self.locate(&path)
     }
 
     /// Follow aliases to the anchored node (bounded: aliases only point backwards).
