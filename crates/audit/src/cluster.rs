@@ -99,7 +99,13 @@ pub fn to_stream(objects: &[Value]) -> String {
 
 /// The fix of a live object: `kubectl get` it, `rofs patch` it (with the flags of `command`,
 /// a `rofs patch FLAGS SOURCE` line), `kubectl apply` the result.
-pub fn live_fix_command(command: &str, source: &str, kind: &str, namespace: Option<&str>, name: &str) -> String {
+pub fn live_fix_command(
+    command: &str,
+    source: &str,
+    kind: &str,
+    namespace: Option<&str>,
+    name: &str,
+) -> String {
     let flags = command
         .strip_prefix("rofs patch")
         .map(|rest| {

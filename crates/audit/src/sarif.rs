@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::cluster::is_cluster_source;
 use crate::model::{ContainerType, Document, Finding, Report, Rule, Severity};
 use crate::positions::{self, DocTree, Region};
 use crate::rules::RULES;
@@ -208,9 +209,10 @@ pub fn fingerprint(f: &Finding, object: &str) -> String {
 }
 
 /// An artifact URI for a file as given: relative paths stay relative (to `%SRCROOT%`, the
-/// directory rofs ran in), absolute ones become `file://` URIs. `None` for standard input.
+/// directory rofs ran in), absolute ones become `file://` URIs. `None` for standard input
+/// and a cluster (`rofs audit --cluster`): no file to point at.
 pub fn artifact_location(file: &str) -> Option<Value> {
-    if file == "<stdin>" || file == "-" || file.is_empty() {
+    if file == crate::STDIN || file == "-" || file.is_empty() || is_cluster_source(file) {
         return None;
     }
     let p = file.replace('\\', "/");
@@ -269,6 +271,9 @@ fn result(f: &Finding, report: &Report, options: &SarifOptions, trees: &mut Tree
     props.insert("document".into(), json!(f.source.document));
     props.insert("field".into(), json!(f.field));
     props.insert("fixCommand".into(), json!(f.fix.command));
+    if is_cluster_source(&f.source.file) {
+        props.insert("source".into(), json!(f.source.file));
+    }
     if let Some(t) = f.container_type {
         props.insert("containerType".into(), json!(t.as_str()));
     }

@@ -1,3 +1,4 @@
+mod audit_cluster;
 mod errors;
 mod frontends;
 mod large;

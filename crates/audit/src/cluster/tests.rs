@@ -7,13 +7,34 @@ use serde_json::json;
 /// The items of every recorded list, with apiVersion and kind set as the client sets them.
 fn recorded() -> Vec<Value> {
     let lists = [
-        ("deployments", include_str!("../../tests/fixtures/cluster/deployments.json")),
-        ("statefulsets", include_str!("../../tests/fixtures/cluster/statefulsets.json")),
-        ("daemonsets", include_str!("../../tests/fixtures/cluster/daemonsets.json")),
-        ("replicasets", include_str!("../../tests/fixtures/cluster/replicasets.json")),
-        ("cronjobs", include_str!("../../tests/fixtures/cluster/cronjobs.json")),
-        ("jobs", include_str!("../../tests/fixtures/cluster/jobs.json")),
-        ("pods", include_str!("../../tests/fixtures/cluster/pods.json")),
+        (
+            "deployments",
+            include_str!("../../tests/fixtures/cluster/deployments.json"),
+        ),
+        (
+            "statefulsets",
+            include_str!("../../tests/fixtures/cluster/statefulsets.json"),
+        ),
+        (
+            "daemonsets",
+            include_str!("../../tests/fixtures/cluster/daemonsets.json"),
+        ),
+        (
+            "replicasets",
+            include_str!("../../tests/fixtures/cluster/replicasets.json"),
+        ),
+        (
+            "cronjobs",
+            include_str!("../../tests/fixtures/cluster/cronjobs.json"),
+        ),
+        (
+            "jobs",
+            include_str!("../../tests/fixtures/cluster/jobs.json"),
+        ),
+        (
+            "pods",
+            include_str!("../../tests/fixtures/cluster/pods.json"),
+        ),
     ];
     let mut out = Vec::new();
     for (resource, text) in lists {
@@ -34,7 +55,13 @@ fn recorded() -> Vec<Value> {
 fn names(objects: &[Value]) -> Vec<String> {
     objects
         .iter()
-        .map(|o| format!("{}/{}", o["kind"].as_str().unwrap_or(""), o["metadata"]["name"].as_str().unwrap_or("")))
+        .map(|o| {
+            format!(
+                "{}/{}",
+                o["kind"].as_str().unwrap_or(""),
+                o["metadata"]["name"].as_str().unwrap_or("")
+            )
+        })
         .collect()
 }
 
@@ -51,9 +78,7 @@ fn recorded_cluster_keeps_what_users_write() {
 
 #[test]
 fn owners_of_other_apis_do_not_hide_a_pod() {
-    let pod = |owner: Value| {
-        json!({"kind": "Pod", "metadata": {"name": "p", "ownerReferences": [owner]}})
-    };
+    let pod = |owner: Value| json!({"kind": "Pod", "metadata": {"name": "p", "ownerReferences": [owner]}});
     let kept = top_level(vec![
         pod(json!({"apiVersion": "v1", "kind": "Node", "name": "n"})),
         pod(json!({"apiVersion": "example.com/v1", "kind": "ReplicaSet", "name": "x"})),
@@ -72,7 +97,10 @@ fn stream_drops_managed_fields_and_status() {
         "spec": {}, "status": {"phase": "Running"}
     })]);
     let v: Value = serde_json::from_str(&text).expect("JSON");
-    assert_eq!(v, json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {}}));
+    assert_eq!(
+        v,
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {}})
+    );
 }
 
 #[test]
@@ -82,7 +110,10 @@ fn live_fix_gets_patches_and_applies() {
     assert!(!is_cluster_source("cluster.yaml"));
     assert_eq!(
         live_fix_command(
-            &format!("rofs patch --profile nginx=nginx {}", crate::fix::shell_word(&source)),
+            &format!(
+                "rofs patch --profile nginx=nginx {}",
+                crate::fix::shell_word(&source)
+            ),
             &source,
             "Deployment",
             Some("prod"),
@@ -91,7 +122,13 @@ fn live_fix_gets_patches_and_applies() {
         "kubectl get deployment -n prod web -o yaml | rofs patch --profile nginx=nginx - | kubectl apply -f -"
     );
     assert_eq!(
-        live_fix_command(&format!("rofs patch {source}"), &source, "Pod", None, "debug"),
+        live_fix_command(
+            &format!("rofs patch {source}"),
+            &source,
+            "Pod",
+            None,
+            "debug"
+        ),
         "kubectl get pod debug -o yaml | rofs patch - | kubectl apply -f -"
     );
 }

@@ -269,6 +269,7 @@ fn rules_and_invocation() {
 #[test]
 fn stdin_and_absolute_paths() {
     assert_eq!(artifact_location("<stdin>"), None);
+    assert_eq!(artifact_location("cluster://admin@kind"), None);
     assert_eq!(
         artifact_location("/tmp/my dir/a.yaml"),
         Some(json!({"uri": "file:///tmp/my%20dir/a.yaml"}))
