@@ -32,13 +32,16 @@ pub const CONFIG_CHECKSUM: &str = "rofs.io/config-checksum";
 pub const SKIP: &str = "rofs.io/skip";
 /// Written by rofs: what it injected (makes the rewrite idempotent). Not for users to set.
 pub const STATUS: &str = "rofs.io/status";
+/// Read by `rofs audit` only: its findings on this workload are suppressed, with this reason
+/// (docs/audit.md); the rewrite ignores it.
+pub const AUDIT_IGNORE: &str = "rofs.io/audit-ignore";
 /// Per-container writable paths: `writable.rofs.io/<container>`.
 pub const WRITABLE_PREFIX: &str = "writable.rofs.io/";
 /// Per-container profiles: `profile.rofs.io/<container>`.
 pub const PROFILE_PREFIX: &str = "profile.rofs.io/";
 
 /// Every `rofs.io/` key a user may write (the typo hint lists them).
-pub const KNOWN: [&str; 10] = [
+pub const KNOWN: [&str; 11] = [
     WRITABLE,
     PROFILE,
     CONTAINERS,
@@ -49,6 +52,7 @@ pub const KNOWN: [&str; 10] = [
     SYNC_CONFLICT,
     SKIP,
     STATUS,
+    AUDIT_IGNORE,
 ];
 
 /// A bad annotation: its key and what is wrong with it.
@@ -162,6 +166,7 @@ fn read_key(out: &mut Annotations, key: &str, value: &str) -> Result<usize, Anno
             }
         }
         STATUS | CONFIG_CHECKSUM => {} // written by rofs
+        AUDIT_IGNORE => {}             // read by rofs audit
         _ => return read_container_key(s, key, value),
     }
     Ok(0)
@@ -275,5 +280,13 @@ mod tests {
         assert!(e.to_string().contains("unknown profile"), "{e}");
         let e = ann(json!({"writable.rofs.io/Bad_Name": "/x"})).unwrap_err();
         assert!(e.to_string().contains("invalid container name"), "{e}");
+    }
+
+    /// `rofs audit`'s suppression annotation is no typo for rofs patch or the webhook.
+    #[test]
+    fn the_audit_annotation_is_known_and_changes_nothing() {
+        let a =
+            ann(json!({"rofs.io/audit-ignore": "legacy app, tracked in TICKET-1"})).expect("known");
+        assert_eq!(a, Annotations::default());
     }
 }
