@@ -142,37 +142,7 @@ pub fn patch(
     settings: &Settings,
     format: Format,
 ) -> Result<Patched, ManifestError> {
-    let mut docs: Vec<Doc<'_>> = Vec::new();
-    let mut all_json = !inputs.is_empty();
-    for input in inputs {
-        // A JSON stream, or YAML that happens to start with `{` (JSON is YAML): when the
-        // JSON reading fails, the YAML one decides, and the JSON error is shown if both fail.
-        if looks_like_json(input.text) {
-            match json_documents(input) {
-                Ok(d) => {
-                    docs.extend(d);
-                    continue;
-                }
-                Err(json_error) => {
-                    all_json = false;
-                    let d = yaml_documents(input);
-                    let all_parse = with_stack(|| {
-                        d.iter().all(|d| {
-                            let mut d = d.clone();
-                            d.parse().is_ok()
-                        })
-                    });
-                    if all_parse {
-                        docs.extend(d);
-                        continue;
-                    }
-                    return Err(json_error);
-                }
-            }
-        }
-        all_json = false;
-        docs.extend(yaml_documents(input));
-    }
+    let (docs, all_json) = split_inputs(inputs)?;
     let format = match format {
         Format::Auto if all_json => Format::Json,
         Format::Auto => Format::Yaml,
@@ -245,6 +215,106 @@ pub fn patch(
         out.output.push('\n');
     }
     Ok(out)
+}
+
+/// Split every input into its documents (not parsed yet for YAML); also whether every input
+/// is a JSON stream.
+fn split_inputs<'a>(inputs: &[Input<'a>]) -> Result<(Vec<Doc<'a>>, bool), ManifestError> {
+    let mut docs: Vec<Doc<'_>> = Vec::new();
+    let mut all_json = !inputs.is_empty();
+    for input in inputs {
+        // A JSON stream, or YAML that happens to start with `{` (JSON is YAML): when the
+        // JSON reading fails, the YAML one decides, and the JSON error is shown if both fail.
+        if looks_like_json(input.text) {
+            match json_documents(input) {
+                Ok(d) => {
+                    docs.extend(d);
+                    continue;
+                }
+                Err(json_error) => {
+                    all_json = false;
+                    let d = yaml_documents(input);
+                    let all_parse = with_stack(|| {
+                        d.iter().all(|d| {
+                            let mut d = d.clone();
+                            d.parse().is_ok()
+                        })
+                    });
+                    if all_parse {
+                        docs.extend(d);
+                        continue;
+                    }
+                    return Err(json_error);
+                }
+            }
+        }
+        all_json = false;
+        docs.extend(yaml_documents(input));
+    }
+    Ok((docs, all_json))
+}
+
+/// One document of a stream as read, for tools that look at documents without rewriting
+/// them (`rofs audit`): the same reading as [`patch`], so both see the same documents.
+#[derive(Debug, Clone)]
+pub struct ReadDocument<'a> {
+    /// The input's name.
+    pub input: &'a str,
+    /// 1-based place in its input, as error messages count documents.
+    pub index: usize,
+    /// 1-based line of the document's content (after its marker and leading comments).
+    pub line: usize,
+    /// 1-based line where `text` starts.
+    pub text_line: usize,
+    /// The document as written: for YAML its directives, `---` marker, comments, content
+    /// and `...` line; for a JSON stream the document's JSON text.
+    pub text: &'a str,
+    /// The comment lines just above the content (Helm's `# Source:` line); empty for JSON.
+    pub comments: &'a str,
+    /// The document came from a JSON stream.
+    pub json: bool,
+    /// The parsed document; `None` for an empty or comment-only one.
+    pub value: Option<Value>,
+}
+
+/// Read every document of `inputs` (in order, parsed on all cores) as [`patch`] reads them.
+/// A document that is not a map, or larger than the API server takes, is an error, as there.
+pub fn read_documents<'a>(inputs: &[Input<'a>]) -> Result<Vec<ReadDocument<'a>>, ManifestError> {
+    let (docs, _) = split_inputs(inputs)?;
+    let read = parallel_map(docs, |mut d| -> Result<ReadDocument<'a>, ManifestError> {
+        let value = d.parse()?;
+        let (text, text_line, comments, text_len, aliases) = match &d.yaml {
+            Some(raw) => (
+                raw.chunk,
+                raw.chunk_line,
+                yaml::leading_comments(raw.text),
+                raw.chunk.len(),
+                raw.chunk.contains('*'),
+            ),
+            None => (d.json_raw, d.line, "", d.json_raw.len(), false),
+        };
+        if let Some(v) = &value {
+            let what = describe(v);
+            if !v.is_object() {
+                return Err(d.error(
+                    &what,
+                    format!("expected a Kubernetes object (a map), found {}", kind_of(v)),
+                ));
+            }
+            check_object_size(v, text_len, aliases).map_err(|m| d.error(&what, m))?;
+        }
+        Ok(ReadDocument {
+            input: d.input,
+            index: d.index,
+            line: d.line,
+            text_line,
+            text,
+            comments,
+            json: d.yaml.is_none(),
+            value,
+        })
+    });
+    read.into_iter().collect()
 }
 
 /// Run `f` on a thread with a stack for documents nested [`yaml::MAX_DEPTH`] levels deep
