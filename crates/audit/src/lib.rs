@@ -3,18 +3,190 @@
 //! `rofs audit` (crates/cli/src/audit.rs) reads the input and prints; this crate does no I/O.
 //! - [`model`]: the data model every output is a view of ([`Report`], [`Finding`], [`Rule`]);
 //! - [`rules`]: the rules, their stable IDs and words;
+//! - [`check`]: the checks of one workload; [`suppress`]: the suppression annotations;
+//! - [`known`]: the paths a container's app writes, as rofs knows them;
+//! - [`fix`]: the `rofs patch` command of a finding and the diff of what it writes;
 //! - [`render`]: the table and `--format json` ([`Format::Sarif`] is filled by the SARIF
 //!   module).
 //!
 //! See docs/audit.md.
 
+use std::collections::BTreeMap;
+
+use rofs_core::Settings;
+use rofs_manifest::{Input, ManifestError};
+
+pub mod check;
+pub mod fix;
+pub mod known;
 pub mod model;
 pub mod render;
 pub mod rules;
+pub mod suppress;
 
+pub use check::Webhook;
 pub use model::{
     ContainerType, Document, Finding, Fix, PeerCheck, Report, Rule, Severity, Source, Summary,
     Suppression,
 };
 pub use render::Format;
 pub use rules::RULES;
+
+/// The name of standard input in sources and messages.
+pub const STDIN: &str = "<stdin>";
+
+/// What an audit is told besides its input.
+#[derive(Default)]
+pub struct Options<'a> {
+    /// Writable paths the apps are known to need (`--config`, e.g. from `rofs discover`;
+    /// `--profile`). Also part of every fix.
+    pub given: Settings,
+    /// How messages name `given` (`--config discover.yaml`).
+    pub given_origin: String,
+    /// The flags that give `given` to `rofs patch` in fix commands (`--config FILE`...).
+    pub fix_flags: Vec<String>,
+    /// Put the unified diff of each fix in [`Fix::diff`] (`--fix-diff`).
+    pub fix_diff: bool,
+    /// Put each fixed document in [`Fix::replacement`] (SARIF's `fixes`).
+    pub replacements: bool,
+    /// `--effective`: audit pods as the rofs webhook admits them.
+    pub webhook: Option<Webhook<'a>>,
+}
+
+/// Audit a stream of inputs: every document read as `rofs patch` reads it, every workload
+/// checked. Errors: input that cannot be read (naming the input, document and line).
+pub fn audit(inputs: &[Input<'_>], options: &Options<'_>) -> Result<Report, ManifestError> {
+    let read = rofs_manifest::read_documents(inputs)?;
+    let ctx = check::Context {
+        given: &options.given,
+        given_origin: &options.given_origin,
+        webhook: options.webhook.as_ref(),
+    };
+    let checked: Vec<check::Checked> = read
+        .iter()
+        .map(|d| match &d.value {
+            Some(v) => check::check_document(v, &ctx),
+            None => check::Checked::default(),
+        })
+        .collect();
+
+    // One fix command per file: the given flags, plus the profile each image matched.
+    let mut per_file: BTreeMap<&str, (Vec<String>, Settings)> = BTreeMap::new();
+    for (d, c) in read.iter().zip(&checked) {
+        let (flags, settings) = per_file
+            .entry(d.input)
+            .or_insert_with(|| (options.fix_flags.clone(), options.given.clone()));
+        for (container, profile) in &c.image_profiles {
+            let value = format!("{container}={profile}");
+            if !flags
+                .windows(2)
+                .any(|w| w[0] == "--profile" && w[1] == value)
+            {
+                flags.push("--profile".into());
+                flags.push(value.clone());
+                // Valid by construction: the profile came from the catalog.
+                let _ = settings.add_profile(&value);
+            }
+        }
+    }
+
+    let mut documents = Vec::with_capacity(read.len());
+    let mut findings = Vec::new();
+    for (d, c) in read.into_iter().zip(checked) {
+        let text = with_line_end(inputs, &d);
+        let source = Source {
+            file: d.input.to_string(),
+            document: d.index,
+            template: helm_source(d.comments),
+            line: d.text_line,
+        };
+        let (flags, settings) = &per_file[d.input];
+        let command = patch_command(flags, d.input, c.skipped);
+        let wants = options.fix_diff || options.replacements;
+        let replacement = (wants && !c.skipped && c.findings.iter().any(|f| f.patch_fixes))
+            .then(|| fix::replacement(d.input, text, d.json, settings))
+            .flatten()
+            .filter(|r| r != text);
+        let diff = replacement
+            .as_ref()
+            .filter(|_| options.fix_diff)
+            .map(|r| fix::unified_diff(d.input, d.text_line, text, r));
+        for raw in c.findings {
+            let fix = match (&raw.instead, raw.patch_fixes) {
+                (None, true) => Fix {
+                    command: command.clone(),
+                    diff: diff.clone(),
+                    replacement: replacement.clone().filter(|_| options.replacements),
+                },
+                (Some(instead), _) if instead.ends_with(": ") => Fix {
+                    command: format!("{instead}{command}"),
+                    diff: None,
+                    replacement: None,
+                },
+                (instead, _) => Fix {
+                    command: instead.clone().unwrap_or_else(|| command.clone()),
+                    diff: None,
+                    replacement: None,
+                },
+            };
+            findings.push(Finding {
+                rule: raw.rule,
+                severity: raw.severity,
+                kind: raw.kind,
+                namespace: raw.namespace,
+                name: raw.name,
+                container: raw.container,
+                container_type: raw.container_type,
+                field: raw.field.to_string(),
+                pointer: raw.field.pointer(),
+                object_pointer: raw.object.pointer(),
+                message: raw.message,
+                suppressed: raw.suppressed,
+                fix,
+                source: source.clone(),
+            });
+        }
+        documents.push(Document {
+            source,
+            text: text.to_string(),
+            value: d.value,
+        });
+    }
+    Ok(Report::new(findings, documents))
+}
+
+/// The fix command of a file; for a workload that opted out of rofs, what to do first.
+fn patch_command(flags: &[String], file: &str, skipped: bool) -> String {
+    let command = fix::patch_command(flags, file);
+    if skipped {
+        format!("remove the annotation rofs.io/skip, then run: {command}")
+    } else {
+        command
+    }
+}
+
+/// The document's text, with the line end that follows a JSON document in its input (so its
+/// diff applies to the file).
+fn with_line_end<'a>(inputs: &[Input<'a>], d: &rofs_manifest::ReadDocument<'a>) -> &'a str {
+    if !d.json {
+        return d.text;
+    }
+    let Some(input) = inputs.iter().find(|i| i.name == d.input) else {
+        return d.text;
+    };
+    let start = (d.text.as_ptr() as usize).wrapping_sub(input.text.as_ptr() as usize);
+    let end = start + d.text.len();
+    match input.text.get(start..=end) {
+        Some(with) if with.ends_with('\n') => with,
+        _ => d.text,
+    }
+}
+
+/// The template of Helm's `# Source: CHART/templates/FILE.yaml` comment (the last one).
+fn helm_source(comments: &str) -> Option<String> {
+    comments
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("# Source:"))
+        .map(|s| s.trim().to_string())
+        .rfind(|s| !s.is_empty())
+}

@@ -55,6 +55,10 @@ pub enum Command {
         #[arg(value_name = "CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Find containers that are not read-only (and what rofs would break or fix), each with
+    /// the `rofs patch` command that resolves it.
+    #[command(after_help = crate::audit::AUDIT_AFTER_HELP)]
+    Audit(Box<crate::audit::AuditArgs>),
     /// List the built-in profiles and the paths each makes writable.
     Profiles,
     /// Run an image, find the paths it writes, and prove them with a read-only run: prints

@@ -1,5 +1,6 @@
 //! `rofs`: a thin binary over rofs-core (see crates/core) and rofs-agent (see crates/agent).
 
+mod audit;
 mod cli;
 mod discover;
 mod krm;
@@ -38,6 +39,8 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Patch(args) => patch::run(&args).map(|()| true),
+        // Its own exit statuses: 1 is findings, 2 bad input.
+        Command::Audit(args) => return audit::run(&args),
         Command::Krm { config } => krm::run(config.as_deref()),
         // The only async command: its tokio runtime starts inside.
         Command::Webhook(args) => webhook::run(*args).map(|()| true),
