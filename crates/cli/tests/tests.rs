@@ -1,3 +1,4 @@
+mod audit;
 mod errors;
 mod frontends;
 mod large;
