@@ -268,15 +268,16 @@ impl<'a, 'o> Workload<'a, 'o> {
             let mut copy = self.doc.clone();
             rofs_core::rewrite_document(&mut copy, &Settings::default())
                 .map(|r| r.changed)
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.within(&self.at))
         } else {
             // Only what the rewrite refuses in any pod (not a list, unnamed containers...).
             let at = self.tpl_at.key("spec");
             match template.get("spec").and_then(Value::as_object) {
-                Some(spec) => rofs_core::pod::Pod::read(spec, &at)
-                    .map(|_| false)
-                    .map_err(|e| e.to_string()),
-                None => Err(format!("{at}: missing pod spec")),
+                Some(spec) => rofs_core::pod::Pod::read(spec, &at).map(|_| false),
+                None => Err(rofs_core::RewriteError::new(
+                    at,
+                    rofs_core::ErrorKind::MissingSpec,
+                )),
             }
         };
         let status_at = self
@@ -288,13 +289,15 @@ impl<'a, 'o> Workload<'a, 'o> {
             Err(e) => self.push(
                 rules::INVALID_SETTINGS,
                 None,
-                self.tpl_at.clone(),
+                e.at.clone(),
                 self.tpl_at.clone(),
                 format!("rofs cannot patch it: {e}"),
                 false,
                 Some("correct what the message names (docs/reference.md)".into()),
             ),
-            Ok(true) => {
+            // Changed without a status: never patched (the container rules say what is
+            // missing); with one: what rofs patched is out of date.
+            Ok(true) if pod_status_present(template) => {
                 let object = self.tpl_at.key("metadata").key("annotations");
                 self.push(
                     rules::STALE_STATUS,
@@ -308,7 +311,7 @@ impl<'a, 'o> Workload<'a, 'o> {
                     None,
                 )
             }
-            Ok(false) => {}
+            Ok(_) => {}
         }
     }
 
@@ -327,7 +330,7 @@ impl<'a, 'o> Workload<'a, 'o> {
                 self.push(
                     rules::INVALID_SETTINGS,
                     None,
-                    self.tpl_at.clone(),
+                    e.at.clone(),
                     self.tpl_at.clone(),
                     format!("{what}: {e}"),
                     false,
@@ -408,8 +411,8 @@ impl<'a, 'o> Workload<'a, 'o> {
             if pod_level {
                 message.push_str(&format!(
                     "; {}.securityContext.readOnlyRootFilesystem is set, but Kubernetes has no \
-                     pod-level readOnlyRootFilesystem (PodSecurityContext has no such field and \
-                     the API server drops it): only each container's securityContext counts",
+                     pod-level readOnlyRootFilesystem (PodSecurityContext has no such field: strict validation \
+                     refuses it, otherwise the API server drops it): only each container's securityContext counts",
                     pod.spec_at
                 ));
             }
@@ -444,6 +447,7 @@ impl<'a, 'o> Workload<'a, 'o> {
         }
         // Image profiles the fix command should name (when nothing else names a profile).
         if !init
+            && !status.writable.contains_key(name)
             && let Some(p) = image.and_then(profile_for_image)
             && self.ctx.given.profiles.is_empty()
             && annotations.profiles.is_empty()
@@ -593,8 +597,9 @@ impl<'a, 'o> Workload<'a, 'o> {
             message,
             false,
             Some(format!(
-                "set {m_at}.readOnly: true, or use an emptyDir (rofs patch -w {}) or a \
-                 PersistentVolumeClaim",
+                "set {m_at}.readOnly: true; or, for data that need not outlive the pod, replace \
+                 the hostPath volume {volume:?} with an emptyDir (remove it, then rofs patch -w \
+                 {}), or use a PersistentVolumeClaim",
                 m.path
             )),
         );
@@ -646,6 +651,11 @@ fn template_of<'v>(doc: &'v Value, path: &[&str]) -> Option<&'v Value> {
         v = v.get(*k)?;
     }
     v.is_object().then_some(v)
+}
+
+/// The template carries `rofs.io/status` (rofs patched it).
+fn pod_status_present(template: &Value) -> bool {
+    annotations_of(Some(template)).is_some_and(|a| a.contains_key(rofs_core::annotations::STATUS))
 }
 
 /// The status rofs recorded in the template (default when none or unreadable).

@@ -80,6 +80,47 @@ pub fn unified_diff(file: &str, first_line: usize, old: &str, new: &str) -> Stri
     out
 }
 
+/// The diff of one document against its replacement, with up to three lines around it as
+/// context: the end of `before` (what precedes the document in the file) and the start of
+/// `after` (what follows it). `line`: the document's first line. Hunks at the document's
+/// edges so get context on both sides, as patch(1) needs to place them inside a file.
+pub fn document_diff(
+    file: &str,
+    line: usize,
+    before: &str,
+    doc: &str,
+    after: &str,
+    replacement: &str,
+) -> String {
+    // Up to three whole lines before the document (it starts at a line start)...
+    let mut from = before.len();
+    for _ in 0..3 {
+        match before[..from.saturating_sub(1)].rfind('\n') {
+            Some(i) if from > 0 => from = i + 1,
+            _ => {
+                from = 0;
+                break;
+            }
+        }
+    }
+    // ...and up to three after it.
+    let mut to = 0;
+    for _ in 0..3 {
+        match after[to..].find('\n') {
+            Some(i) => to += i + 1,
+            None => {
+                to = after.len();
+                break;
+            }
+        }
+    }
+    let (head, tail) = (&before[from..], &after[..to]);
+    let first_line = line.saturating_sub(head.matches('\n').count()).max(1);
+    let old = format!("{head}{doc}{tail}");
+    let new = format!("{head}{replacement}{tail}");
+    unified_diff(file, first_line, &old, &new)
+}
+
 /// `START,LEN` of a hunk header (0-based `start`): 1-based, and for an empty range the line
 /// before it, as diff(1) writes them.
 fn hunk_range(start: usize, len: usize) -> String {
@@ -117,6 +158,12 @@ mod tests {
             "--- f.yaml\n+++ f.yaml\n@@ -11,7 +11,8 @@\n b\n c\n d\n-e\n+E\n f\n g\n h\n+i\n"
         );
         assert_eq!(unified_diff("f.yaml", 1, old, old), "");
+        // A document in the middle of a file: context from its neighbours on both sides.
+        let (before, doc, after) = ("a: 1\nb: 2\n", "---\nc: 3\nd: 4\n", "---\ne: 5\n");
+        assert_eq!(
+            document_diff("f.yaml", 3, before, doc, after, "---\nc: 3\nd: 5\n"),
+            "--- f.yaml\n+++ f.yaml\n@@ -2,6 +2,6 @@\n b: 2\n ---\n c: 3\n-d: 4\n+d: 5\n ---\n e: 5\n"
+        );
         assert_eq!(
             unified_diff("f.yaml", 1, "a", "b\n"),
             "--- f.yaml\n+++ f.yaml\n@@ -1 +1 @@\n-a\n\\ No newline at end of file\n+b\n"

@@ -95,6 +95,7 @@ pub fn audit(inputs: &[Input<'_>], options: &Options<'_>) -> Result<Report, Mani
         }
     }
 
+    let mut series = DiffSeries::default();
     let mut documents = Vec::with_capacity(read.len());
     let mut findings = Vec::new();
     for (d, c) in read.into_iter().zip(checked) {
@@ -112,10 +113,10 @@ pub fn audit(inputs: &[Input<'_>], options: &Options<'_>) -> Result<Report, Mani
             .then(|| fix::replacement(d.input, text, d.json, settings))
             .flatten()
             .filter(|r| r != text);
-        let diff = replacement
-            .as_ref()
-            .filter(|_| options.fix_diff)
-            .map(|r| fix::unified_diff(d.input, d.text_line, text, r));
+        let diff = match options.fix_diff {
+            true => series.next(inputs, &d, text, replacement.as_deref()),
+            false => None,
+        };
         for raw in c.findings {
             let fix = match (&raw.instead, raw.patch_fixes) {
                 (None, true) => Fix {
@@ -158,6 +159,52 @@ pub fn audit(inputs: &[Input<'_>], options: &Options<'_>) -> Result<Report, Mani
         });
     }
     Ok(Report::new(findings, documents))
+}
+
+/// The diffs of a file's documents as a series: each is made against the file with the
+/// documents before it already fixed, so applying a file's diffs in document order (patch
+/// -p0) gives exactly what `rofs patch` writes, hunk by hunk at its line numbers.
+#[derive(Default)]
+struct DiffSeries<'a> {
+    file: &'a str,
+    /// Lines added by the replacements so far in this file (negative: removed).
+    line_delta: isize,
+    /// The previous document of the file as it is now (replaced or not).
+    previous: String,
+    /// Where the previous document ended in the input.
+    previous_end: usize,
+}
+
+impl<'a> DiffSeries<'a> {
+    fn next(
+        &mut self,
+        inputs: &[Input<'a>],
+        d: &rofs_manifest::ReadDocument<'a>,
+        text: &'a str,
+        replacement: Option<&str>,
+    ) -> Option<String> {
+        let input = inputs.iter().find(|i| i.name == d.input)?.text;
+        if self.file != d.input {
+            *self = DiffSeries {
+                file: d.input,
+                ..DiffSeries::default()
+            };
+        }
+        let start = (text.as_ptr() as usize).wrapping_sub(input.as_ptr() as usize);
+        let end = start + text.len();
+        let (Some(gap), Some(after)) = (input.get(self.previous_end..start), input.get(end..))
+        else {
+            return None;
+        };
+        let before = format!("{}{gap}", self.previous);
+        let line = d.text_line.saturating_add_signed(self.line_delta);
+        let diff = replacement.map(|r| fix::document_diff(d.input, line, &before, text, after, r));
+        let now = replacement.unwrap_or(text);
+        self.line_delta += now.matches('\n').count() as isize - text.matches('\n').count() as isize;
+        self.previous = now.to_string();
+        self.previous_end = end;
+        diff
+    }
 }
 
 /// The fix command of a file; for a workload that opted out of rofs, what to do first.

@@ -90,7 +90,8 @@ pub struct AuditArgs {
     pub profile: Vec<String>,
 
     /// Add to each fix the unified diff of what its `rofs patch` command writes for the
-    /// document, with the file's line numbers (`patch -p0` applies it).
+    /// document, with the file's line numbers: a series per file (applied in document order
+    /// with `patch -p0`, the diffs give exactly the command's output).
     #[arg(long)]
     pub fix_diff: bool,
 

@@ -61,6 +61,10 @@ pub enum Command {
     Audit(Box<crate::audit::AuditArgs>),
     /// List the built-in profiles and the paths each makes writable.
     Profiles,
+    /// Run an image, find the paths it writes, and prove them with a read-only run: prints
+    /// the settings for `rofs patch`.
+    #[command(after_help = crate::discover::DISCOVER_AFTER_HELP)]
+    Discover(Box<crate::discover::DiscoverArgs>),
     /// (in the pod) Copy an image's files into writable volumes, exactly and safely.
     ///
     /// The same command as `rofs-agent seed`; see `rofs seed --help`.

@@ -3,6 +3,7 @@
 mod audit;
 mod audit_cluster;
 mod cli;
+mod discover;
 mod krm;
 mod output;
 mod patch;
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
         Command::Krm { config } => krm::run(config.as_deref()),
         // The only async command: its tokio runtime starts inside.
         Command::Webhook(args) => webhook::run(*args).map(|()| true),
+        Command::Discover(args) => discover::run(&args).map(|()| true),
         Command::Profiles => {
             print_profiles();
             Ok(true)

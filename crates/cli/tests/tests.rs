@@ -1,3 +1,4 @@
+mod audit;
 mod audit_cluster;
 mod errors;
 mod frontends;
