@@ -110,7 +110,9 @@ pub fn log(report: &Report, options: &SarifOptions) -> Value {
 }
 
 fn rule(r: &Rule) -> Value {
-    let anchor = r.id.to_ascii_lowercase();
+    // docs/audit.md's heading `### ROFS-A001 container-writable-root (high)`, as GitHub
+    // makes it an anchor.
+    let anchor = format!("{}-{}-{}", r.id, r.name, r.severity).to_ascii_lowercase();
     let mut markdown = r.help.to_string();
     if !r.peers.is_empty() {
         markdown.push_str("\n\nThe same check elsewhere: ");

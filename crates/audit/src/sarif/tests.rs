@@ -252,7 +252,10 @@ fn rules_and_invocation() {
     let r0 = &rules[0];
     assert_eq!(r0["id"], "ROFS-A001");
     assert_eq!(r0["defaultConfiguration"]["level"], "error");
-    assert_eq!(r0["helpUri"], format!("{HELP_BASE}#rofs-a001"));
+    assert_eq!(
+        r0["helpUri"],
+        format!("{HELP_BASE}#rofs-a001-container-writable-root-high")
+    );
     assert!(
         r0["help"]["markdown"]
             .as_str()
