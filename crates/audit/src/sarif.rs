@@ -7,7 +7,7 @@
 //!   its `-`. A document rendered by Helm (`# Source:` comment) points at its template file
 //!   when that file is found under a template root (`--chart-root`, the working directory)
 //!   and the container recognised in it; the rendered region then is a `relatedLocation`.
-//!   Otherwise the rendered stream's region, and `properties.region` says which;
+//!   Otherwise the rendered stream's region, and `properties.regionIn` says which;
 //! - `logicalLocations`: the workload and container (`namespace/Kind/name/container`);
 //! - `partialFingerprints["rofsFinding/v1"]`: SHA-256 of rule, kind, namespace, name, the
 //!   container's list and name, and the field below the container. No line number, no list
@@ -299,7 +299,7 @@ fn result(f: &Finding, report: &Report, options: &SarifOptions, trees: &mut Tree
     match (&template, &rendered, &artifact) {
         (Some(Ok((phys, how))), _, _) => {
             location.insert("physicalLocation".into(), phys.clone());
-            props.insert("region".into(), json!("template"));
+            props.insert("regionIn".into(), json!("template"));
             props.insert("templateMatchedBy".into(), json!(how));
             if let (Some((r, _, _)), Some(a)) = (&rendered, &artifact) {
                 related.push(json!({
@@ -312,16 +312,16 @@ fn result(f: &Finding, report: &Report, options: &SarifOptions, trees: &mut Tree
         (_, Some((r, _, _)), Some(a)) => {
             location.insert("physicalLocation".into(), physical(a.clone(), r));
             props.insert(
-                "region".into(),
+                "regionIn".into(),
                 json!(if f.source.template.is_some() {
                     "rendered"
                 } else {
-                    "source"
+                    "file"
                 }),
             );
         }
         _ => {
-            props.insert("region".into(), json!("none"));
+            props.insert("regionIn".into(), json!("none"));
         }
     }
     if let Some(t) = &f.source.template {
@@ -367,8 +367,12 @@ fn result(f: &Finding, report: &Report, options: &SarifOptions, trees: &mut Tree
 
 /// The workload and container as a logical location.
 fn logical(f: &Finding, object: &str) -> Value {
-    let ns = f.namespace.as_deref().unwrap_or("");
-    let mut fqn = format!("{ns}/{}/{}", f.kind, f.name);
+    // `namespace/Kind/name/list/container`; without a namespace (kubectl's at apply time),
+    // `Kind/name/list/container`.
+    let mut fqn = match &f.namespace {
+        Some(ns) => format!("{ns}/{}/{}", f.kind, f.name),
+        None => format!("{}/{}", f.kind, f.name),
+    };
     let mut props = json!({"kind": f.kind, "name": f.name});
     if let Some(n) = &f.namespace {
         props["namespace"] = json!(n);

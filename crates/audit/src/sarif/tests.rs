@@ -311,7 +311,7 @@ fn helm_template_found_becomes_the_location() {
         loc["region"],
         json!({"startLine": 5, "startColumn": 9, "endLine": 6, "endColumn": 23})
     );
-    assert_eq!(r["properties"]["region"], "template");
+    assert_eq!(r["properties"]["regionIn"], "template");
     assert_eq!(r["properties"]["templateMatchedBy"], "only-item");
     assert_eq!(
         r["relatedLocations"][0]["physicalLocation"]["region"]["startLine"],
@@ -321,7 +321,7 @@ fn helm_template_found_becomes_the_location() {
     // Not found: the rendered region, and why.
     let log2 = log(&report(vec![f]), &options());
     let r = &results(&log2)[0];
-    assert_eq!(r["properties"]["region"], "rendered");
+    assert_eq!(r["properties"]["regionIn"], "rendered");
     assert_eq!(
         r["properties"]["templateNotMapped"],
         "no template root (--chart-root) given"
