@@ -40,7 +40,6 @@ const VALIDATE: &str = r#"
 import json, sys
 import jsonschema
 schema = json.load(open(sys.argv[1]))
-log = json.load(open(sys.argv[2]))
 cls = jsonschema.validators.validator_for(schema)
 assert cls is jsonschema.Draft4Validator, cls
 # Every format jsonschema knows (uri-reference too, which Draft 4 itself does not name);
@@ -48,22 +47,37 @@ assert cls is jsonschema.Draft4Validator, cls
 import rfc3986_validator
 checker = jsonschema.FormatChecker()
 assert "uri-reference" in checker.checkers
-errors = sorted(cls(schema, format_checker=checker).iter_errors(log), key=str)
-for e in errors:
-    print("/".join(map(str, e.absolute_path)) + ": " + e.message)
-sys.exit(1 if errors else 0)
+failed = False
+for path in sys.argv[2:]:
+    log = json.load(open(path))
+    errors = sorted(cls(schema, format_checker=checker).iter_errors(log), key=str)
+    for e in errors:
+        failed = True
+        print(path + ": " + "/".join(map(str, e.absolute_path)) + ": " + e.message)
+sys.exit(1 if failed else 0)
 "#;
 
 /// `Err(messages)` when the log does not validate; `None` when the validator cannot run.
 fn validate(log: &str) -> Option<Result<(), String>> {
+    validate_all(&[("log", log.to_string())])
+}
+
+/// [`validate`] for several logs at once (one validator run): errors name the log.
+fn validate_all(logs: &[(&str, String)]) -> Option<Result<(), String>> {
     let schema = schema()?;
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("log.sarif");
-    std::fs::write(&file, log).expect("write");
+    let mut files = Vec::new();
+    for (i, (name, log)) in logs.iter().enumerate() {
+        let file = dir
+            .path()
+            .join(format!("{i}-{}.sarif", name.replace('/', "_")));
+        std::fs::write(&file, log).expect("write");
+        files.push(file);
+    }
     let out = Command::new("python3")
         .args(["-c", VALIDATE])
         .arg(&schema)
-        .arg(&file)
+        .args(&files)
         .output();
     let out = match out {
         Ok(o) => o,
@@ -220,5 +234,92 @@ fn the_validator_rejects_a_broken_log() {
         assert!(e.contains("startLine") || e.contains("minimum"), "{e}");
         assert!(e.contains("inComment"), "{e}");
         assert!(e.contains("'a b' is not a 'uri-reference'"), "{e}");
+    }
+}
+
+/// The SARIF of real audits: every fixture of the CLI's audit tests, Helm output mapped to
+/// its chart's templates and not, and the recorded cluster, each with fixes and diffs.
+#[test]
+fn real_audits_validate() {
+    let cli_data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../cli/tests/data");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(cli_data.join("audit"))
+        .expect("the CLI's audit fixtures")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    files.push(cli_data.join("helm-template-web.yaml"));
+    assert!(files.len() > 10, "{files:?}");
+    let mut logs = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("read fixture");
+        let name = file.display().to_string();
+        let input = rofs_manifest::Input {
+            name: &name,
+            text: &text,
+        };
+        let options = rofs_audit::Options {
+            fix_diff: true,
+            replacements: true,
+            ..Default::default()
+        };
+        let report = match rofs_audit::audit(&[input], &options) {
+            Ok(r) => r,
+            // A fixture of bad input (exit 2 in the CLI): no log.
+            Err(_) => continue,
+        };
+        for roots in [vec![], vec![cli_data.join("chart")]] {
+            let mut o = options_for_validation();
+            o.template_roots = roots;
+            logs.push((
+                file.file_name().and_then(|n| n.to_str()).unwrap_or("f"),
+                render(&report, &o),
+            ));
+        }
+    }
+    assert!(
+        logs.iter()
+            .any(|(_, l)| l.contains("\"regionIn\": \"template\"")),
+        "the Helm output is mapped to its templates in one of the logs"
+    );
+    // The recorded cluster (crates/audit/tests/fixtures/cluster).
+    let rec = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cluster");
+    let mut objects = Vec::new();
+    for (api, resource, kind) in rofs_audit::cluster::RESOURCES {
+        let list: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(rec.join(format!("{resource}.json"))).expect("recorded"),
+        )
+        .expect("JSON");
+        for mut item in list["items"].as_array().cloned().unwrap_or_default() {
+            item["apiVersion"] = serde_json::json!(api);
+            item["kind"] = serde_json::json!(kind);
+            objects.push(item);
+        }
+    }
+    let text = rofs_audit::cluster::to_stream(&rofs_audit::cluster::top_level(objects));
+    let name = rofs_audit::cluster::source_name("recorded");
+    let report = rofs_audit::audit(
+        &[rofs_manifest::Input {
+            name: &name,
+            text: &text,
+        }],
+        &rofs_audit::Options {
+            replacements: true,
+            ..Default::default()
+        },
+    )
+    .expect("the recorded cluster audits");
+    assert!(!report.findings.is_empty());
+    logs.push(("cluster", render(&report, &options_for_validation())));
+    if let Some(v) = validate_all(&logs) {
+        v.unwrap_or_else(|e| panic!("{} logs, not all valid:\n{e}", logs.len()));
+    }
+}
+
+fn options_for_validation() -> SarifOptions {
+    SarifOptions {
+        version: env!("CARGO_PKG_VERSION").into(),
+        exit_code: 1,
+        exit_code_description: "findings at or above --fail-on low".into(),
+        template_roots: Vec::new(),
     }
 }
