@@ -258,8 +258,8 @@ fn helm_source(comments: &str) -> Option<String> {
 
 fn build<'t>(slice: &DocSlice<'_>, line_text: impl Fn(usize) -> &'t str) -> Option<DocTree> {
     let global = |m: &Marker| Pos {
-        line: slice.line + m.line() - 1,
-        col: if m.line() == 1 {
+        line: (slice.line + m.line()).saturating_sub(1).max(1),
+        col: if m.line() <= 1 {
             slice.col + m.col()
         } else {
             m.col()

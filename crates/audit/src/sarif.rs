@@ -15,6 +15,7 @@
 //! - `fixes`: the document as `rofs patch` writes it, replacing the document's region;
 //! - `suppressions`: `inSource`, the `rofs.io/audit-ignore` annotation's reason.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
@@ -79,10 +80,20 @@ pub fn render(report: &Report, options: &SarifOptions) -> String {
 pub fn log(report: &Report, options: &SarifOptions) -> Value {
     let rules: Vec<Value> = RULES.iter().map(rule).collect();
     let mut trees = Trees::default();
+    let documents: HashMap<(&str, usize), &Document> = report
+        .documents
+        .iter()
+        .map(|d| ((d.source.file.as_str(), d.source.document), d))
+        .collect();
     let results: Vec<Value> = report
         .findings
         .iter()
-        .map(|f| result(f, report, options, &mut trees))
+        .map(|f| {
+            let doc = documents
+                .get(&(f.source.file.as_str(), f.source.document))
+                .copied();
+            result(f, doc, options, &mut trees)
+        })
         .collect();
     let mut driver = json!({
         "name": "rofs",
@@ -142,7 +153,7 @@ fn rule(r: &Rule) -> Value {
 
 /// Parsed documents, by (file, document), built once each.
 #[derive(Default)]
-struct Trees(std::collections::HashMap<(String, usize), Option<DocTree>>);
+struct Trees(HashMap<(String, usize), Option<DocTree>>);
 
 impl Trees {
     fn get(&mut self, doc: &Document) -> Option<&DocTree> {
@@ -151,13 +162,6 @@ impl Trees {
             .or_insert_with(|| positions::document_at(&doc.text, doc.source.line))
             .as_ref()
     }
-}
-
-fn document<'r>(report: &'r Report, f: &Finding) -> Option<&'r Document> {
-    report
-        .documents
-        .iter()
-        .find(|d| d.source.file == f.source.file && d.source.document == f.source.document)
 }
 
 /// The list a container is in, by its type.
@@ -265,8 +269,7 @@ fn rendered_region(f: &Finding, tree: &DocTree) -> (Region, &'static str, bool) 
     (object.region, "document", object.via_alias)
 }
 
-fn result(f: &Finding, report: &Report, options: &SarifOptions, trees: &mut Trees) -> Value {
-    let doc = document(report, f);
+fn result(f: &Finding, doc: Option<&Document>, options: &SarifOptions, trees: &mut Trees) -> Value {
     let object = object_name(f, doc);
     let mut props = Map::new();
     props.insert("severity".into(), json!(f.severity.as_str()));
