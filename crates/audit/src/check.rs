@@ -6,7 +6,7 @@ use rofs_core::settings::{is_within, normalize_path};
 use rofs_core::{Location, Settings, StatusAnnotation, workload};
 use serde_json::{Map, Value};
 
-use crate::known::{KnownPath, known_paths, profile_for_image};
+use crate::known::{KnownPath, known_paths, profiles_for_image};
 use crate::model::{ContainerType, Severity};
 use crate::rules::{self, rule};
 use crate::suppress::{Outcome, Suppressions};
@@ -53,8 +53,8 @@ pub struct Raw {
 #[derive(Debug, Default)]
 pub struct Checked {
     pub findings: Vec<Raw>,
-    /// `(container, profile)` for containers whose image matched a profile that neither the
-    /// settings nor the annotations name: the fix command names them with `--profile`.
+    /// `(container, catalog entry)` for containers whose image the catalog matches while
+    /// neither the settings nor the annotations name a profile: the fix adds `--profile auto`.
     pub image_profiles: Vec<(String, String)>,
     /// The workload says `rofs.io/skip: "true"`: rofs patch leaves it alone.
     pub skipped: bool,
@@ -399,6 +399,14 @@ impl<'a, 'o> Workload<'a, 'o> {
             ContainerType::Sidecar => "native sidecar",
             ContainerType::Ephemeral => "ephemeral container",
         };
+        let known = known_paths(
+            name,
+            image,
+            init,
+            self.ctx.given,
+            self.ctx.given_origin,
+            annotations,
+        );
         if !read_only {
             let field = c_at.key("securityContext").key("readOnlyRootFilesystem");
             let state = match c.pointer("/securityContext/readOnlyRootFilesystem") {
@@ -414,6 +422,14 @@ impl<'a, 'o> Workload<'a, 'o> {
                      pod-level readOnlyRootFilesystem (PodSecurityContext has no such field: strict validation \
                      refuses it, otherwise the API server drops it): only each container's securityContext counts",
                     pod.spec_at
+                ));
+            }
+            // rofs patch makes it read-only whatever it knows; say when it knows no path.
+            if known.is_empty() && ctype != ContainerType::Ephemeral {
+                let image = image.unwrap_or("?");
+                message.push_str(&format!(
+                    "; rofs knows no path image {image:?} writes: if the app writes files, find \
+                     them with `rofs discover {image}` before patching (and audit with --config)"
                 ));
             }
             let (rule_id, patch_fixes, instead) = match ctype {
@@ -445,28 +461,22 @@ impl<'a, 'o> Workload<'a, 'o> {
         if ctype == ContainerType::Ephemeral {
             return;
         }
-        // Image profiles the fix command should name (when nothing else names a profile).
+        // Containers whose image the catalog knows, when nothing names a profile for them:
+        // the fix command adds `--profile auto`.
         if !init
             && !status.writable.contains_key(name)
-            && let Some(p) = image.and_then(profile_for_image)
             && self.ctx.given.profiles.is_empty()
             && annotations.profiles.is_empty()
             && !self.ctx.given.per_container.contains_key(name)
             && !annotations.per_container.contains_key(name)
         {
-            let entry = (name.to_string(), p.name().to_string());
-            if !self.out.image_profiles.contains(&entry) {
-                self.out.image_profiles.push(entry);
+            for e in image.map(profiles_for_image).unwrap_or_default() {
+                let entry = (name.to_string(), e.name.clone());
+                if !self.out.image_profiles.contains(&entry) {
+                    self.out.image_profiles.push(entry);
+                }
             }
         }
-        let known = known_paths(
-            name,
-            image,
-            init,
-            self.ctx.given,
-            self.ctx.given_origin,
-            annotations,
-        );
         let mounts = mounts_of(c);
         if read_only {
             for k in &known {

@@ -64,23 +64,21 @@ pub fn audit(inputs: &[Input<'_>], options: &Options<'_>) -> Result<Report, Mani
     };
     let checked = parallel_check(&read, &ctx);
 
-    // One fix command per file: the given flags, plus the profile each image matched.
+    // One fix command per file: the given flags, plus `--profile auto` when the catalog knows
+    // an image that nothing names a profile for.
     let mut per_file: BTreeMap<&str, (Vec<String>, Settings)> = BTreeMap::new();
     for (d, c) in read.iter().zip(&checked) {
         let (flags, settings) = per_file
             .entry(d.input)
             .or_insert_with(|| (options.fix_flags.clone(), options.given.clone()));
-        for (container, profile) in &c.image_profiles {
-            let value = format!("{container}={profile}");
-            if !flags
-                .windows(2)
-                .any(|w| w[0] == "--profile" && w[1] == value)
-            {
-                flags.push("--profile".into());
-                flags.push(value.clone());
-                // Valid by construction: the profile came from the catalog.
-                let _ = settings.add_profile(&value);
-            }
+        let auto = [
+            "--profile".to_string(),
+            rofs_core::catalog::AUTO.to_string(),
+        ];
+        if !c.image_profiles.is_empty() && !flags.windows(2).any(|w| w == auto) {
+            flags.extend(auto);
+            // `auto` is always a valid profile name.
+            let _ = settings.add_profile(rofs_core::catalog::AUTO);
         }
     }
 

@@ -192,7 +192,7 @@ fn table_groups_by_workload() {
     let want = "\
 Job migrate  (a002-init.yaml, document 1)
   MEDIUM    ROFS-A002  initContainer wait-db
-            initContainer \"wait-db\": spec.template.spec.initContainers[0].securityContext.readOnlyRootFilesystem is not set, so its root filesystem is writable
+            initContainer \"wait-db\": spec.template.spec.initContainers[0].securityContext.readOnlyRootFilesystem is not set, so its root filesystem is writable; rofs knows no path image \"busybox:1.36\" writes: if the app writes files, find them with `rofs discover busybox:1.36` before patching (and audit with --config)
             field: spec.template.spec.initContainers[0].securityContext.readOnlyRootFilesystem
             fix: rofs patch a002-init.yaml
 
@@ -481,7 +481,7 @@ fn rofs_patch(flags: &[&str], file: &Path) -> String {
 #[test]
 fn effective_applies_the_webhook_first() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n      - {name: nginx, image: nginx:1.27}\n      - {name: tool, image: busybox:1.36}\n";
+    let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n      - {name: nginx, image: localhost/rofs-e2e-nginx:bookworm}\n      - {name: tool, image: busybox:1.36}\n";
     std::fs::write(tmp.path().join("web.yaml"), deploy).expect("write");
     std::fs::write(
         tmp.path().join("webhook.yaml"),
@@ -515,7 +515,7 @@ fn effective_applies_the_webhook_first() {
         (vec![], Some(0))
     );
     // The webhook without an image profile makes nginx read-only without its paths: the
-    // audit reports what would break (the nginx profile matches the image by name).
+    // audit reports what would break (the catalog's nginx profile matches the image).
     assert_eq!(
         rules(&["--effective", "web.yaml"]),
         (
@@ -603,4 +603,41 @@ fn discover_config_paths_are_checked_and_passed_on() {
     // Without the config, the audit knows no path of this image: nothing to report.
     let out = audit_in(tmp.path(), &["deploy.yaml"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}
+
+/// The catalog knows the image: `rofs patch` without a profile makes it read-only and breaks
+/// it (ROFS-A004 for each path), and the fix adds `--profile auto`; patched with it, clean.
+#[test]
+fn a_catalog_image_patched_without_its_profile() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n      - {name: nginx, image: localhost/rofs-e2e-nginx:bookworm}\n";
+    std::fs::write(tmp.path().join("web.yaml"), deploy).expect("write");
+    let plain = rofs_patch(&[], &tmp.path().join("web.yaml"));
+    std::fs::write(tmp.path().join("plain.yaml"), plain).expect("write");
+    let out = audit_in(tmp.path(), &["--format", "json", "plain.yaml"]);
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        rules_of(&report),
+        [
+            r("ROFS-A004", "nginx"),
+            r("ROFS-A004", "nginx"),
+            r("ROFS-A004", "nginx")
+        ]
+    );
+    assert_eq!(
+        report["findings"][0]["fix"]["command"],
+        "rofs patch --profile auto plain.yaml"
+    );
+    // The raw manifest: one finding, whose fix is the same command.
+    let out = audit_in(tmp.path(), &["--format", "json", "web.yaml"]);
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(rules_of(&report), [r("ROFS-A001", "nginx")]);
+    assert_eq!(
+        report["findings"][0]["fix"]["command"],
+        "rofs patch --profile auto web.yaml"
+    );
+    let fixed = rofs_patch(&["--profile", "auto"], &tmp.path().join("web.yaml"));
+    std::fs::write(tmp.path().join("fixed.yaml"), fixed).expect("write");
+    let out = audit_in(tmp.path(), &["fixed.yaml"]);
+    assert_eq!(text(&out.stdout), "no findings\n");
 }
