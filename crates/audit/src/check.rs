@@ -265,9 +265,19 @@ impl<'a, 'o> Workload<'a, 'o> {
                     || k.starts_with(rofs_core::annotations::PROFILE_PREFIX)
             });
         let result = if has_rofs_keys {
+            // Patched again with the settings its status shows (what flags gave it then), does
+            // rofs inject something else? Only the status is compared: flags it does not
+            // record (agent image, reload hook) would otherwise look like a change.
+            let before = pod_status(annotations_of(Some(template)));
             let mut copy = self.doc.clone();
-            rofs_core::rewrite_document(&mut copy, &Settings::default())
-                .map(|r| r.changed)
+            let settings = settings_from_status(template, &before);
+            rofs_core::rewrite_document(&mut copy, &settings)
+                .map(|_| {
+                    let after = template_of(&copy, self.template_path)
+                        .map(|t| pod_status(annotations_of(Some(t))))
+                        .unwrap_or_default();
+                    !same_injection(&before, &after)
+                })
                 .map_err(|e| e.within(&self.at))
         } else {
             // Only what the rewrite refuses in any pod (not a list, unnamed containers...).
@@ -458,7 +468,13 @@ impl<'a, 'o> Workload<'a, 'o> {
                 instead,
             );
         }
-        if ctype == ContainerType::Ephemeral {
+        // rofs's own containers (listed in the status) run rofs, not the app.
+        let own = status
+            .init_containers
+            .iter()
+            .chain(&status.containers)
+            .any(|n| n == name);
+        if ctype == ContainerType::Ephemeral || own {
             return;
         }
         // Containers whose image the catalog knows, when nothing names a profile for them:
@@ -661,6 +677,48 @@ fn template_of<'v>(doc: &'v Value, path: &[&str]) -> Option<&'v Value> {
         v = v.get(*k)?;
     }
     v.is_object().then_some(v)
+}
+
+/// The settings a patched template was patched with, as far as its status and rofs's own
+/// containers show them: the writable copies of volumes, the Kubernetes version (a `rofs-sync`
+/// app container: before 1.29), the seeder (a seed container running the shell).
+fn settings_from_status(template: &Value, status: &StatusAnnotation) -> Settings {
+    let mut s = Settings {
+        writable_volumes: status.writable_volumes.keys().cloned().collect(),
+        ..Settings::default()
+    };
+    if status
+        .containers
+        .iter()
+        .any(|c| c == rofs_core::names::SYNC_CONTAINER)
+    {
+        s.kube_version = "1.28".parse().ok();
+    }
+    let shell_seed = template
+        .pointer("/spec/initContainers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|c| {
+            c.get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| status.init_containers.iter().any(|i| i == n))
+        })
+        .any(|c| c.pointer("/command/0").and_then(Value::as_str) == Some("/bin/sh"));
+    if shell_seed {
+        s.seeder = Some(rofs_core::Seeder::Shell);
+    }
+    s
+}
+
+/// The same containers, volumes, paths and copies injected (`shareProcessNamespace` comes
+/// from a reload hook, which the status does not record).
+fn same_injection(a: &StatusAnnotation, b: &StatusAnnotation) -> bool {
+    a.init_containers == b.init_containers
+        && a.containers == b.containers
+        && a.volumes == b.volumes
+        && a.writable == b.writable
+        && a.writable_volumes == b.writable_volumes
 }
 
 /// The template carries `rofs.io/status` (rofs patched it).

@@ -641,3 +641,25 @@ fn a_catalog_image_patched_without_its_profile() {
     let out = audit_in(tmp.path(), &["fixed.yaml"]);
     assert_eq!(text(&out.stdout), "no findings\n");
 }
+
+/// Patched with flags the status does not record whole (writable copy of a volume, reload
+/// hook, an older Kubernetes, the shell seeder, another agent image): not stale, and rofs's
+/// own sync sidecar (run in the app's image) is not checked for the app's paths.
+#[test]
+fn patched_with_flags_is_clean() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        image: localhost/rofs-e2e-nginx:bookworm\n        volumeMounts: [{name: conf, mountPath: /etc/nginx/conf.d}]\n      volumes: [{name: conf, configMap: {name: web}}]\n";
+    std::fs::write(tmp.path().join("web.yaml"), deploy).expect("write");
+    let web = tmp.path().join("web.yaml");
+    for flags in [
+        &["--writable-volume", "conf", "--reload", "signal:HUP:nginx"][..],
+        &["--writable-volume", "conf", "--kube-version", "1.28"],
+        &["--seeder", "shell", "--agent-image", "localhost/rofs:dev"],
+    ] {
+        let mut all = vec!["--profile", "auto"];
+        all.extend_from_slice(flags);
+        std::fs::write(tmp.path().join("out.yaml"), rofs_patch(&all, &web)).expect("write");
+        let out = audit_in(tmp.path(), &["out.yaml"]);
+        assert_eq!(text(&out.stdout), "no findings\n", "{flags:?}");
+    }
+}
