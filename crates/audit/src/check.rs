@@ -6,7 +6,7 @@ use rofs_core::settings::{is_within, normalize_path};
 use rofs_core::{Location, Settings, StatusAnnotation, workload};
 use serde_json::{Map, Value};
 
-use crate::known::{KnownPath, known_paths, profile_for_image};
+use crate::known::{KnownPath, known_paths, profiles_for_image};
 use crate::model::{ContainerType, Severity};
 use crate::rules::{self, rule};
 use crate::suppress::{Outcome, Suppressions};
@@ -53,8 +53,8 @@ pub struct Raw {
 #[derive(Debug, Default)]
 pub struct Checked {
     pub findings: Vec<Raw>,
-    /// `(container, profile)` for containers whose image matched a profile that neither the
-    /// settings nor the annotations name: the fix command names them with `--profile`.
+    /// `(container, catalog entry)` for containers whose image the catalog matches while
+    /// neither the settings nor the annotations name a profile: the fix adds `--profile auto`.
     pub image_profiles: Vec<(String, String)>,
     /// The workload says `rofs.io/skip: "true"`: rofs patch leaves it alone.
     pub skipped: bool,
@@ -265,9 +265,19 @@ impl<'a, 'o> Workload<'a, 'o> {
                     || k.starts_with(rofs_core::annotations::PROFILE_PREFIX)
             });
         let result = if has_rofs_keys {
+            // Patched again with the settings its status shows (what flags gave it then), does
+            // rofs inject something else? Only the status is compared: flags it does not
+            // record (agent image, reload hook) would otherwise look like a change.
+            let before = pod_status(annotations_of(Some(template)));
             let mut copy = self.doc.clone();
-            rofs_core::rewrite_document(&mut copy, &Settings::default())
-                .map(|r| r.changed)
+            let settings = settings_from_status(template, &before);
+            rofs_core::rewrite_document(&mut copy, &settings)
+                .map(|_| {
+                    let after = template_of(&copy, self.template_path)
+                        .map(|t| pod_status(annotations_of(Some(t))))
+                        .unwrap_or_default();
+                    !same_injection(&before, &after)
+                })
                 .map_err(|e| e.within(&self.at))
         } else {
             // Only what the rewrite refuses in any pod (not a list, unnamed containers...).
@@ -399,6 +409,14 @@ impl<'a, 'o> Workload<'a, 'o> {
             ContainerType::Sidecar => "native sidecar",
             ContainerType::Ephemeral => "ephemeral container",
         };
+        let known = known_paths(
+            name,
+            image,
+            init,
+            self.ctx.given,
+            self.ctx.given_origin,
+            annotations,
+        );
         if !read_only {
             let field = c_at.key("securityContext").key("readOnlyRootFilesystem");
             let state = match c.pointer("/securityContext/readOnlyRootFilesystem") {
@@ -414,6 +432,14 @@ impl<'a, 'o> Workload<'a, 'o> {
                      pod-level readOnlyRootFilesystem (PodSecurityContext has no such field: strict validation \
                      refuses it, otherwise the API server drops it): only each container's securityContext counts",
                     pod.spec_at
+                ));
+            }
+            // rofs patch makes it read-only whatever it knows; say when it knows no path.
+            if known.is_empty() && ctype != ContainerType::Ephemeral {
+                let image = image.unwrap_or("?");
+                message.push_str(&format!(
+                    "; rofs knows no path image {image:?} writes: if the app writes files, find \
+                     them with `rofs discover {image}` before patching (and audit with --config)"
                 ));
             }
             let (rule_id, patch_fixes, instead) = match ctype {
@@ -442,31 +468,31 @@ impl<'a, 'o> Workload<'a, 'o> {
                 instead,
             );
         }
-        if ctype == ContainerType::Ephemeral {
+        // rofs's own containers (listed in the status) run rofs, not the app.
+        let own = status
+            .init_containers
+            .iter()
+            .chain(&status.containers)
+            .any(|n| n == name);
+        if ctype == ContainerType::Ephemeral || own {
             return;
         }
-        // Image profiles the fix command should name (when nothing else names a profile).
+        // Containers whose image the catalog knows, when nothing names a profile for them:
+        // the fix command adds `--profile auto`.
         if !init
             && !status.writable.contains_key(name)
-            && let Some(p) = image.and_then(profile_for_image)
             && self.ctx.given.profiles.is_empty()
             && annotations.profiles.is_empty()
             && !self.ctx.given.per_container.contains_key(name)
             && !annotations.per_container.contains_key(name)
         {
-            let entry = (name.to_string(), p.name().to_string());
-            if !self.out.image_profiles.contains(&entry) {
-                self.out.image_profiles.push(entry);
+            for e in image.map(profiles_for_image).unwrap_or_default() {
+                let entry = (name.to_string(), e.name.clone());
+                if !self.out.image_profiles.contains(&entry) {
+                    self.out.image_profiles.push(entry);
+                }
             }
         }
-        let known = known_paths(
-            name,
-            image,
-            init,
-            self.ctx.given,
-            self.ctx.given_origin,
-            annotations,
-        );
         let mounts = mounts_of(c);
         if read_only {
             for k in &known {
@@ -651,6 +677,48 @@ fn template_of<'v>(doc: &'v Value, path: &[&str]) -> Option<&'v Value> {
         v = v.get(*k)?;
     }
     v.is_object().then_some(v)
+}
+
+/// The settings a patched template was patched with, as far as its status and rofs's own
+/// containers show them: the writable copies of volumes, the Kubernetes version (a `rofs-sync`
+/// app container: before 1.29), the seeder (a seed container running the shell).
+fn settings_from_status(template: &Value, status: &StatusAnnotation) -> Settings {
+    let mut s = Settings {
+        writable_volumes: status.writable_volumes.keys().cloned().collect(),
+        ..Settings::default()
+    };
+    if status
+        .containers
+        .iter()
+        .any(|c| c == rofs_core::names::SYNC_CONTAINER)
+    {
+        s.kube_version = "1.28".parse().ok();
+    }
+    let shell_seed = template
+        .pointer("/spec/initContainers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|c| {
+            c.get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| status.init_containers.iter().any(|i| i == n))
+        })
+        .any(|c| c.pointer("/command/0").and_then(Value::as_str) == Some("/bin/sh"));
+    if shell_seed {
+        s.seeder = Some(rofs_core::Seeder::Shell);
+    }
+    s
+}
+
+/// The same containers, volumes, paths and copies injected (`shareProcessNamespace` comes
+/// from a reload hook, which the status does not record).
+fn same_injection(a: &StatusAnnotation, b: &StatusAnnotation) -> bool {
+    a.init_containers == b.init_containers
+        && a.containers == b.containers
+        && a.volumes == b.volumes
+        && a.writable == b.writable
+        && a.writable_volumes == b.writable_volumes
 }
 
 /// The template carries `rofs.io/status` (rofs patched it).

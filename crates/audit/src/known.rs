@@ -2,6 +2,7 @@
 //! audit (`--config`, e.g. written by `rofs discover`; `--profile`), the workload's own rofs
 //! annotations, and the profile that matches the container's image.
 
+use rofs_core::catalog::{Catalog, Entry};
 use rofs_core::settings::ProfileRef;
 use rofs_core::{Settings, WritablePath};
 
@@ -12,26 +13,17 @@ pub struct KnownPath {
     pub origin: String,
 }
 
-/// The built-in profile for an image, matched by the image's repository name (the last
-/// path component, without tag or digest) equal to the profile's name: `nginx:1.27` and
-/// `docker.io/library/nginx@sha256:...` are `nginx`; `nginx-unprivileged` is not (its paths
-/// differ). The profile catalog's own image patterns replace this once they exist.
-pub fn profile_for_image(image: &str) -> Option<ProfileRef> {
-    let without_digest = image.split('@').next().unwrap_or_default();
-    let last = without_digest.rsplit('/').next().unwrap_or_default();
-    let repo = last.split(':').next().unwrap_or_default();
-    if repo.is_empty() {
-        return None;
-    }
-    rofs_core::profiles::PROFILES
-        .iter()
-        .find(|p| p.name == repo)
-        .and_then(|p| p.name.parse().ok())
+/// The catalog entries whose image patterns match `image`: what `--profile auto` picks.
+pub fn profiles_for_image(image: &str) -> Vec<&'static Entry> {
+    Catalog::builtin()
+        .map(|c| c.matching(image))
+        .unwrap_or_default()
 }
 
 /// The known paths of container `name` (image `image`): later sources win per path, as in
-/// `rofs patch` (settings given to the audit, then the image's profile, then annotations).
-/// `init`: a run-to-completion initContainer, which only gets the paths named for it.
+/// `rofs patch` (the settings given to the audit, then the catalog entries that match the
+/// image, then the workload's annotations). `init`: a run-to-completion initContainer, which
+/// only gets the paths named for it.
 pub fn known_paths(
     name: &str,
     image: Option<&str>,
@@ -50,26 +42,37 @@ pub fn known_paths(
             });
         }
     };
+    let profiles =
+        |list: &[ProfileRef], origin: &str, add: &mut dyn FnMut(Vec<WritablePath>, &str)| {
+            for p in list {
+                match p.entry() {
+                    Some(e) => add(e.paths(), &format!("profile {} ({origin})", e.name)),
+                    None => {
+                        for e in image.map(profiles_for_image).unwrap_or_default() {
+                            add(e.paths(), &format!("profile {} (auto, {origin})", e.name));
+                        }
+                    }
+                }
+            }
+        };
     let layer = |s: &Settings, origin: &str, add: &mut dyn FnMut(Vec<WritablePath>, &str)| {
         if !init {
-            for p in &s.profiles {
-                add(p.profile().paths(), &format!("profile {p} ({origin})"));
-            }
+            profiles(&s.profiles, origin, add);
             add(s.writable.clone(), origin);
         }
         if let Some(cs) = s.per_container.get(name) {
-            for p in &cs.profiles {
-                add(p.profile().paths(), &format!("profile {p} ({origin})"));
-            }
+            profiles(&cs.profiles, origin, add);
             add(cs.writable.clone(), origin);
         }
     };
     layer(given, given_origin, &mut add);
-    if !init && let Some(p) = image.and_then(profile_for_image) {
-        add(
-            p.profile().paths(),
-            &format!("profile {p} (image {})", image.unwrap_or_default()),
-        );
+    if !init && let Some(image) = image {
+        for e in profiles_for_image(image) {
+            add(
+                e.paths(),
+                &format!("catalog profile {} (image {image})", e.name),
+            );
+        }
     }
     layer(annotations, "the workload's rofs annotations", &mut add);
     out
@@ -79,19 +82,19 @@ pub fn known_paths(
 mod tests {
     use super::*;
 
+    /// The catalog's own patterns decide: its nginx entry is proven on a Debian-package image,
+    /// not on the official `nginx` image, whose paths differ.
     #[test]
-    fn images_match_profiles_by_repository_name() {
-        let name = |i: &str| profile_for_image(i).map(|p| p.name());
-        assert_eq!(name("nginx"), Some("nginx"));
-        assert_eq!(name("nginx:1.27"), Some("nginx"));
-        assert_eq!(name("docker.io/library/nginx@sha256:abc"), Some("nginx"));
-        assert_eq!(
-            name("registry.example.com:5000/web/tomcat:10"),
-            Some("tomcat")
-        );
-        assert_eq!(name("nginx-unprivileged:1"), None);
-        assert_eq!(name("my-nginx"), None);
-        assert_eq!(name(""), None);
+    fn images_match_the_catalog_patterns() {
+        let names = |i: &str| -> Vec<String> {
+            profiles_for_image(i)
+                .iter()
+                .map(|e| e.name.clone())
+                .collect()
+        };
+        assert_eq!(names("localhost/rofs-e2e-nginx:bookworm"), ["nginx"]);
+        assert!(names("nginx:1.27").is_empty());
+        assert!(names("busybox").is_empty());
     }
 
     #[test]
@@ -101,14 +104,8 @@ mod tests {
         given.add_writable("web=/cache").expect("valid");
         let mut ann = Settings::default();
         ann.add_writable("/run:empty").expect("valid");
-        let k = known_paths(
-            "web",
-            Some("nginx:1"),
-            false,
-            &given,
-            "--config c.yaml",
-            &ann,
-        );
+        let image = Some("localhost/rofs-e2e-nginx:bookworm");
+        let k = known_paths("web", image, false, &given, "--config c.yaml", &ann);
         let got: Vec<(String, bool, &str)> = k
             .iter()
             .map(|k| (k.path.path.clone(), k.path.seed, k.origin.as_str()))
@@ -120,18 +117,18 @@ mod tests {
                 (
                     "/var/lib/nginx".into(),
                     true,
-                    "profile nginx (image nginx:1)"
+                    "catalog profile nginx (image localhost/rofs-e2e-nginx:bookworm)"
                 ),
                 (
                     "/var/log/nginx".into(),
                     true,
-                    "profile nginx (image nginx:1)"
+                    "catalog profile nginx (image localhost/rofs-e2e-nginx:bookworm)"
                 ),
                 ("/run".into(), false, "the workload's rofs annotations"),
             ]
         );
         // A run-to-completion initContainer: only what is named for it.
-        let k = known_paths("init", Some("nginx:1"), true, &given, "x", &ann);
+        let k = known_paths("init", image, true, &given, "x", &ann);
         assert!(k.is_empty(), "{k:?}");
     }
 }

@@ -67,31 +67,23 @@ pub fn audit(inputs: &[Input<'_>], options: &Options<'_>) -> Result<Report, Mani
         given_origin: &options.given_origin,
         webhook: options.webhook.as_ref(),
     };
-    let checked: Vec<check::Checked> = read
-        .iter()
-        .map(|d| match &d.value {
-            Some(v) => check::check_document(v, &ctx),
-            None => check::Checked::default(),
-        })
-        .collect();
+    let checked = parallel_check(&read, &ctx);
 
-    // One fix command per file: the given flags, plus the profile each image matched.
+    // One fix command per file: the given flags, plus `--profile auto` when the catalog knows
+    // an image that nothing names a profile for.
     let mut per_file: BTreeMap<&str, (Vec<String>, Settings)> = BTreeMap::new();
     for (d, c) in read.iter().zip(&checked) {
         let (flags, settings) = per_file
             .entry(d.input)
             .or_insert_with(|| (options.fix_flags.clone(), options.given.clone()));
-        for (container, profile) in &c.image_profiles {
-            let value = format!("{container}={profile}");
-            if !flags
-                .windows(2)
-                .any(|w| w[0] == "--profile" && w[1] == value)
-            {
-                flags.push("--profile".into());
-                flags.push(value.clone());
-                // Valid by construction: the profile came from the catalog.
-                let _ = settings.add_profile(&value);
-            }
+        let auto = [
+            "--profile".to_string(),
+            rofs_core::catalog::AUTO.to_string(),
+        ];
+        if !c.image_profiles.is_empty() && !flags.windows(2).any(|w| w == auto) {
+            flags.extend(auto);
+            // `auto` is always a valid profile name.
+            let _ = settings.add_profile(rofs_core::catalog::AUTO);
         }
     }
 
@@ -207,6 +199,46 @@ impl<'a> DiffSeries<'a> {
     }
 }
 
+/// Check every document, on up to as many threads as there are cores (in order), each with
+/// the stack the manifest reader gives deep documents.
+fn parallel_check(
+    read: &[rofs_manifest::ReadDocument<'_>],
+    ctx: &check::Context<'_>,
+) -> Vec<check::Checked> {
+    const MIN_PER_THREAD: usize = 64;
+    let one = |d: &rofs_manifest::ReadDocument<'_>| match &d.value {
+        Some(v) => check::check_document(v, ctx),
+        None => check::Checked::default(),
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(8)
+        .min(read.len() / MIN_PER_THREAD)
+        .max(1);
+    let per = read.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = read
+            .chunks(per)
+            .map(|chunk| {
+                let spawned = std::thread::Builder::new()
+                    .name("rofs-audit".into())
+                    .stack_size(rofs_manifest::yaml::STACK_BYTES)
+                    .spawn_scoped(scope, move || chunk.iter().map(one).collect::<Vec<_>>());
+                (chunk, spawned.ok())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|(chunk, handle)| match handle.map(|h| h.join()) {
+                Some(Ok(done)) => done,
+                Some(Err(panic)) => std::panic::resume_unwind(panic),
+                // No thread (no memory for its stack): here.
+                None => chunk.iter().map(one).collect(),
+            })
+            .collect()
+    })
+}
+
 /// The fix command of a file; for a workload that opted out of rofs, what to do first.
 fn patch_command(flags: &[String], file: &str, skipped: bool) -> String {
     let command = fix::patch_command(flags, file);
@@ -241,4 +273,35 @@ fn helm_source(comments: &str) -> Option<String> {
         .filter_map(|l| l.trim().strip_prefix("# Source:"))
         .map(|s| s.trim().to_string())
         .rfind(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Enough documents to be checked on several threads: findings stay in input order.
+    #[test]
+    fn findings_keep_the_input_order() {
+        let text: String = (0..300)
+            .map(|i| {
+                format!(
+                    "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}}}\nspec:\n  containers:\n  - {{name: app, image: busybox}}\n"
+                )
+            })
+            .collect();
+        let input = Input {
+            name: "pods.yaml",
+            text: &text,
+        };
+        let report = audit(&[input], &Options::default()).expect("valid");
+        let got: Vec<(usize, String)> = report
+            .findings
+            .iter()
+            .map(|f| (f.source.document, f.name.clone()))
+            .collect();
+        let want: Vec<(usize, String)> = (0..300).map(|i| (i + 1, format!("p{i}"))).collect();
+        assert_eq!(got, want);
+        assert_eq!(report.documents.len(), 300);
+        assert_eq!(report.documents[1].source.line, 8);
+    }
 }

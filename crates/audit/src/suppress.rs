@@ -54,6 +54,9 @@ impl Suppressions {
 
     /// The suppression of a finding of `rule` about `container` (`None`: about the pod).
     pub fn find(&self, rule: &str, container: Option<&str>) -> Outcome {
+        if self.entries.is_empty() {
+            return Outcome::None;
+        }
         let mut keys = Vec::with_capacity(4);
         if let Some(c) = container {
             keys.push(format!("{IGNORE_PREFIX}{c}.{rule}"));

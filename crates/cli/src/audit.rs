@@ -85,7 +85,8 @@ pub struct AuditArgs {
     pub config: Option<PathBuf>,
 
     /// A built-in profile the apps need, `[CONTAINER=]NAME`, as `rofs patch --profile`;
-    /// repeatable. Without it, a container whose image is a profile's name gets that profile.
+    /// repeatable. The catalog profiles whose image patterns match a container's image (what
+    /// `--profile auto` picks) are known without it.
     #[arg(short, long, value_name = "NAME")]
     pub profile: Vec<String>,
 

@@ -59,8 +59,9 @@ pub enum Command {
     /// the `rofs patch` command that resolves it.
     #[command(after_help = crate::audit::AUDIT_AFTER_HELP)]
     Audit(Box<crate::audit::AuditArgs>),
-    /// List the built-in profiles and the paths each makes writable.
-    Profiles,
+    /// List the catalog of profiles (image patterns, paths, where proven), or show one.
+    #[command(after_help = crate::profiles::PROFILES_AFTER_HELP)]
+    Profiles(crate::profiles::ProfilesArgs),
     /// Run an image, find the paths it writes, and prove them with a read-only run: prints
     /// the settings for `rofs patch`.
     #[command(after_help = crate::discover::DISCOVER_AFTER_HELP)]
@@ -174,7 +175,9 @@ pub struct SettingsArgs {
     #[arg(short, long, value_name = "PATH")]
     pub writable: Vec<String>,
 
-    /// Apply a built-in profile: `[CONTAINER=]NAME`; repeatable (`rofs profiles` lists them).
+    /// Apply a profile of the catalog: `[CONTAINER=]NAME`; repeatable (`rofs profiles` lists
+    /// them). `auto`: per container, the profiles whose image patterns match its image (a
+    /// warning names a container no profile matches).
     #[arg(short, long, value_name = "NAME")]
     pub profile: Vec<String>,
 

@@ -7,6 +7,7 @@ mod discover;
 mod krm;
 mod output;
 mod patch;
+mod profiles;
 mod settings;
 mod webhook;
 
@@ -46,10 +47,7 @@ fn main() -> ExitCode {
         // The only async command: its tokio runtime starts inside.
         Command::Webhook(args) => webhook::run(*args).map(|()| true),
         Command::Discover(args) => discover::run(&args).map(|()| true),
-        Command::Profiles => {
-            print_profiles();
-            Ok(true)
-        }
+        Command::Profiles(args) => profiles::run(&args).map(|()| true),
         Command::Seed(a) => return agent("seed", a),
         Command::Sync(a) => return agent("sync", a),
         Command::Install(a) => return agent("install", a),
@@ -91,15 +89,4 @@ fn usage_error(e: clap::Error) -> ExitCode {
 /// `rofs seed|sync|install ...` is `rofs-agent seed|sync|install ...`.
 fn agent(command: &str, a: cli::AgentArgs) -> ExitCode {
     rofs_agent::main_with_args(std::iter::once(command.into()).chain(a.args).collect())
-}
-
-fn print_profiles() {
-    for p in rofs_core::profiles::PROFILES {
-        println!(
-            "{}\n    {}\n    writable: {}",
-            p.name,
-            p.description,
-            p.writable.join(", ")
-        );
-    }
 }

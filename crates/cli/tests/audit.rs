@@ -192,7 +192,7 @@ fn table_groups_by_workload() {
     let want = "\
 Job migrate  (a002-init.yaml, document 1)
   MEDIUM    ROFS-A002  initContainer wait-db
-            initContainer \"wait-db\": spec.template.spec.initContainers[0].securityContext.readOnlyRootFilesystem is not set, so its root filesystem is writable
+            initContainer \"wait-db\": spec.template.spec.initContainers[0].securityContext.readOnlyRootFilesystem is not set, so its root filesystem is writable; rofs knows no path image \"busybox:1.36\" writes: if the app writes files, find them with `rofs discover busybox:1.36` before patching (and audit with --config)
             field: spec.template.spec.initContainers[0].securityContext.readOnlyRootFilesystem
             fix: rofs patch a002-init.yaml
 
@@ -481,7 +481,7 @@ fn rofs_patch(flags: &[&str], file: &Path) -> String {
 #[test]
 fn effective_applies_the_webhook_first() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n      - {name: nginx, image: nginx:1.27}\n      - {name: tool, image: busybox:1.36}\n";
+    let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n      - {name: nginx, image: localhost/rofs-e2e-nginx:bookworm}\n      - {name: tool, image: busybox:1.36}\n";
     std::fs::write(tmp.path().join("web.yaml"), deploy).expect("write");
     std::fs::write(
         tmp.path().join("webhook.yaml"),
@@ -515,7 +515,7 @@ fn effective_applies_the_webhook_first() {
         (vec![], Some(0))
     );
     // The webhook without an image profile makes nginx read-only without its paths: the
-    // audit reports what would break (the nginx profile matches the image by name).
+    // audit reports what would break (the catalog's nginx profile matches the image).
     assert_eq!(
         rules(&["--effective", "web.yaml"]),
         (
@@ -552,4 +552,114 @@ fn effective_applies_the_webhook_first() {
             .is_some_and(|m| m.contains("the rofs webhook denies its pods")),
         "{first}"
     );
+}
+
+/// `--config` with the file `rofs discover` writes (its shape: comments, a `writable:` list):
+/// its seed paths and empty paths are checked, and every fix passes it on.
+#[test]
+fn discover_config_paths_are_checked_and_passed_on() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        tmp.path().join("app.rofs.yaml"),
+        "# rofs discover localhost/app:1\n# Use: rofs patch --config THIS_FILE deploy.yaml\nwritable:\n  # seed: the image has files here the app reads\n  - /var/lib/app\n  # empty: the app creates what it needs\n  - /tmp:empty\n",
+    )
+    .expect("write");
+    std::fs::write(
+        tmp.path().join("deploy.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        image: localhost/app:1\n        securityContext: {readOnlyRootFilesystem: true}\n        volumeMounts: [{name: data, mountPath: /var/lib/app}]\n      volumes: [{name: data, emptyDir: {}}]\n",
+    )
+    .expect("write");
+    let out = audit_in(
+        tmp.path(),
+        &[
+            "--format",
+            "json",
+            "--config",
+            "app.rofs.yaml",
+            "deploy.yaml",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        rules_of(&report),
+        [r("ROFS-A004", "app"), r("ROFS-A005", "app")]
+    );
+    let f = &report["findings"];
+    assert!(
+        f[0]["message"].as_str().is_some_and(|m| m
+            .contains("no volume at /tmp (a path its app writes, from --config app.rofs.yaml)")),
+        "{}",
+        f[0]["message"]
+    );
+    assert_eq!(
+        f[0]["fix"]["command"],
+        "rofs patch --config app.rofs.yaml deploy.yaml"
+    );
+    assert_eq!(
+        f[1]["fix"]["command"],
+        "remove the volume \"data\" and its mount at /var/lib/app, then run: rofs patch --config app.rofs.yaml deploy.yaml"
+    );
+    // Without the config, the audit knows no path of this image: nothing to report.
+    let out = audit_in(tmp.path(), &["deploy.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}
+
+/// The catalog knows the image: `rofs patch` without a profile makes it read-only and breaks
+/// it (ROFS-A004 for each path), and the fix adds `--profile auto`; patched with it, clean.
+#[test]
+fn a_catalog_image_patched_without_its_profile() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n      - {name: nginx, image: localhost/rofs-e2e-nginx:bookworm}\n";
+    std::fs::write(tmp.path().join("web.yaml"), deploy).expect("write");
+    let plain = rofs_patch(&[], &tmp.path().join("web.yaml"));
+    std::fs::write(tmp.path().join("plain.yaml"), plain).expect("write");
+    let out = audit_in(tmp.path(), &["--format", "json", "plain.yaml"]);
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        rules_of(&report),
+        [
+            r("ROFS-A004", "nginx"),
+            r("ROFS-A004", "nginx"),
+            r("ROFS-A004", "nginx")
+        ]
+    );
+    assert_eq!(
+        report["findings"][0]["fix"]["command"],
+        "rofs patch --profile auto plain.yaml"
+    );
+    // The raw manifest: one finding, whose fix is the same command.
+    let out = audit_in(tmp.path(), &["--format", "json", "web.yaml"]);
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(rules_of(&report), [r("ROFS-A001", "nginx")]);
+    assert_eq!(
+        report["findings"][0]["fix"]["command"],
+        "rofs patch --profile auto web.yaml"
+    );
+    let fixed = rofs_patch(&["--profile", "auto"], &tmp.path().join("web.yaml"));
+    std::fs::write(tmp.path().join("fixed.yaml"), fixed).expect("write");
+    let out = audit_in(tmp.path(), &["fixed.yaml"]);
+    assert_eq!(text(&out.stdout), "no findings\n");
+}
+
+/// Patched with flags the status does not record whole (writable copy of a volume, reload
+/// hook, an older Kubernetes, the shell seeder, another agent image): not stale, and rofs's
+/// own sync sidecar (run in the app's image) is not checked for the app's paths.
+#[test]
+fn patched_with_flags_is_clean() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        image: localhost/rofs-e2e-nginx:bookworm\n        volumeMounts: [{name: conf, mountPath: /etc/nginx/conf.d}]\n      volumes: [{name: conf, configMap: {name: web}}]\n";
+    std::fs::write(tmp.path().join("web.yaml"), deploy).expect("write");
+    let web = tmp.path().join("web.yaml");
+    for flags in [
+        &["--writable-volume", "conf", "--reload", "signal:HUP:nginx"][..],
+        &["--writable-volume", "conf", "--kube-version", "1.28"],
+        &["--seeder", "shell", "--agent-image", "localhost/rofs:dev"],
+    ] {
+        let mut all = vec!["--profile", "auto"];
+        all.extend_from_slice(flags);
+        std::fs::write(tmp.path().join("out.yaml"), rofs_patch(&all, &web)).expect("write");
+        let out = audit_in(tmp.path(), &["out.yaml"]);
+        assert_eq!(text(&out.stdout), "no findings\n", "{flags:?}");
+    }
 }

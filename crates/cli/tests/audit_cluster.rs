@@ -184,7 +184,7 @@ fn recorded_cluster_findings() {
     assert_eq!(web["source"]["file"], "cluster://recorded");
     assert_eq!(
         web["fix"]["command"],
-        "kubectl get deployment -n rofs-audit-rec web -o yaml | rofs patch - | kubectl apply -f -"
+        "kubectl get deployment -n rofs-audit-rec web -o yaml | rofs patch --profile auto - | kubectl apply -f -"
     );
     // One list call per kind, in the kubeconfig context's namespace.
     let mut paths: Vec<String> = server

@@ -4,5 +4,6 @@ mod audit_sarif;
 mod errors;
 mod frontends;
 mod large;
+mod profiles;
 mod run;
 mod webhook;

@@ -8,6 +8,7 @@
 
 pub mod annotations;
 mod api_defaults;
+pub mod catalog;
 mod copies;
 mod emit;
 pub mod error;

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::catalog::{Catalog, Entry};
 use crate::settings::{ProfileRef, Settings, WritablePath, is_within};
 
 /// Combine the layers for one container: earlier status < flags/config < annotations;
@@ -11,6 +12,7 @@ use crate::settings::{ProfileRef, Settings, WritablePath, is_within};
 /// there were before folding (what counts toward the limit per pod).
 pub(crate) fn resolve_paths(
     container: &str,
+    image: Option<&str>,
     previous: Option<&Vec<WritablePath>>,
     layers: [&Settings; 2],
     own_only: bool,
@@ -22,16 +24,6 @@ pub(crate) fn resolve_paths(
             by_path.insert(p.path.clone(), p.clone());
         }
     };
-    // Each profile once per layer and container, however often it is named.
-    fn add_profiles(profiles: &[ProfileRef], add: &mut impl FnMut(&[WritablePath])) {
-        let mut seen: Vec<&str> = Vec::new();
-        for profile in profiles {
-            if !seen.contains(&profile.name()) {
-                seen.push(profile.name());
-                add(&profile.profile().paths());
-            }
-        }
-    }
     if let Some(p) = previous {
         add(p);
     }
@@ -39,11 +31,11 @@ pub(crate) fn resolve_paths(
         // Pod-wide profiles and paths describe the app; a run-to-completion initContainer
         // only gets the paths named for it (it shares the main container's otherwise).
         if !own_only {
-            add_profiles(&layer.profiles, &mut add);
+            add_profiles(&layer.profiles, container, image, warnings, &mut add);
             add(&layer.writable);
         }
         if let Some(cs) = layer.per_container.get(container) {
-            add_profiles(&cs.profiles, &mut add);
+            add_profiles(&cs.profiles, container, image, warnings, &mut add);
             add(&cs.writable);
         }
     }
@@ -64,6 +56,59 @@ pub(crate) fn resolve_paths(
         }
     }
     (kept, distinct)
+}
+
+/// The paths of a layer's profiles, each profile once however often it is named; `auto`
+/// stands for the catalog entries whose image patterns match `image`, and warns when none does.
+fn add_profiles(
+    profiles: &[ProfileRef],
+    container: &str,
+    image: Option<&str>,
+    warnings: &mut Vec<String>,
+    add: &mut impl FnMut(&[WritablePath]),
+) {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut apply = |entry: &'static Entry, add: &mut dyn FnMut(&[WritablePath])| {
+        if !seen.contains(&entry.name.as_str()) {
+            seen.push(&entry.name);
+            add(&entry.paths());
+        }
+    };
+    for profile in profiles {
+        match (profile.entry(), image) {
+            (Some(entry), _) => apply(entry, add),
+            (None, Some(image)) => {
+                let matching: Vec<&'static Entry> = match Catalog::builtin() {
+                    Ok(catalog) => catalog.matching(image),
+                    Err(_) => Vec::new(),
+                };
+                if matching.is_empty() {
+                    warn_once(
+                        warnings,
+                        format!(
+                            "container {container:?}: profile auto: no catalog profile matches image {image:?} (`rofs profiles` lists the image patterns); only the container's other writable paths apply"
+                        ),
+                    );
+                }
+                for entry in matching {
+                    apply(entry, add);
+                }
+            }
+            (None, None) => warn_once(
+                warnings,
+                format!(
+                    "container {container:?}: profile auto: the container has no image to match"
+                ),
+            ),
+        }
+    }
+}
+
+/// Add `warning` unless it is there already (`auto` named in two layers warns once).
+fn warn_once(warnings: &mut Vec<String>, warning: String) {
+    if !warnings.contains(&warning) {
+        warnings.push(warning);
+    }
 }
 
 /// Split sorted, distinct paths into the outermost ones (kept, in the same order) and the
@@ -156,6 +201,56 @@ mod tests {
                 "{sorted:?}"
             );
         }
+    }
+
+    fn strings(paths: &[WritablePath]) -> Vec<String> {
+        paths.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn auto_applies_the_catalog_entries_matching_the_image() {
+        let mut auto = Settings::default();
+        auto.add_profile("auto").expect("auto");
+        let none = Settings::default();
+        let mut warnings = Vec::new();
+        let image = Some("localhost/rofs-e2e-nginx:bookworm");
+        let (paths, _) = resolve_paths("web", image, None, [&auto, &none], false, &mut warnings);
+        assert_eq!(
+            strings(&paths),
+            ["/run:memory:1Mi:empty", "/var/lib/nginx", "/var/log/nginx"]
+        );
+        assert!(warnings.is_empty(), "{warnings:?}");
+        // A run-to-completion initContainer does not get pod-wide profiles, auto included.
+        let (paths, _) = resolve_paths("init", image, None, [&auto, &none], true, &mut warnings);
+        assert!(paths.is_empty() && warnings.is_empty());
+        // Named in both layers, per container too: the entry applies once, warnings once.
+        let mut per = Settings::default();
+        per.add_profile("web=auto").expect("auto");
+        per.add_profile("web=nginx").expect("nginx");
+        let (paths, _) = resolve_paths("web", image, None, [&auto, &per], false, &mut warnings);
+        assert_eq!(paths.len(), 3);
+        let (paths, _) = resolve_paths(
+            "web",
+            Some("busybox:1.36"),
+            None,
+            [&auto, &per],
+            false,
+            &mut warnings,
+        );
+        assert_eq!(paths.len(), 3, "nginx named explicitly");
+        assert_eq!(
+            warnings,
+            [
+                "container \"web\": profile auto: no catalog profile matches image \"busybox:1.36\" (`rofs profiles` lists the image patterns); only the container's other writable paths apply"
+            ]
+        );
+        warnings.clear();
+        let (paths, _) = resolve_paths("web", None, None, [&auto, &none], false, &mut warnings);
+        assert!(paths.is_empty());
+        assert_eq!(
+            warnings,
+            ["container \"web\": profile auto: the container has no image to match"]
+        );
     }
 
     #[test]

@@ -73,6 +73,7 @@ fn plan_targets(
         }
         let (paths, distinct) = resolve_paths(
             &c.name,
+            c.image.as_deref(),
             req.previous.writable.get(&c.name),
             [req.settings, req.annotations],
             c.init,
@@ -267,6 +268,7 @@ mod tests {
             index,
             name: name.into(),
             init: list == ContainerList::InitContainers,
+            image: None,
             mounts: mounts
                 .iter()
                 .map(|(v, p)| Mount {

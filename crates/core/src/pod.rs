@@ -61,6 +61,8 @@ pub struct ContainerRef {
     /// One of the workload's own run-to-completion initContainers (not a native sidecar).
     pub init: bool,
     pub mounts: Vec<Mount>,
+    /// The container's `image`, as written (what `--profile auto` matches).
+    pub image: Option<String>,
 }
 
 /// The kinds of volume whose files the kubelet writes and rofs can keep a writable copy of.
@@ -174,6 +176,7 @@ fn read_container(
         init: list == ContainerList::InitContainers
             && c.get("restartPolicy").and_then(Value::as_str) != Some("Always"),
         mounts,
+        image: c.get("image").and_then(Value::as_str).map(String::from),
     })
 }
 

@@ -2,7 +2,8 @@
 //! `imageProfiles` and `onInvalid`) and the flags layered on it.
 //!
 //! ```yaml
-//! profiles: [tmp]                 # every pod: the config-file keys of docs/reference.md
+//! profiles: [auto]                # every pod: the config-file keys of docs/reference.md;
+//!                                 # `auto`: the catalog entries matching each container's image
 //! imageProfiles:                  # per container, by its image (glob: `*` and `?`)
 //!   - image: "*nginx*"
 //!     profiles: [nginx]
@@ -13,10 +14,15 @@
 //!
 //! Layers, later winning per path (as in `rofs patch`): the config file's settings and flags,
 //! then the image profiles of each matching container, then the pod's own annotations.
+//!
+//! The catalog's image patterns (`profiles: [auto]`) are matched by rofs-core's rewrite, the
+//! code `rofs patch --profile auto` runs; `imageProfiles` globs over the whole image reference
+//! are matched here, with the same glob (`rofs_core::catalog::glob`).
 
 use std::borrow::Cow;
 use std::path::Path;
 
+pub use rofs_core::catalog::glob;
 use rofs_core::pod::{ContainerList, containers};
 use rofs_core::settings::ProfileRef;
 use rofs_core::{Settings, WritablePath};
@@ -149,57 +155,10 @@ impl Config {
     }
 }
 
-/// Glob match: `*` any run of characters, `?` one character, everything else literal.
-pub fn glob(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti) = (0, 0);
-    // Where the last `*` was, and the text position it currently stands for.
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        match p.get(pi) {
-            Some('*') => {
-                star = Some((pi, ti));
-                pi += 1;
-            }
-            Some(&c) if c == '?' || c == t[ti] => {
-                pi += 1;
-                ti += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    pi = sp + 1;
-                    ti = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn globs() {
-        assert!(glob("*nginx*", "nginx"));
-        assert!(glob("*nginx*", "docker.io/library/nginx:1.27@sha256:abc"));
-        assert!(glob("nginx:1.2?", "nginx:1.27"));
-        assert!(!glob("nginx:1.2?", "nginx:1.2"));
-        assert!(glob("registry.example.com/*", "registry.example.com/a/b:1"));
-        assert!(!glob(
-            "registry.example.com/*",
-            "docker.io/registry.example.com"
-        ));
-        assert!(glob("*", ""));
-        assert!(glob("a*b*c", "aXbYbZc"));
-        assert!(!glob("a*b*c", "aXbYbZ"));
-        assert!(glob("é*", "éa"));
-    }
 
     #[test]
     fn parses_the_config_file() {
@@ -252,5 +211,49 @@ mod tests {
         assert_eq!(s.per_container["web"].profiles, ["nginx"]);
         assert_eq!(s.per_container["web"].writable.len(), 1);
         assert!(s.per_container["x"].profiles.is_empty());
+    }
+
+    /// `profiles: [auto]` (and `auto` in an image profile) applies the catalog entries whose
+    /// patterns match each container's image, through the core's rewrite (as `rofs patch`).
+    #[test]
+    fn auto_applies_the_catalog_entries_of_each_image() {
+        for text in [
+            "profiles: [auto]",
+            "imageProfiles: [{image: '*', profiles: [auto]}]",
+        ] {
+            let c = Config::parse(text, "c").expect(text);
+            let mut pod = json!({"spec": {"containers": [
+                {"name": "web", "image": "localhost/rofs-e2e-nginx:bookworm"},
+                {"name": "x", "image": "busybox:1.36"}
+            ]}});
+            let settings = c.settings_for(&pod).into_owned();
+            let report = rofs_core::rewrite_pod_template(
+                &mut pod,
+                &rofs_core::Location::root(),
+                None,
+                &settings,
+            )
+            .expect("rewrite");
+            let mounts = |i: usize| pod["spec"]["containers"][i]["volumeMounts"].to_string();
+            for path in ["/var/lib/nginx", "/var/log/nginx", "/run"] {
+                assert!(
+                    mounts(0).contains(&format!("\"{path}\"")),
+                    "{text}: {}",
+                    mounts(0)
+                );
+            }
+            assert!(
+                !mounts(1).contains("/var/lib/nginx"),
+                "{text}: {}",
+                mounts(1)
+            );
+            let warning =
+                "container \"x\": profile auto: no catalog profile matches image \"busybox:1.36\"";
+            assert!(
+                report.warnings.iter().any(|w| w.starts_with(warning)),
+                "{text}: {:?}",
+                report.warnings
+            );
+        }
     }
 }

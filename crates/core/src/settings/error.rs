@@ -51,7 +51,7 @@ pub enum SettingsError {
     Twice { value: String, what: &'static str },
     #[error("unknown seeder {0:?}: expected `agent` or `shell`")]
     Seeder(String),
-    #[error("unknown profile {name:?}; built-in profiles: {known}")]
+    #[error("unknown profile {name:?}; profiles: {known} (`rofs profiles` lists them)")]
     UnknownProfile { name: String, known: String },
     #[error("invalid container name {0:?}: expected a DNS label (lowercase letters, digits, `-`)")]
     ContainerName(String),
