@@ -123,8 +123,9 @@ impl Drop for ClusterScoped {
 fn cluster_findings_of_live_workloads() {
     require_cluster!();
     let ns = Namespace::create("audit", &[]);
+    // Patched with a flag (a writable path) that only its status records.
     let patched = rofs_patch(
-        &["--agent-image", &rofs_image()],
+        &["--agent-image", &rofs_image(), "-w", "/tmp"],
         &deployment("patched", ""),
     );
     ns.apply(&patched);
