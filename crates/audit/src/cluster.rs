@@ -98,7 +98,11 @@ pub fn to_stream(objects: &[Value]) -> String {
 }
 
 /// The fix of a live object: `kubectl get` it, `rofs patch` it (with the flags of `command`,
-/// a `rofs patch FLAGS SOURCE` line), `kubectl apply` the result.
+/// a `rofs patch FLAGS SOURCE` line), `kubectl apply` the result. A Pod's spec cannot change
+/// in place: it is replaced (`kubectl replace --force` deletes and creates it; checked on
+/// Kubernetes 1.34). A Job's pod template cannot change either, and a replaced Job is refused
+/// (its selector and labels carry the old Job's uid): the command writes the patched Job and
+/// says so.
 pub fn live_fix_command(
     command: &str,
     source: &str,
@@ -124,8 +128,17 @@ pub fn live_fix_command(
     } else {
         format!("rofs patch {flags} -")
     };
+    let write = match kind {
+        "Pod" => "kubectl replace --force -f -",
+        "Job" => {
+            "cat > job.yaml  # a Job's pod template cannot change: create a new Job from \
+             job.yaml without its generated selector and controller-uid labels, or fix the \
+             manifest it came from"
+        }
+        _ => "kubectl apply -f -",
+    };
     format!(
-        "kubectl get {}{ns} {} -o yaml | {patch} | kubectl apply -f -",
+        "kubectl get {}{ns} {} -o yaml | {patch} | {write}",
         kind.to_ascii_lowercase(),
         crate::fix::shell_word(name)
     )

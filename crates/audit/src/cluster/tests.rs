@@ -129,6 +129,16 @@ fn live_fix_gets_patches_and_applies() {
             None,
             "debug"
         ),
-        "kubectl get pod debug -o yaml | rofs patch - | kubectl apply -f -"
+        "kubectl get pod debug -o yaml | rofs patch - | kubectl replace --force -f -"
+    );
+    assert!(
+        live_fix_command(
+            &format!("rofs patch {source}"),
+            &source,
+            "Job",
+            Some("a"),
+            "j"
+        )
+        .starts_with("kubectl get job -n a j -o yaml | rofs patch - | cat > job.yaml  # ")
     );
 }
