@@ -5,6 +5,12 @@
 #   localhost/rofs-e2e-nginx:bookworm   debootstrap + Debian nginx-light
 #   localhost/rofs-e2e-tomcat:bookworm  debootstrap + Debian tomcat10 + default-jre-headless
 #   localhost/rofs-e2e-noshell:dev      FROM scratch: a static HTTP server, no sh, no cp
+#   localhost/rofs-e2e-discover:dev     FROM scratch: rofs discover's fixture (known writes)
+#   localhost/rofs-e2e-debian:bookworm  debootstrap minbase: the base layer of the catalog images
+#   localhost/rofs-e2e-<app>:bookworm   catalog images: tests/e2e/images/<app>/Containerfile
+#                                       FROM the base + Debian packages (apt, no recommends):
+#                                       postgresql mariadb redis rabbitmq apache-php php-fpm
+#                                       jetty gunicorn nodejs prometheus
 #
 # Caching: every image carries the label dev.rofs.inputs = sha256 of its inputs
 # (recipe files, binaries, builder version). An image is rebuilt only when it is
@@ -13,7 +19,12 @@
 # Debian packages are cached in $ROFS_E2E_CACHE/debootstrap (debootstrap --cache-dir),
 # so even a rebuild of a Debian image downloads nothing new.
 #
-# Usage: scripts/build-images.sh [rofs|nginx|tomcat|noshell ...]   (default: all)
+# The catalog images download their packages through apt in `podman build` (host network),
+# with /var/cache/apt/archives and /var/lib/apt/lists bind-mounted from $ROFS_E2E_CACHE/apt
+# (not in the image), so a rebuild downloads nothing new either.
+#
+# Usage: scripts/build-images.sh [rofs|nginx|tomcat|noshell|discover|catalog|APP ...]   (default: all;
+#        catalog = every tests/e2e/images/<app>)
 # Env:
 #   ROFS_IMAGE            tag of the rofs image (default localhost/rofs:dev)
 #   ROFS_E2E_CACHE        cache dir (default /var/cache/rofs-e2e)
@@ -30,6 +41,7 @@ ROFS_IMAGE="${ROFS_IMAGE:-localhost/rofs:dev}"
 NGINX_IMAGE=localhost/rofs-e2e-nginx:bookworm
 TOMCAT_IMAGE=localhost/rofs-e2e-tomcat:bookworm
 NOSHELL_IMAGE=localhost/rofs-e2e-noshell:dev
+DISCOVER_IMAGE=localhost/rofs-e2e-discover:dev
 CACHE="${ROFS_E2E_CACHE:-/var/cache/rofs-e2e}"
 # The machine's own Debian mirror, as apt uses it (never a host written into the project).
 apt_mirror() {
@@ -137,6 +149,38 @@ build_noshell() {
     log "built $NOSHELL_IMAGE in $(elapsed "$t0")"
 }
 
+# --- discover fixture ------------------------------------------------------------------
+# The files the fixture reads, rewrites and deletes are written here (not kept in the
+# repository as a tree): the fixture's source lists them, the test derives its answer from it.
+build_discover() {
+    local t0; t0=$(date +%s)
+    local src=tests/e2e/src/bin/rofs-e2e-discover-fixture.rs
+    local out="target/rofs-e2e/$TARGET/rofs-e2e-discover-fixture"
+    mkdir -p "$(dirname "$out")"
+    if [ ! -x "$out" ] || [ "$src" -nt "$out" ]; then
+        rustc --edition 2024 -O -C target-feature=+crt-static -C strip=symbols \
+            --target "$TARGET" --crate-name rofs_e2e_discover_fixture -o "$out" "$src"
+    fi
+    local h; h="$(inputs_hash "discover-v1" deploy/image/e2e-discover "$out")"
+    if up_to_date "$DISCOVER_IMAGE" "$h"; then
+        log "$DISCOVER_IMAGE up to date"
+        return
+    fi
+    local ctx; ctx="$(mktemp -d)"; cleanup_dirs+=("$ctx")
+    local r="$ctx/root"
+    mkdir -p "$r/etc/fixture" "$r/var/lib/fixture" "$r/var/log/fixture" "$r/var/cache" \
+        "$r/data" "$r/home/fixture" "$r/srv/fixture/spool" "$r/opt/fixture/cache" "$r/tmp" "$r/run"
+    printf 'name = fixture\n' > "$r/etc/fixture/app.conf"
+    printf 'seed-v1\n' > "$r/var/lib/fixture/seed.txt"
+    printf 'an old log line\n' > "$r/var/log/fixture/old.log"
+    printf 'in the image\n' > "$r/data/initial.txt"
+    chmod 1777 "$r/tmp"
+    cp "$out" "$ctx/rofs-e2e-discover-fixture"
+    timeout 600 podman build -q --label "$LABEL=$h" -f deploy/image/e2e-discover/Containerfile -t "$DISCOVER_IMAGE" "$ctx" >/dev/null
+    rm -rf "$ctx"
+    log "built $DISCOVER_IMAGE in $(elapsed "$t0")"
+}
+
 # --- Debian application images ---------------------------------------------------
 # build_debian IMAGE RECIPE_DIR: debootstrap --variant=minbase --include=$PACKAGES,
 # the recipe's customize(), trim docs/caches, then `tar | podman import` with CHANGES.
@@ -156,8 +200,10 @@ build_debian() {
     local work; work="$(mktemp -d /var/tmp/rofs-e2e-rootfs.XXXXXX)"
     cleanup_dirs+=("$work")
     mkdir -p "$CACHE/debootstrap"
-    log "debootstrap $SUITE + $PACKAGES for $image (cache $CACHE/debootstrap)"
-    if ! debootstrap --variant=minbase --cache-dir="$CACHE/debootstrap" --include="$PACKAGES" \
+    log "debootstrap $SUITE + ${PACKAGES:-nothing} for $image (cache $CACHE/debootstrap)"
+    local include=()
+    [ -z "$PACKAGES" ] || include=(--include="$PACKAGES")
+    if ! debootstrap --variant=minbase --cache-dir="$CACHE/debootstrap" "${include[@]}" \
         "$SUITE" "$work/root" "$MIRROR" >"$work/debootstrap.log" 2>&1; then
         tail -n 30 "$work/debootstrap.log" >&2
         die "debootstrap failed for $image (log above)"
@@ -178,16 +224,57 @@ build_debian() {
     log "built $image in $(elapsed "$t0") (debootstrap $((t1 - t0))s)"
 }
 
+# --- catalog images ---------------------------------------------------------------------
+# build_app APP: tests/e2e/images/APP/Containerfile (FROM $BASE, ARG BASE) with that directory
+# as the context, on the shared base layer. Its inputs hash includes the base's.
+BASE_IMAGE=localhost/rofs-e2e-debian:bookworm
+APPS_DIR=tests/e2e/images
+base_built=0
+build_app() {
+    local app="$1" dir="$APPS_DIR/$1" image="localhost/rofs-e2e-$1:bookworm"
+    [ -f "$dir/Containerfile" ] || die "unknown image $app (no $dir/Containerfile)"
+    if [ "$base_built" = 0 ]; then
+        build_debian "$BASE_IMAGE" "$APPS_DIR/debian-base"
+        base_built=1
+    fi
+    local h; h="$(inputs_hash "app-v1 $(image_label "$BASE_IMAGE")" "$dir")"
+    if up_to_date "$image" "$h"; then
+        log "$image up to date"
+        return
+    fi
+    local t0; t0=$(date +%s)
+    mkdir -p "$CACHE/apt/archives/partial" "$CACHE/apt/lists/partial"
+    log "podman build $image"
+    # --layers=false: no intermediate images left behind (disk); the inputs hash is the cache
+    if ! timeout 1200 podman build --layers=false --network host --build-arg "BASE=$BASE_IMAGE" \
+        --label "$LABEL=$h" -v "$CACHE/apt/archives:/var/cache/apt/archives" \
+        -v "$CACHE/apt/lists:/var/lib/apt/lists" -f "$dir/Containerfile" -t "$image" "$dir" \
+        >"$CACHE/build-$app.log" 2>&1; then
+        tail -n 30 "$CACHE/build-$app.log" >&2
+        die "podman build failed for $image (log above, $CACHE/build-$app.log)"
+    fi
+    log "built $image in $(elapsed "$t0")"
+}
+catalog_apps() {
+    local d
+    for d in "$APPS_DIR"/*/Containerfile; do basename "$(dirname "$d")"; done
+}
+
 # --- main ----------------------------------------------------------------------------
 want=("$@")
-[ "${#want[@]}" -gt 0 ] || want=(rofs noshell nginx tomcat)
+[ "${#want[@]}" -gt 0 ] || want=(rofs noshell discover nginx tomcat catalog)
 for w in "${want[@]}"; do
+    if [ "$w" = catalog ]; then
+        for a in $(catalog_apps); do build_app "$a"; done
+        continue
+    fi
     case "$w" in
         rofs) build_rofs ;;
         noshell) build_noshell ;;
+        discover) build_discover ;;
         nginx) build_debian "$NGINX_IMAGE" deploy/image/e2e-nginx ;;
         tomcat) build_debian "$TOMCAT_IMAGE" deploy/image/e2e-tomcat ;;
-        *) die "unknown image $w (rofs|noshell|nginx|tomcat)" ;;
+        *) build_app "$w" ;;
     esac
 done
 

@@ -37,6 +37,11 @@ scripts/kube-up.sh >/dev/null
 t1=$(date +%s)
 scripts/build-images.sh
 images=(localhost/rofs:dev localhost/rofs-e2e-nginx:bookworm localhost/rofs-e2e-tomcat:bookworm localhost/rofs-e2e-noshell:dev)
+# the catalog images (tests/cluster/tests/catalog.rs): one per tests/e2e/images/<app>/Containerfile
+for f in tests/e2e/images/*/Containerfile; do
+    a="$(basename "$(dirname "$f")")"
+    images+=("localhost/rofs-e2e-$a:bookworm")
+done
 scripts/kube-load-image.sh "${images[@]}"
 t2=$(date +%s)
 export KUBECONFIG="$STATE/admin.kubeconfig"

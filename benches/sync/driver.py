@@ -7,17 +7,24 @@ Each peer watches its own SRC (a faithful kubelet AtomicWriter layout of a
 1. lets all peers sit idle for IDLE seconds and counts their wakeups
    (voluntary + involuntary context switches of their long-lived processes,
    from /proc/PID/status) and their RSS;
-2. per peer, performs SWAPS atomic swaps (new timestamped dir, ..data_tmp,
-   rename over ..data, visible symlinks, old dir removed), each changing all
-   10 files, and measures the time from the rename of ..data to the new
+2. performs SWAPS atomic swaps per peer, the peers in turn (new timestamped
+   dir, ..data_tmp, rename over ..data, visible symlinks, old dir removed),
+   each changing all 10 files, and measures the time from the rename of ..data to the new
    content of all 10 files being readable in DST (polling DST);
 3. records RSS under churn (peak VmHWM of the main process, and the sum of
    VmRSS over the peer's process tree sampled during the swaps).
 
+4. for rofs-agent: the latency the agent itself logs (from the inotify
+   event it read to the last file in place: without this driver's own
+   polling), and, with strace installed, the system calls per swap
+   (`strace -f -c` over STRACE_SWAPS more swaps, apart from the timed ones).
+
 Prints a Markdown table. Usage: driver.py ROFS_AGENT_BINARY WORKDIR
-(env: SWAPS, POLL_SWAPS, IDLE)."""
+[BEFORE_AGENT_BINARY] (env: SWAPS, POLL_SWAPS, IDLE, STRACE_SWAPS). With a
+second agent binary (an earlier build), it runs as one more peer."""
 
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -29,6 +36,7 @@ FILES = 10
 SWAPS = int(os.environ.get("SWAPS", "1000"))
 POLL_SWAPS = int(os.environ.get("POLL_SWAPS", "30"))
 IDLE = int(os.environ.get("IDLE", "60"))
+STRACE_SWAPS = int(os.environ.get("STRACE_SWAPS", "50"))
 TIMEOUT = 5.0
 
 
@@ -142,9 +150,53 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
 
 
+def agent_latencies(log):
+    """The agent's own `N ms from the event` of each sync that changed something."""
+    try:
+        text = open(log).read()
+    except OSError:
+        return []
+    return [float(m) for m in re.findall(r"sync [0-9.]+ ms, ([0-9.]+) ms from the event", text)]
+
+
+def syscalls_per_swap(agent, work):
+    """`strace -f -c` of the agent over STRACE_SWAPS swaps: (calls per swap, top calls)."""
+    if not shutil.which("strace") or STRACE_SWAPS <= 0:
+        return None
+    src, dst = os.path.join(work, "strace-src"), os.path.join(work, "strace-dst")
+    os.makedirs(dst)
+    aw = AtomicWriter(src)
+    aw.write(payload(0))
+    out = os.path.join(work, "strace.txt")
+    p = subprocess.Popen(["strace", "-f", "-c", "-o", out, agent, "sync", "--state-dir",
+                          dst + ".state", src, dst], stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    wait_visible(dst, 0)
+    # The start-up pass copies the first version: one pass more than the swaps.
+    for v in range(1, STRACE_SWAPS + 1):
+        aw.write(payload(v))
+        wait_visible(dst, v)
+    # strace ignores SIGINT while its command runs: stop the agent itself.
+    for pid in tree(p.pid)[1:]:
+        os.kill(pid, signal.SIGINT)
+    p.wait()
+    total, top = 0, []
+    for line in open(out):
+        f = line.split()
+        if len(f) >= 5 and f[0][0].isdigit() and f[-1] != "total":
+            calls = int(f[3])
+            top.append((calls, f[-1]))
+        if f and f[-1] == "total":
+            total = int(f[3])
+    top.sort(reverse=True)
+    return total / (STRACE_SWAPS + 1), top[:4]
+
+
 def main():
     agent, work = sys.argv[1], sys.argv[2]
+    before = sys.argv[3] if len(sys.argv) > 3 else None
     shutil.rmtree(work, ignore_errors=True)
+    logs = {}
     peers = {
         "rofs-agent sync": lambda s, d: [agent, "sync", "--state-dir", d + ".state", s, d],
         "inotifywait + cp -aL loop": lambda s, d: [
@@ -154,6 +206,9 @@ def main():
         "polling loop (1 s) + cp -aL": lambda s, d: [
             "bash", "-c", 'while sleep 1; do cp -aL "$0"/* "$1"/; done', s, d],
     }
+    if before:
+        peers["rofs-agent sync (before)"] = lambda s, d: [
+            before, "sync", "--state-dir", d + ".state", s, d]
     run = {}
     for i, (name, cmd) in enumerate(peers.items()):
         src, dst = os.path.join(work, "src%d" % i), os.path.join(work, "dst%d" % i)
@@ -161,7 +216,11 @@ def main():
         aw = AtomicWriter(src)
         aw.write(payload(0))
         subprocess.run(["cp", "-aL"] + [os.path.join(src, e) for e in sorted(os.listdir(src)) if not e.startswith("..")] + [dst], check=True)
-        p = subprocess.Popen(cmd(src, dst), stderr=subprocess.DEVNULL, start_new_session=True)
+        err = subprocess.DEVNULL
+        if name.startswith("rofs-agent"):
+            logs[name] = os.path.join(work, "agent%d.log" % i)
+            err = open(logs[name], "w")
+        p = subprocess.Popen(cmd(src, dst), stderr=err, start_new_session=True)
         run[name] = dict(p=p, aw=aw, src=src, dst=dst)
     time.sleep(2)  # settle: start-up passes, the first poll
 
@@ -176,21 +235,26 @@ def main():
         # count bash's wakeups (one per child exit) plus one per spawned child.
         r["wakeups"] = (switches(r["pids"]) - r["sw0"]) * 60.0 / IDLE
 
-    # 2. swaps
+    # 2. swaps, the peers in turn (swap v of every peer, then v + 1): the
+    # machine's load changes during the run, and so it weighs on all alike.
     for name, r in run.items():
-        n = POLL_SWAPS if name.startswith("polling") else SWAPS
-        lat, missed, rss_max = [], 0, 0
-        for v in range(1, n + 1):
+        r.update(n=POLL_SWAPS if name.startswith("polling") else SWAPS,
+                 lat=[], missed=0, rss_churn=0)
+    for v in range(1, SWAPS + 1):
+        for r in run.values():
+            if v > r["n"]:
+                continue
             t0 = r["aw"].write(payload(v))
             t1 = wait_visible(r["dst"], v)
             if t1 is None:
-                missed += 1
+                r["missed"] += 1
             else:
-                lat.append((t1 - t0) / 1e6)
+                r["lat"].append((t1 - t0) / 1e6)
             if v % 25 == 0:
-                rss_max = max(rss_max, tree_rss(r["p"].pid))
-        r.update(lat=lat, missed=missed, n=n, rss_churn=rss_max,
-                 hwm=kib(status(r["p"].pid).get("VmHWM")))
+                r["rss_churn"] = max(r["rss_churn"], tree_rss(r["p"].pid))
+    for name, r in run.items():
+        n = r["n"]
+        r["hwm"] = kib(status(r["p"].pid).get("VmHWM"))
         # deletions: remove f05 from the source; does DST follow?
         pl = payload(n + 1)
         del pl["f05.conf"]
@@ -207,14 +271,27 @@ def main():
         os.killpg(r["p"].pid, signal.SIGTERM)
         r["p"].wait()
 
-    print("| peer | swaps | p50 ms | p99 ms | max ms | missed | RSS idle | RSS churn (peak) | wakeups/min idle | deletes | symlinks in DST |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| peer | swaps | p50 ms | p99 ms | max ms | agent-logged p50 / p99 ms | syscalls/swap | missed | RSS idle | RSS churn (peak) | wakeups/min idle | deletes | symlinks in DST |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    tops = []
     for name, r in run.items():
         l = r["lat"] or [float("nan")]
-        print("| %s | %d | %.2f | %.2f | %.2f | %d | %.1f MiB | %.1f MiB | %.0f | %s | %d |" % (
-            name, r["n"], statistics.median(l), pct(l, 99), max(l), r["missed"],
+        own, calls = "-", "-"
+        if name in logs:
+            a = agent_latencies(logs[name])
+            if a:
+                own = "%.2f / %.2f" % (statistics.median(a), pct(a, 99))
+            binary = agent if name == "rofs-agent sync" else before
+            counted = syscalls_per_swap(binary, os.path.join(work, "strace-%d" % len(tops)))
+            if counted:
+                calls = "%.0f" % counted[0]
+                tops.append("%s: %s" % (name, ", ".join("%s %d" % (c, n) for n, c in counted[1])))
+        print("| %s | %d | %.2f | %.2f | %.2f | %s | %s | %d | %.1f MiB | %.1f MiB | %.0f | %s | %d |" % (
+            name, r["n"], statistics.median(l), pct(l, 99), max(l), own, calls, r["missed"],
             r["rss_idle"] / 1024.0, max(r["rss_churn"], r["hwm"]) / 1024.0, r["wakeups"],
             "yes" if r["deletes"] else "no", r["symlinks"]))
+    for t in tops:
+        print("\nmost frequent system calls over %d swaps, %s" % (STRACE_SWAPS, t))
 
 
 if __name__ == "__main__":

@@ -814,6 +814,37 @@ fn once_copies_the_atomic_writer_layout_as_regular_files() {
     assert!(!t.dst.join(fsio::IN_DST_STATE).exists());
 }
 
+/// Small files are copied from what the source read kept (fsio::KEPT_BYTES
+/// in all), the others read again: a source with both, beyond the budget,
+/// is copied exactly either way, and so is the next swap.
+#[test]
+fn files_kept_from_the_read_and_files_read_again_are_copied_alike() {
+    let mut t = env();
+    let big = "b".repeat(fsio::KEPT_BYTES as usize + 1);
+    let half = "h".repeat(fsio::KEPT_BYTES as usize / 2 + 1);
+    let first = [
+        ("a.conf", "a1", 0o644),
+        ("big.bin", big.as_str(), 0o600),
+        ("half1", half.as_str(), 0o644),
+        ("half2", half.as_str(), 0o640),
+        ("z.conf", "z1", 0o644),
+    ];
+    t.aw.write(&first);
+    t.once();
+    assert_eq!(dst_files(&t.dst), want(&first));
+    let big2 = "c".repeat(fsio::KEPT_BYTES as usize + 7);
+    let next = [
+        ("a.conf", "a2", 0o644),
+        ("big.bin", big2.as_str(), 0o600),
+        ("half1", "small now", 0o644),
+        ("half2", half.as_str(), 0o640),
+        ("z.conf", "z2", 0o644),
+    ];
+    t.aw.write(&next);
+    t.once();
+    assert_eq!(dst_files(&t.dst), want(&next));
+}
+
 #[test]
 fn once_fails_on_a_missing_source() {
     let t = env();
@@ -845,6 +876,27 @@ fn a_swap_that_adds_changes_and_removes_at_once() {
     assert_eq!(r.conflicts, 0);
     assert_eq!(r.errors, 0);
     assert!(r.changed_syncs >= 1);
+}
+
+/// Without a reload hook, a sync sets no reload timer: nothing wakes the
+/// sidecar after it (the run counts no reload, however long it runs after).
+#[test]
+fn without_reload_hooks_no_reload_follows_a_sync() {
+    let mut t = env();
+    t.aw.write(BASE);
+    t.once();
+    let run = Running::start(SyncOptions {
+        debounce: Duration::from_millis(10),
+        ..t.opts()
+    });
+    let next = &[("a.conf", "a2", 0o644)];
+    t.aw.write(next);
+    wait_dst(&t.dst, &want(next));
+    // Well past the reload debounce that a hook would have waited for.
+    std::thread::sleep(Duration::from_millis(300));
+    let r = run.stop();
+    assert!(r.changed_syncs >= 1, "{r:?}");
+    assert_eq!(r.reloads, 0, "{r:?}");
 }
 
 #[test]

@@ -29,6 +29,17 @@ pub struct Context<'a> {
     pub webhook: Option<&'a Webhook<'a>>,
 }
 
+/// How a finding is resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Remedy {
+    /// Running the file's `rofs patch` command.
+    Patch,
+    /// Doing this first (rofs patch leaves it alone), then running the command.
+    First(String),
+    /// Doing this: `rofs patch` does not change it.
+    Instead(String),
+}
+
 /// A finding before its fix and source are known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Raw {
@@ -43,10 +54,7 @@ pub struct Raw {
     pub object: Location,
     pub message: String,
     pub suppressed: Option<crate::model::Suppression>,
-    /// Whether running `rofs patch` on the document resolves it.
-    pub patch_fixes: bool,
-    /// What to do instead, when `rofs patch` alone does not.
-    pub instead: Option<String>,
+    pub remedy: Remedy,
 }
 
 /// What the checks of one document found.
@@ -171,8 +179,7 @@ impl<'a, 'o> Workload<'a, 'o> {
         field: Location,
         object: Location,
         message: String,
-        patch_fixes: bool,
-        instead: Option<String>,
+        remedy: Remedy,
     ) {
         let severity = rule(rule_id).map_or(Severity::High, |r| r.severity);
         let mut message = format!("{}: {message}", self.workload_name());
@@ -198,8 +205,7 @@ impl<'a, 'o> Workload<'a, 'o> {
             object,
             message,
             suppressed,
-            patch_fixes,
-            instead,
+            remedy,
         });
     }
 
@@ -213,8 +219,7 @@ impl<'a, 'o> Workload<'a, 'o> {
                 at.clone(),
                 self.at.clone(),
                 format!("rofs cannot patch it: {at}: a {kind} needs a pod template here"),
-                false,
-                Some(format!("give the {kind} a pod template at {at}")),
+                Remedy::Instead(format!("give the {kind} a pod template at {at}")),
             );
             return;
         };
@@ -302,8 +307,7 @@ impl<'a, 'o> Workload<'a, 'o> {
                 e.at.clone(),
                 self.tpl_at.clone(),
                 format!("rofs cannot patch it: {e}"),
-                false,
-                Some("correct what the message names (docs/reference.md)".into()),
+                Remedy::Instead("correct what the message names (docs/reference.md)".into()),
             ),
             // Changed without a status: never patched (the container rules say what is
             // missing); with one: what rofs patched is out of date.
@@ -317,8 +321,7 @@ impl<'a, 'o> Workload<'a, 'o> {
                     "rofs patched it (rofs.io/status), but its settings changed since: \
                      rofs patch would change it again"
                         .into(),
-                    true,
-                    None,
+                    Remedy::Patch,
                 )
             }
             Ok(_) => {}
@@ -343,8 +346,7 @@ impl<'a, 'o> Workload<'a, 'o> {
                     e.at.clone(),
                     self.tpl_at.clone(),
                     format!("{what}: {e}"),
-                    false,
-                    Some("correct what the message names (docs/reference.md)".into()),
+                    Remedy::Instead("correct what the message names (docs/reference.md)".into()),
                 );
                 None
             }
@@ -442,15 +444,16 @@ impl<'a, 'o> Workload<'a, 'o> {
                      them with `rofs discover {image}` before patching (and audit with --config)"
                 ));
             }
-            let (rule_id, patch_fixes, instead) = match ctype {
+            let (rule_id, remedy) = match ctype {
                 ContainerType::Container | ContainerType::Sidecar => {
-                    (rules::CONTAINER_WRITABLE_ROOT, true, None)
+                    (rules::CONTAINER_WRITABLE_ROOT, Remedy::Patch)
                 }
-                ContainerType::InitContainer => (rules::INIT_CONTAINER_WRITABLE_ROOT, true, None),
+                ContainerType::InitContainer => {
+                    (rules::INIT_CONTAINER_WRITABLE_ROOT, Remedy::Patch)
+                }
                 ContainerType::Ephemeral => (
                     rules::EPHEMERAL_WRITABLE_ROOT,
-                    false,
-                    Some(
+                    Remedy::Instead(
                         "give the debug container securityContext.readOnlyRootFilesystem: true \
                          (kubectl debug --custom=FILE); rofs does not rewrite ephemeral containers"
                             .to_string(),
@@ -458,15 +461,7 @@ impl<'a, 'o> Workload<'a, 'o> {
                 ),
             };
             let object = c_at.clone();
-            self.push(
-                rule_id,
-                Some((name, ctype)),
-                field,
-                object,
-                message,
-                patch_fixes,
-                instead,
-            );
+            self.push(rule_id, Some((name, ctype)), field, object, message, remedy);
         }
         // rofs's own containers (listed in the status) run rofs, not the app.
         let own = status
@@ -538,8 +533,7 @@ impl<'a, 'o> Workload<'a, 'o> {
             field,
             c_at.clone(),
             message,
-            true,
-            None,
+            Remedy::Patch,
         );
     }
 
@@ -589,9 +583,8 @@ impl<'a, 'o> Workload<'a, 'o> {
             m_at.clone(),
             m_at.clone(),
             message,
-            false,
-            Some(format!(
-                "remove the volume {volume:?} and its mount at {}, then run: ",
+            Remedy::First(format!(
+                "remove the volume {volume:?} and its mount at {}",
                 m.path
             )),
         );
@@ -621,8 +614,7 @@ impl<'a, 'o> Workload<'a, 'o> {
             m_at.key("readOnly"),
             m_at.clone(),
             message,
-            false,
-            Some(format!(
+            Remedy::Instead(format!(
                 "set {m_at}.readOnly: true; or, for data that need not outlive the pod, replace \
                  the hostPath volume {volume:?} with an emptyDir (remove it, then rofs patch -w \
                  {}), or use a PersistentVolumeClaim",
@@ -662,8 +654,7 @@ impl<'a, 'o> Workload<'a, 'o> {
                 v_at.key("emptyDir").key("sizeLimit"),
                 v_at.clone(),
                 message,
-                false,
-                Some(format!(
+                Remedy::Instead(format!(
                     "set {v_at}.emptyDir.sizeLimit (e.g. 64Mi); with rofs: -w PATH:memory:SIZE"
                 )),
             );

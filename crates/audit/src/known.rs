@@ -93,6 +93,7 @@ mod tests {
                 .collect()
         };
         assert_eq!(names("localhost/rofs-e2e-nginx:bookworm"), ["nginx"]);
+        assert_eq!(names("rofs-e2e-tomcat"), ["tomcat"]);
         assert!(names("nginx:1.27").is_empty());
         assert!(names("busybox").is_empty());
     }

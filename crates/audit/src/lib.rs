@@ -101,28 +101,29 @@ pub fn audit(inputs: &[Input<'_>], options: &Options<'_>) -> Result<Report, Mani
         let (flags, settings) = &per_file[d.input];
         let command = patch_command(flags, d.input, c.skipped);
         let wants = options.fix_diff || options.replacements;
-        let replacement = (wants && !c.skipped && c.findings.iter().any(|f| f.patch_fixes))
-            .then(|| fix::replacement(d.input, text, d.json, settings))
-            .flatten()
-            .filter(|r| r != text);
+        let replacement =
+            (wants && !c.skipped && c.findings.iter().any(|f| f.remedy == check::Remedy::Patch))
+                .then(|| fix::replacement(d.input, text, d.json, settings))
+                .flatten()
+                .filter(|r| r != text);
         let diff = match options.fix_diff {
             true => series.next(inputs, &d, text, replacement.as_deref()),
             false => None,
         };
         for raw in c.findings {
-            let fix = match (&raw.instead, raw.patch_fixes) {
-                (None, true) => Fix {
+            let fix = match raw.remedy {
+                check::Remedy::Patch => Fix {
                     command: command.clone(),
                     diff: diff.clone(),
                     replacement: replacement.clone().filter(|_| options.replacements),
                 },
-                (Some(instead), _) if instead.ends_with(": ") => Fix {
-                    command: format!("{instead}{command}"),
+                check::Remedy::First(first) => Fix {
+                    command: format!("{first}, then run: {command}"),
                     diff: None,
                     replacement: None,
                 },
-                (instead, _) => Fix {
-                    command: instead.clone().unwrap_or_else(|| command.clone()),
+                check::Remedy::Instead(instead) => Fix {
+                    command: instead,
                     diff: None,
                     replacement: None,
                 },

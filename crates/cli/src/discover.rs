@@ -81,8 +81,8 @@ pub struct DiscoverArgs {
     #[arg(long, value_name = "IMAGE", env = "ROFS_AGENT_IMAGE", default_value = rofs_core::DEFAULT_AGENT_IMAGE)]
     pub agent_image: String,
 
-    /// A static rofs-agent binary on the host to seed with, instead of --agent-image.
-    #[arg(long, value_name = "FILE", conflicts_with = "agent_image")]
+    /// A static rofs-agent binary on the host to seed with (wins over --agent-image).
+    #[arg(long, value_name = "FILE")]
     pub agent: Option<PathBuf>,
 
     /// Verification runs at most (each adds the paths a read-only error names).
@@ -116,6 +116,11 @@ pub struct DiscoverArgs {
     /// `--format profile`: its one-line description.
     #[arg(long, value_name = "TEXT")]
     pub description: Option<String>,
+
+    /// `--format profile`: an image name pattern the profile matches; repeatable
+    /// [default: the image's name without registry and tag].
+    #[arg(long = "image-pattern", value_name = "PATTERN")]
+    pub images: Vec<String>,
 }
 
 pub fn run(args: &DiscoverArgs) -> Result<()> {
@@ -157,6 +162,7 @@ pub fn run(args: &DiscoverArgs) -> Result<()> {
         verify: !args.no_verify,
         minimality: !args.no_minimality,
         jobs: args.jobs as usize,
+        stop_status: None,
     };
     if ready.is_none() {
         opts.ready = rofs_discover::default_ready(&opts)?;
@@ -165,6 +171,7 @@ pub fn run(args: &DiscoverArgs) -> Result<()> {
     let meta = ProfileMeta {
         name: args.name.clone(),
         description: args.description.clone(),
+        images: args.images.clone(),
     };
     let text = rofs_discover::output::render(&report, format, &meta);
     rofs_discover::progress(&format!(

@@ -62,10 +62,29 @@ fn show_as_yaml_is_the_catalog_format_and_json_has_its_keys() {
     let names: Vec<&str> = (list.as_array().expect("a list").iter())
         .map(|e| e["name"].as_str().expect("name"))
         .collect();
-    assert_eq!(names, ["java", "nginx", "tmp", "tomcat"]);
-    assert_eq!(list[1]["writable"][2]["path"], "/run:memory:1Mi:empty");
-    assert_eq!(list[1]["proven"]["ready"], "http://127.0.0.1:80/");
-    assert!(list[0].get("proven").is_none(), "{}", list[0]);
+    assert_eq!(
+        names,
+        [
+            "apache-php",
+            "gunicorn",
+            "java",
+            "jetty",
+            "mariadb",
+            "nginx",
+            "nodejs",
+            "php-fpm",
+            "postgresql",
+            "prometheus",
+            "rabbitmq",
+            "redis",
+            "tmp",
+            "tomcat"
+        ]
+    );
+    let (java, nginx) = (&list[2], &list[5]);
+    assert_eq!(nginx["writable"][2]["path"], "/run:memory:1Mi:empty");
+    assert_eq!(nginx["proven"]["ready"], "http://127.0.0.1:80/");
+    assert!(java.get("proven").is_none(), "{java}");
 }
 
 #[test]
@@ -75,7 +94,7 @@ fn an_unknown_name_is_an_error_listing_the_known_ones() {
     assert!(out.stdout.is_empty());
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "rofs: error: unknown profile \"ngnix\"; profiles: java, nginx, tmp, tomcat (`auto` is not a profile but picks them by image)\n"
+        "rofs: error: unknown profile \"ngnix\"; profiles: apache-php, gunicorn, java, jetty, mariadb, nginx, nodejs, php-fpm, postgresql, prometheus, rabbitmq, redis, tmp, tomcat (`auto` is not a profile but picks them by image)\n"
     );
 }
 

@@ -12,7 +12,7 @@ use crate::settings::{
 
 /// Writable paths for every container: `"/var/lib/nginx,/run:memory:16Mi:empty"`.
 pub const WRITABLE: &str = "rofs.io/writable";
-/// Built-in profiles for every container: `"nginx"`.
+/// Profiles of the catalog for every container: `"nginx"`, or `"auto"` (by image).
 pub const PROFILE: &str = "rofs.io/profile";
 /// Only change these containers: `"app,worker"`.
 pub const CONTAINERS: &str = "rofs.io/containers";

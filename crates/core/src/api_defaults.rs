@@ -38,10 +38,11 @@ pub(crate) fn keep(
     names: &[&str],
     volumes: &[&str],
 ) {
-    // The volumes, apart: `after`'s containers are borrowed mutably below.
+    // The volumes, apart (taken out, not copied; put back below): `after`'s containers are
+    // borrowed mutably meanwhile.
     let pod_volumes: Map<String, Value> = after
-        .get("volumes")
-        .map(|v| ("volumes".to_string(), v.clone()))
+        .get_mut("volumes")
+        .map(|v| ("volumes".to_string(), std::mem::take(v)))
         .into_iter()
         .collect();
     for list in ["initContainers", "containers"] {
@@ -61,6 +62,9 @@ pub(crate) fn keep(
             }
             keep_order(old.get("volumeMounts"), c.get_mut("volumeMounts"));
         }
+    }
+    if let Some((_, volumes)) = pod_volumes.into_iter().next() {
+        after.insert("volumes".to_string(), volumes);
     }
     keep_order(before.get("volumes"), after.get_mut("volumes"));
 }
@@ -158,7 +162,8 @@ fn keep_order(before: Option<&Value>, after: Option<&mut Value>) {
         l.sort();
         l
     };
-    if before != after && sorted(before) == sorted(after) {
+    // Lists of different lengths are not the same items: not worth sorting.
+    if before.len() == after.len() && before != after && sorted(before) == sorted(after) {
         after.clone_from(before);
     }
 }

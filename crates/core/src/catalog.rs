@@ -261,10 +261,11 @@ impl Entry {
             format!("[{}]", items.join(", "))
         };
         let mut out = format!(
-            "name: {}\ndescription: {}\nimages: {}\nwritable:\n",
+            "name: {}\ndescription: {}\nimages: {}\nwritable:{}\n",
             yaml_str(&self.name, false),
             yaml_str(&self.description, false),
             flow(&mut self.images.iter().map(ImagePattern::as_str)),
+            if self.writable.is_empty() { " []" } else { "" },
         );
         for p in &self.writable {
             out += &format!(
@@ -415,11 +416,9 @@ pub fn parse_entry(text: &str, file: &str) -> Result<Entry, CatalogError> {
         images.push(pattern);
     }
     let mut writable: Vec<PathEntry> = Vec::new();
-    let list = fields.list("writable")?;
-    if list.is_empty() {
-        return Err(err("writable", "expected at least one path".into()));
-    }
-    for (i, v) in list.into_iter().enumerate() {
+    // May be empty: an image proven to need no writable path (`auto` then applies nothing,
+    // without a warning).
+    for (i, v) in fields.list("writable")?.into_iter().enumerate() {
         let at = format!("writable[{i}]");
         let Value::Object(mut m) = v else {
             return Err(err(&at, "expected a map with `path` and `why`".into()));
@@ -744,6 +743,49 @@ proven:
         assert_eq!(p.discover.expect("discover").rounds, 2);
     }
 
+    /// The table of profiles in docs/reference.md is the catalog's: same names, paths and
+    /// image patterns (the docs stay true to the catalog that ships).
+    #[test]
+    fn the_reference_table_lists_the_catalog() {
+        let doc = include_str!("../../../docs/reference.md");
+        let section = &doc[doc.find("## Profiles: the catalog").expect("section")..];
+        // The first table of the section: from its header to the first line that is not a row.
+        let table = section
+            .lines()
+            .skip_while(|l| !l.starts_with("| profile |"))
+            .take_while(|l| l.starts_with('|'));
+        let cell = |c: &str| -> Vec<String> {
+            (c.split(", ")
+                .map(|p| p.trim().trim_matches('`').to_string()))
+            .filter(|p| p != "none (generic)")
+            .collect()
+        };
+        let mut rows: Vec<(String, Vec<String>, Vec<String>)> = table
+            .filter(|l| l.starts_with("| `"))
+            .map(|l| {
+                let cols: Vec<&str> = l.split(" | ").collect();
+                let name = cols[0]
+                    .trim_start_matches("| ")
+                    .trim_matches('`')
+                    .to_string();
+                let mut paths = cell(cols[1]);
+                paths.sort();
+                (name, paths, cell(cols[2]))
+            })
+            .collect();
+        rows.sort();
+        let catalog = Catalog::builtin().expect("builtin");
+        let want: Vec<(String, Vec<String>, Vec<String>)> = (catalog.entries().iter())
+            .map(|e| {
+                let mut paths: Vec<String> = e.paths().iter().map(ToString::to_string).collect();
+                paths.sort();
+                let images = e.images.iter().map(|p| p.as_str().to_string()).collect();
+                (e.name.clone(), paths, images)
+            })
+            .collect();
+        assert_eq!(rows, want);
+    }
+
     #[test]
     fn parses_every_key() {
         let e = parse_entry(GOOD, "web.yaml").expect("valid");
@@ -912,8 +954,8 @@ proven:
                 "description: expected one line",
             ),
             (
-                good("writable:\n", "writable: []\nx:\n"),
-                "writable: expected at least one path",
+                good("writable:\n", "writable: {}\nx:\n"),
+                "writable: expected a list",
             ),
             (
                 GOOD[..GOOD.find("proven:").expect("proven")].to_string(),
@@ -933,6 +975,21 @@ proven:
             assert!(e.starts_with("catalog file web.yaml: "), "{e}");
             assert!(e.contains(needle), "expected {needle:?} in {e:?}");
         }
+    }
+
+    /// An image proven to need no writable path has an entry with `writable: []`
+    /// (what `rofs discover --format profile` writes for it).
+    #[test]
+    fn an_entry_may_make_nothing_writable() {
+        let text = GOOD[..GOOD.find("writable:").expect("writable")].to_string()
+            + "writable: []\n"
+            + &GOOD[GOOD.find("notes:").expect("notes")..];
+        let e = parse_entry(&text, "web.yaml").unwrap_or_else(|e| panic!("{e}"));
+        assert!(e.writable.is_empty() && e.paths().is_empty());
+        assert_eq!(
+            parse_entry(&e.to_yaml(), "web.yaml").expect("reads back"),
+            e
+        );
     }
 
     #[test]

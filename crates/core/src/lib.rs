@@ -29,7 +29,9 @@ pub use settings::profiles;
 
 pub use error::{ErrorKind, Location, RewriteError};
 pub use names::DEFAULT_AGENT_IMAGE;
-pub use rewrite::{RewriteReport, rewrite_document, rewrite_pod_template};
+pub use rewrite::{
+    RewriteReport, rewrite_document, rewrite_pod_template, rewrite_pod_template_keeping_spec,
+};
 pub use settings::{
     Conflict, ContainerSettings, KubeVersion, Medium, Reload, Seeder, Settings, SettingsError,
     WritablePath,

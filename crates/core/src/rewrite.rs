@@ -14,6 +14,7 @@
 //! - the annotation `rofs.io/status` records what was injected, so that rewriting the output
 //!   again first removes it and then produces the same result (idempotence).
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
@@ -87,14 +88,37 @@ pub fn rewrite_pod_template(
     workload_annotations: Option<&Map<String, Value>>,
     settings: &Settings,
 ) -> Result<RewriteReport, RewriteError> {
-    let original = template.clone();
+    rewrite_pod_template_keeping_spec(template, at, workload_annotations, settings)
+        .map(|(report, _)| report)
+}
+
+/// [`rewrite_pod_template`], also giving back the template's `spec` as it was before (`None`
+/// when the template was left alone: `rofs.io/skip`).
+///
+/// A rewrite changes nothing but `spec` and `metadata.annotations` (it creates `metadata` and
+/// `annotations` for its status, and removes them again when it had created them and the
+/// status goes): with the spec it gives back and the annotations as they were, a caller tells
+/// every change apart without a copy of the whole template (the webhook's JSON Patch). The
+/// rewrite needs that copy of the spec anyway (fields the API server defaulted are kept).
+pub fn rewrite_pod_template_keeping_spec(
+    template: &mut Value,
+    at: &Location,
+    workload_annotations: Option<&Map<String, Value>>,
+    settings: &Settings,
+) -> Result<(RewriteReport, Option<Value>), RewriteError> {
     let tpl = template
         .as_object_mut()
         .ok_or_else(|| RewriteError::new(at.clone(), ErrorKind::TemplateNotAMap))?;
     let annotations_at = at.key("metadata").key("annotations");
     let own = template_annotations(tpl, at)?;
-    let mut all = workload_annotations.cloned().unwrap_or_default();
-    all.extend(own.clone());
+    let all = match workload_annotations {
+        None => Cow::Borrowed(&own),
+        Some(workload) => {
+            let mut all = workload.clone();
+            all.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
+            Cow::Owned(all)
+        }
+    };
     let ann = annotations::parse(&all)
         .map_err(|e| RewriteError::new(annotations_at.clone(), ErrorKind::Annotation(e)))?;
     let mut report = RewriteReport {
@@ -102,7 +126,7 @@ pub fn rewrite_pod_template(
         ..RewriteReport::default()
     };
     if ann.skip {
-        return Ok(report);
+        return Ok((report, None));
     }
     // Whether the user's template had these maps without rofs's annotation in them.
     let had_annotations = own.keys().any(|k| k != annotations::STATUS);
@@ -124,6 +148,7 @@ pub fn rewrite_pod_template(
         .get_mut("spec")
         .and_then(Value::as_object_mut)
         .ok_or_else(|| RewriteError::new(spec_at.clone(), ErrorKind::MissingSpec))?;
+    let before = spec.clone();
     previous.verify(spec, &annotations_at)?;
     previous.strip(spec);
     let pod = Pod::read(spec, &spec_at)?;
@@ -138,20 +163,20 @@ pub fn rewrite_pod_template(
     };
     let plan = plan(&pod, &request, &mut report.warnings)?;
     let status = crate::emit::emit(spec, &plan, &mut report.warnings);
-    if let Some(before) = original.get("spec").and_then(Value::as_object) {
-        let names: Vec<&str> = (status.init_containers.iter())
-            .chain(&status.containers)
-            .map(String::as_str)
-            .collect();
-        let volumes: Vec<&str> = status.volumes.iter().map(String::as_str).collect();
-        crate::api_defaults::keep(before, spec, &names, &volumes);
-    }
-    record_status(tpl, &status, &previous, had_metadata, had_annotations);
+    let names: Vec<&str> = (status.init_containers.iter())
+        .chain(&status.containers)
+        .map(String::as_str)
+        .collect();
+    let volumes: Vec<&str> = status.volumes.iter().map(String::as_str).collect();
+    crate::api_defaults::keep(&before, spec, &names, &volumes);
+    let spec_changed = *spec != before;
+    let status_changed = record_status(tpl, &status, &previous, had_metadata, had_annotations);
+    let spec = tpl.get("spec").unwrap_or(&Value::Null);
     report
         .warnings
-        .extend(crate::warnings::memory_warnings(template));
-    report.changed = *template != original;
-    Ok(report)
+        .extend(crate::warnings::memory_warnings_of(spec, &status));
+    report.changed = spec_changed || status_changed;
+    Ok((report, Some(Value::Object(before))))
 }
 
 /// The template's own annotations (`metadata: null` and `annotations: null` are empty).
@@ -173,25 +198,31 @@ fn template_annotations(
 }
 
 /// Record what was injected; drop the annotation again when nothing was. Maps that rofs
-/// created only for it go too; the user's own (even empty) stay as they were.
+/// created only for it go too; the user's own (even empty) stay as they were. True when the
+/// template changed.
 fn record_status(
     tpl: &mut Map<String, Value>,
     status: &StatusAnnotation,
     previous: &StatusAnnotation,
     keep_metadata: bool,
     keep_annotations: bool,
-) {
+) -> bool {
     if *status != StatusAnnotation::default() {
-        let text = serde_json::to_string(status).unwrap_or_default();
-        annotations_mut(tpl).insert(annotations::STATUS.to_string(), Value::String(text));
-        return;
+        let text = Value::String(serde_json::to_string(status).unwrap_or_default());
+        let annotations = annotations_mut(tpl);
+        if annotations.get(annotations::STATUS) == Some(&text) {
+            return false;
+        }
+        annotations.insert(annotations::STATUS.to_string(), text);
+        return true;
     }
     if *previous == StatusAnnotation::default() {
-        return;
+        return false;
     }
+    let mut changed = false;
     if let Some(meta) = tpl.get_mut("metadata").and_then(Value::as_object_mut) {
         if let Some(a) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
-            a.shift_remove(annotations::STATUS);
+            changed |= a.shift_remove(annotations::STATUS).is_some();
             if a.is_empty() && !keep_annotations {
                 meta.shift_remove("annotations");
             }
@@ -200,4 +231,5 @@ fn record_status(
             tpl.shift_remove("metadata");
         }
     }
+    changed
 }

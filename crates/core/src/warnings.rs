@@ -10,9 +10,8 @@ use crate::status::StatusAnnotation;
 
 /// Warnings about the memory volumes of a rewritten pod template (read from its status).
 pub fn memory_warnings(template: &Value) -> Vec<String> {
-    let mut out = Vec::new();
     let Some(spec) = template.get("spec") else {
-        return out;
+        return Vec::new();
     };
     let status: StatusAnnotation = template
         .pointer("/metadata/annotations")
@@ -20,6 +19,16 @@ pub fn memory_warnings(template: &Value) -> Vec<String> {
         .and_then(Value::as_str)
         .and_then(|s| serde_json::from_str(s).ok())
         .unwrap_or_default();
+    memory_warnings_of(spec, &status)
+}
+
+/// [`memory_warnings`] with the status at hand (the rewrite just made it: no need to read
+/// back the annotation it wrote).
+pub(crate) fn memory_warnings_of(spec: &Value, status: &StatusAnnotation) -> Vec<String> {
+    let mut out = Vec::new();
+    if status.writable.is_empty() {
+        return out;
+    }
     for (_, _, c) in containers(spec) {
         let Some(name) = c.get("name").and_then(Value::as_str) else {
             continue;

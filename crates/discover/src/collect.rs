@@ -33,6 +33,49 @@ impl ImageView for Fs {
     }
 }
 
+/// `path` with the image's symlinks resolved inside the image (`/var/run/x` -> `/run/x` in
+/// Debian), as the kernel resolves it in the container; `None` for a loop.
+pub fn resolve(image: &Fs, path: &str) -> Option<String> {
+    let mut todo: Vec<String> = path
+        .split('/')
+        .filter(|c| !c.is_empty())
+        .rev()
+        .map(str::to_string)
+        .collect();
+    let mut done: Vec<String> = Vec::new();
+    let mut links = 0;
+    while let Some(c) = todo.pop() {
+        match c.as_str() {
+            "." => continue,
+            ".." => {
+                done.pop();
+                continue;
+            }
+            _ => {}
+        }
+        done.push(c);
+        let here = format!("/{}", done.join("/"));
+        if let Ok(target) = std::fs::read_link(image.at(&here)) {
+            links += 1;
+            if links > 40 {
+                return None;
+            }
+            done.pop();
+            let t = target.to_string_lossy().into_owned();
+            if t.starts_with('/') {
+                done.clear();
+            }
+            todo.extend(
+                t.split('/')
+                    .filter(|c| !c.is_empty())
+                    .rev()
+                    .map(str::to_string),
+            );
+        }
+    }
+    Some(format!("/{}", done.join("/")))
+}
+
 /// Walk `dir` (not following symlinks); `f(relative path, metadata)` returns false to stop.
 pub fn walk(dir: &Path, f: &mut dyn FnMut(&Path, &std::fs::Metadata) -> bool) {
     fn go(root: &Path, dir: &Path, f: &mut dyn FnMut(&Path, &std::fs::Metadata) -> bool) -> bool {
@@ -142,4 +185,29 @@ fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata, pa: &Path, pb: &Path)
         return std::fs::read(pa).ok() == std::fs::read(pb).ok();
     }
     a.is_symlink() && std::fs::read_link(pa).ok() == std::fs::read_link(pb).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symlinks_resolve_inside_the_image() {
+        let root =
+            std::env::temp_dir().join(format!("rofs-discover-resolve-{}", std::process::id()));
+        for d in ["var", "run", "opt/x"] {
+            std::fs::create_dir_all(root.join(d)).expect("mkdir");
+        }
+        std::os::unix::fs::symlink("../run", root.join("var/run")).expect("symlink");
+        std::os::unix::fs::symlink("/opt/x", root.join("alt")).expect("symlink");
+        std::os::unix::fs::symlink("loop", root.join("loop")).expect("symlink");
+        let fs = Fs::Extracted(root);
+        assert_eq!(
+            resolve(&fs, "/var/run/app.pid").as_deref(),
+            Some("/run/app.pid")
+        );
+        assert_eq!(resolve(&fs, "/alt/y/../z").as_deref(), Some("/opt/x/z"));
+        assert_eq!(resolve(&fs, "/tmp/new").as_deref(), Some("/tmp/new"));
+        assert_eq!(resolve(&fs, "/loop/x"), None);
+    }
 }

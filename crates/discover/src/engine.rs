@@ -113,6 +113,9 @@ pub struct RunSpec {
     pub image: String,
     pub user: Option<String>,
     pub read_only: bool,
+    /// Kubernetes ignores the image's VOLUMEs: they are part of the (read-only) root.
+    /// podman: `--image-volume ignore`; docker has no such option.
+    pub ignore_image_volumes: bool,
     pub no_new_privileges: bool,
     /// (host dir, path in the container)
     pub binds: Vec<(PathBuf, String)>,
@@ -243,6 +246,9 @@ impl Engine {
                 a.push("--read-only-tmpfs=false".into());
             }
         }
+        if spec.ignore_image_volumes && self.kind == Kind::Podman {
+            a.push("--image-volume=ignore".into());
+        }
         if spec.no_new_privileges {
             a.extend(["--security-opt".into(), "no-new-privileges".into()]);
         }
@@ -322,9 +328,14 @@ impl Engine {
         Ok(())
     }
 
-    /// Remove a container and its anonymous volumes; errors ignored (cleanup).
+    /// Remove a container and its anonymous volumes, killing it if it runs; errors ignored
+    /// (cleanup).
     pub fn remove(&self, name: &str) {
-        let _ = self.call(&["rm", "--force", "--volumes", name]);
+        // At once: a container still running here is one discover gave up on.
+        let _ = match self.kind {
+            Kind::Podman => self.call(&["rm", "--force", "--volumes", "--time", "0", name]),
+            Kind::Docker => self.call(&["rm", "--force", "--volumes", name]),
+        };
     }
 
     /// `diff`: path -> kind ('A' added, 'C' changed, 'D' deleted).
@@ -371,10 +382,13 @@ impl Engine {
             .collect())
     }
 
-    /// The root filesystem of a container (podman: `mount`; docker: `export` into `scratch`).
+    /// The root filesystem of a container (podman: `mount`; docker, rootless podman: `export`
+    /// into `scratch`).
     pub fn container_fs(&self, name: &str, scratch: &Path) -> Result<Fs, Error> {
-        if self.kind == Kind::Podman {
-            let p = self.must(&["mount", name])?;
+        // Rootless podman cannot mount outside `podman unshare`: export instead.
+        if self.kind == Kind::Podman
+            && let Ok(p) = self.must(&["mount", name])
+        {
             return Ok(Fs::Mounted {
                 root: PathBuf::from(p.trim()),
                 engine: self.clone(),
@@ -384,19 +398,20 @@ impl Engine {
         self.export(name, scratch)
     }
 
-    /// The image's filesystem (podman: `image mount`; docker: export of a created container).
+    /// The image's filesystem (podman: `image mount`; else the export of a created container).
     pub fn image_fs(&self, image: &str, scratch: &Path) -> Result<Fs, Error> {
-        if self.kind == Kind::Podman {
-            let p = self.must(&["image", "mount", image])?;
+        if self.kind == Kind::Podman
+            && let Ok(p) = self.must(&["image", "mount", image])
+        {
             return Ok(Fs::Mounted {
                 root: PathBuf::from(p.trim()),
                 engine: self.clone(),
                 what: MountKind::Image(image.to_string()),
             });
         }
-        let name = format!("rofs-discover-image-{}", std::process::id());
-        self.remove(&name);
-        self.must(&["create", "--name", &name, image])?;
+        let name = crate::unique_name("image");
+        // A command, in case the image has none (it never runs).
+        self.must(&["create", "--name", &name, "--entrypoint", "/", image])?;
         let fs = self.export(&name, scratch);
         self.remove(&name);
         fs

@@ -50,6 +50,10 @@ pub struct Options {
     pub minimality: bool,
     /// Verification runs at the same time (minimality check).
     pub jobs: usize,
+    /// The exit status of the writable run when stopped (set by [`discover`]): a read-only
+    /// run must stop the same way (an app that fails to save at shutdown exits differently, or
+    /// does not stop and is killed).
+    pub stop_status: Option<i32>,
 }
 
 #[derive(Debug)]
@@ -132,9 +136,12 @@ pub struct Report {
     pub seconds: u64,
 }
 
-/// One progress line on stderr.
+static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+/// One progress line on stderr, with the seconds since the first one.
 pub fn progress(msg: &str) {
-    eprintln!("rofs discover: {msg}");
+    let t = START.get_or_init(Instant::now).elapsed().as_secs_f64();
+    eprintln!("rofs discover: [{t:5.1}s] {msg}");
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -143,6 +150,15 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 pub fn unique_name(what: &str) -> String {
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
     format!("rofs-discover-{}-{what}-{n}", std::process::id())
+}
+
+/// Removes the agents kept by the verification runs when dropped, also on error.
+struct ForgetAgents;
+
+impl Drop for ForgetAgents {
+    fn drop(&mut self) {
+        verify::forget_agents();
+    }
 }
 
 /// Removes its container (and anonymous volumes) when dropped, also on error.
@@ -163,17 +179,23 @@ pub enum Waited {
     Ready,
     Exited(i32),
     Timeout,
+    /// The output already shows a write refused by the read-only root (read-only runs only:
+    /// no need to wait for a readiness that may never come).
+    ReadOnlyError,
 }
 
-/// Poll the container until it is ready, exits, or `timeout` passes.
+/// Poll the container until it is ready, exits, or `timeout` passes; with `stop_on_erofs`,
+/// also until its output shows a read-only error (checked every half second).
 pub fn wait_ready(
     engine: &Engine,
     name: &str,
     ready: &Ready,
     host_port: Option<u16>,
     timeout: Duration,
+    stop_on_erofs: bool,
 ) -> Result<Waited, Error> {
     let start = Instant::now();
+    let mut next_log_check = Duration::ZERO;
     loop {
         let (running, code) = engine.state(name)?;
         if !running {
@@ -187,6 +209,12 @@ pub fn wait_ready(
             } else {
                 Waited::Exited(code)
             });
+        }
+        if stop_on_erofs && start.elapsed() >= next_log_check {
+            next_log_check = start.elapsed() + Duration::from_millis(500);
+            if engine.logs(name).lines().any(verify::is_erofs) {
+                return Ok(Waited::ReadOnlyError);
+            }
         }
         if start.elapsed() > timeout {
             return Ok(Waited::Timeout);
@@ -299,7 +327,11 @@ pub fn discover(opts: &Options) -> Result<Report, Error> {
     let scratch = std::env::temp_dir().join(unique_name("fs"));
     let image_fs = engine.image_fs(&opts.image, &scratch.join("image"))?;
 
-    let writes = run_writable(opts, &engine, &image_fs, &scratch)?;
+    let (writes, stop_status) = run_writable(opts, &engine, &image_fs, &scratch)?;
+    let opts = &Options {
+        stop_status: Some(stop_status),
+        ..opts.clone()
+    };
     let mut plan = plan::plan(&writes, &image_fs);
     progress(&format!(
         "{} paths written -> {} writable paths: {}",
@@ -313,6 +345,7 @@ pub fn discover(opts: &Options) -> Result<Report, Error> {
     ));
     let mut rounds = 0;
     let mut minimality_checked = false;
+    let _agents = ForgetAgents;
     if opts.verify {
         let mut writes = writes;
         rounds = verify::converge(opts, &engine, &image_fs, &mut writes, &mut plan)?;
@@ -346,7 +379,7 @@ fn run_writable(
     engine: &Engine,
     image: &Fs,
     scratch: &std::path::Path,
-) -> Result<Vec<Write>, Error> {
+) -> Result<(Vec<Write>, i32), Error> {
     let name = unique_name("run");
     let host_port = opts.ready.port().map(|_| ready::free_port()).transpose();
     let host_port = host_port.map_err(|e| Error::Engine(format!("no free port: {e}")))?;
@@ -359,7 +392,14 @@ fn run_writable(
     engine.start(&name)?;
     progress("started with a writable root; waiting until ready");
     let started = Instant::now();
-    match wait_ready(engine, &name, &opts.ready, host_port, opts.ready_timeout)? {
+    match wait_ready(
+        engine,
+        &name,
+        &opts.ready,
+        host_port,
+        opts.ready_timeout,
+        false,
+    )? {
         Waited::Ready => {}
         Waited::Exited(code) => {
             return Err(Error::Exited {
@@ -368,7 +408,7 @@ fn run_writable(
                 tail: tail(&engine.logs(&name), 20),
             });
         }
-        Waited::Timeout => {
+        Waited::Timeout | Waited::ReadOnlyError => {
             return Err(Error::NeverReady {
                 phase: "discovery run",
                 after: opts.ready_timeout,
@@ -387,7 +427,10 @@ fn run_writable(
     let live_writes = collect::writes_from_diff(&live, fs.as_ref(), image);
     drop(fs);
     engine.stop(&name, opts.stop_timeout)?;
-    progress("stopped (graceful: shutdown writes count)");
+    let (_, stop_status) = engine.state(&name)?;
+    progress(&format!(
+        "stopped with status {stop_status} (graceful: shutdown writes count)"
+    ));
     let end = engine.diff(&name)?;
     let fs = engine.container_fs(&name, &scratch.join("end"))?;
     let mut all: BTreeMap<String, Write> = live_writes
@@ -406,7 +449,7 @@ fn run_writable(
         }
     }
     drop(ctr);
-    Ok(all.into_values().collect())
+    Ok((all.into_values().collect(), stop_status))
 }
 
 /// Debian packages (`name=version`) that own the proposed paths or the command, from the

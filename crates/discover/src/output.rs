@@ -28,6 +28,8 @@ impl std::str::FromStr for Format {
 pub struct ProfileMeta {
     pub name: Option<String>,
     pub description: Option<String>,
+    /// Image name patterns the profile matches (default: the image's name).
+    pub images: Vec<String>,
 }
 
 pub fn render(report: &Report, format: Format, meta: &ProfileMeta) -> String {
@@ -247,22 +249,15 @@ fn profile(report: &Report, meta: &ProfileMeta) -> String {
         "description: {}\n",
         serde_json::to_string(&description).unwrap_or_default()
     ));
+    let images = if meta.images.is_empty() {
+        vec![base.clone()]
+    } else {
+        meta.images.clone()
+    };
     s.push_str(&format!(
-        "images: [{}]\n",
-        serde_json::to_string(&base).unwrap_or_default()
+        "images: {}\n",
+        serde_json::to_string(&images).unwrap_or_default()
     ));
-    if let Some(u) = &report.user {
-        s.push_str(&format!(
-            "user: {}\n",
-            serde_json::to_string(u).unwrap_or_default()
-        ));
-    }
-    if !report.command.is_empty() {
-        s.push_str(&format!(
-            "command: {}\n",
-            serde_json::to_string(&report.command).unwrap_or_default()
-        ));
-    }
     if report.plan.paths.is_empty() {
         s.push_str("writable: []\n");
     } else {
@@ -283,6 +278,19 @@ fn profile(report: &Report, meta: &ProfileMeta) -> String {
     ));
     s.push_str(&format!("  ready: {}\n", yaml_str(&report.ready)));
     s.push_str(&format!("  date: {}\n", report.date));
+    // The agreed format: the user and command the image ran with are part of the proof.
+    if let Some(u) = &report.user {
+        s.push_str(&format!(
+            "  user: {}\n",
+            serde_json::to_string(u).unwrap_or_default()
+        ));
+    }
+    if !report.command.is_empty() {
+        s.push_str(&format!(
+            "  command: {}\n",
+            serde_json::to_string(&report.command).unwrap_or_default()
+        ));
+    }
     s.push_str(&format!(
         "  discover: {{rounds: {}, humanEdits: none}}\n",
         report.rounds
@@ -304,6 +312,133 @@ mod tests {
         assert_eq!(yaml_str("/a#b"), "\"/a#b\"");
         assert_eq!(yaml_str("on"), "\"on\"");
         assert_eq!(yaml_str("http://127.0.0.1:80/"), "http://127.0.0.1:80/");
+    }
+
+    fn report() -> Report {
+        let mut lib = Proposal {
+            path: "/var/lib/app".into(),
+            seed: true,
+            files: 2,
+            bytes: 2048,
+            image_entries: 3,
+            image_bytes: 10,
+            examples: vec!["a".into(), "b".into()],
+            ..Proposal::default()
+        };
+        lib.not_needed_for_readiness = true;
+        let run = Proposal {
+            path: "/run/odd dir".into(),
+            memory: true,
+            size_limit: Some("1Mi".into()),
+            files: 1,
+            bytes: 3,
+            examples: vec!["x.pid".into()],
+            ..Proposal::default()
+        };
+        Report {
+            image: "localhost/app:1".into(),
+            command: vec!["serve".into(), "--port=80".into()],
+            user: Some("101".into()),
+            ready: "tcp:80".into(),
+            exercise: None,
+            plan: crate::plan::Plan {
+                paths: vec![run, lib],
+                unplaceable: vec!["/etc/app.conf".into()],
+                rewritten_configs: vec!["/etc/app.conf".into()],
+            },
+            rounds: 2,
+            verified: true,
+            minimality_checked: true,
+            packages: vec!["app=1.0".into()],
+            date: "2026-11-30".into(),
+            seconds: 3,
+        }
+    }
+
+    #[test]
+    fn flags_are_shell_words() {
+        let r = report();
+        assert_eq!(
+            render(&r, Format::Flags, &ProfileMeta::default()),
+            "-w '/run/odd dir:memory:1Mi:empty' -w /var/lib/app\n"
+        );
+    }
+
+    /// The default output is a config file rofs patch reads, with the same paths.
+    #[test]
+    fn config_is_read_by_rofs_patch() {
+        let r = report();
+        let text = render(&r, Format::Config, &ProfileMeta::default());
+        let settings = rofs_manifest::config::read_settings(&text).expect(&text);
+        let paths: Vec<String> = settings.writable.iter().map(ToString::to_string).collect();
+        assert_eq!(paths, ["/run/odd dir:memory:1Mi:empty", "/var/lib/app"]);
+        assert!(text.contains("  # 2 files written (2.0 KiB) [a, b]; seeded: the image has 3 entries here (10 B); not needed for readiness"), "{text}");
+        assert!(
+            text.contains("# NOTE: /etc/app.conf: written directly in a system directory"),
+            "{text}"
+        );
+        assert!(
+            text.contains("verified read-only in 2 rounds (2026-11-30)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn profile_has_the_agreed_fields() {
+        let r = report();
+        let meta = ProfileMeta {
+            name: Some("app".into()),
+            description: Some("An app: \"quoted\"".into()),
+            images: vec!["app".into(), "*/app-*".into()],
+        };
+        let text = render(&r, Format::Profile, &meta);
+        // The catalog's own reader takes it (what `cargo test` checks for catalog/*.yaml).
+        let entry = rofs_core::catalog::parse_entry(&text, "app.yaml")
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(entry.writable.len(), 2);
+        let v = rofs_manifest::yaml::from_str(&text).expect(&text);
+        assert_eq!(v["name"], "app");
+        assert_eq!(v["description"], "An app: \"quoted\"");
+        assert_eq!(v["images"][0], "app");
+        assert_eq!(v["images"][1], "*/app-*");
+        assert_eq!(v["proven"]["user"], "101");
+        assert_eq!(v["proven"]["command"][1], "--port=80");
+        assert_eq!(v["writable"][0]["path"], "/run/odd dir:memory:1Mi:empty");
+        assert!(
+            v["writable"][1]["why"]
+                .as_str()
+                .is_some_and(|w| w.contains("not needed"))
+        );
+        assert_eq!(v["proven"]["image"], "localhost/app:1");
+        assert_eq!(v["proven"]["packages"][0], "app=1.0");
+        assert_eq!(v["proven"]["ready"], "tcp:80");
+        assert_eq!(v["proven"]["date"], "2026-11-30");
+        assert_eq!(v["proven"]["discover"]["rounds"], 2);
+        assert_eq!(v["proven"]["discover"]["humanEdits"], "none");
+    }
+
+    /// The catalog reads what `--format profile` writes (the agreed format, one parser).
+    #[test]
+    fn profile_is_a_catalog_entry() {
+        let r = report();
+        let meta = ProfileMeta {
+            name: Some("app".into()),
+            description: Some("An app".into()),
+            images: vec![],
+        };
+        let text = render(&r, Format::Profile, &meta);
+        let entry = rofs_core::catalog::parse_entry(&text, "app.yaml").expect(&text);
+        assert_eq!(entry.name, "app");
+        let paths: Vec<String> = entry.writable.iter().map(|p| p.path.to_string()).collect();
+        assert_eq!(paths, ["/run/odd dir:memory:1Mi:empty", "/var/lib/app"]);
+        let proof = entry.proven.expect("proven");
+        assert_eq!(proof.ready.to_string(), "tcp:80");
+        assert_eq!(proof.user.as_deref(), Some("101"));
+        assert_eq!(
+            proof.command.as_deref(),
+            Some(&["serve".to_string(), "--port=80".to_string()][..])
+        );
+        assert_eq!(proof.discover.map(|d| d.rounds), Some(2));
     }
 
     #[test]

@@ -95,6 +95,8 @@ pub enum Change {
     Added,
     Changed,
     Deleted,
+    /// Not seen written: named in a read-only error of a verification run.
+    Refused,
 }
 
 /// One written path.
@@ -267,6 +269,7 @@ pub fn plan(writes: &[Write], image: &dyn ImageView) -> Plan {
             continue;
         };
         match (w.change, w.is_dir) {
+            (Change::Refused, _) => continue,
             (Change::Deleted, _) => p.deleted += 1,
             (_, true) => p.dirs += 1,
             (_, false) => p.files += 1,
@@ -516,6 +519,19 @@ mod tests {
         let p = plan(&writes, &debian());
         assert_eq!(specs(&p), ["/opt/app"]);
         assert_eq!((p.paths[0].deleted, p.paths[0].files), (1, 1));
+    }
+
+    /// A path a read-only run refused is placed like a write but counts as none.
+    #[test]
+    fn refused_paths_are_placed_not_counted() {
+        let writes = [
+            w("/opt/app/(a file)", Change::Refused, false, 0),
+            w("/var/lib/newapp/x", Change::Refused, false, 0),
+        ];
+        let p = plan(&writes, &debian());
+        assert_eq!(specs(&p), ["/opt/app", "/var/lib/newapp:empty"]);
+        assert_eq!((p.paths[0].files, p.paths[0].dirs), (0, 0));
+        assert!(p.paths[0].examples.is_empty());
     }
 
     #[test]

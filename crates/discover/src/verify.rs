@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -28,6 +29,10 @@ pub struct Outcome {
     pub ready: bool,
     /// Exit status, when the app stopped by itself before the end.
     pub exited: Option<i32>,
+    /// Exit status when stopped, when it differs from the writable run's.
+    pub stopped_otherwise: Option<i32>,
+    /// The `--exercise` failed (it passed in the writable run).
+    pub exercise_failed: Option<String>,
     /// Output lines that say a write hit the read-only root.
     pub erofs: Vec<String>,
     pub logs: String,
@@ -35,7 +40,11 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn ok(&self) -> bool {
-        self.ready && self.exited.is_none() && self.erofs.is_empty()
+        self.ready
+            && self.exited.is_none()
+            && self.erofs.is_empty()
+            && self.stopped_otherwise.is_none()
+            && self.exercise_failed.is_none()
     }
 
     fn why(&self) -> String {
@@ -45,6 +54,12 @@ impl Outcome {
             format!("the app exited with status {c}")
         } else if !self.ready {
             "the app was never ready".to_string()
+        } else if let Some(e) = &self.exercise_failed {
+            format!("the exercise failed: {e}")
+        } else if let Some(c) = self.stopped_otherwise {
+            format!(
+                "stopped with status {c}, unlike the writable run (a write at shutdown failed?)"
+            )
         } else {
             "ok".to_string()
         }
@@ -95,6 +110,7 @@ pub fn converge(
     plan: &mut Plan,
 ) -> Result<u32, Error> {
     let mut added: BTreeMap<String, String> = BTreeMap::new();
+    let mut last = String::new();
     for round in 1..=opts.max_rounds {
         let specs: Vec<String> = plan.paths.iter().map(plan::Proposal::spec).collect();
         progress(&format!(
@@ -111,6 +127,13 @@ pub fn converge(
         let mut new = Vec::new();
         for line in &outcome.erofs {
             for p in paths_in(line) {
+                let Some(p) = crate::collect::resolve(image, &p) else {
+                    continue;
+                };
+                // A program naming itself (`/bin/sh: 1: cannot create ...`), not the path.
+                if is_program(image, &p) {
+                    continue;
+                }
                 if plan.paths.iter().any(|x| plan::within(&p, &x.path)) {
                     continue;
                 }
@@ -120,9 +143,13 @@ pub fn converge(
                 } else {
                     p.clone()
                 };
+                // The same refusal logged again (at every readiness poll...) is one.
+                if new.iter().any(|w: &Write| w.path == path) {
+                    continue;
+                }
                 new.push(Write {
                     path,
-                    change: Change::Added,
+                    change: Change::Refused,
                     is_dir: false,
                     bytes: 0,
                 });
@@ -144,27 +171,46 @@ pub fn converge(
                 tail(&outcome.logs, 20)
             )));
         }
-        progress(&format!(
-            "verification round {round}: {}; adding {}",
+        let why = outcome.why();
+        last = format!(
+            "round {round}: {}:\n{}",
             outcome.why(),
-            added.keys().cloned().collect::<Vec<_>>().join(" ")
-        ));
+            tail(&outcome.erofs.join("\n"), 10)
+        );
         writes.extend(new);
         let before: Vec<String> = plan.paths.iter().map(|p| p.path.clone()).collect();
         *plan = plan::plan(writes, image);
+        let mut grown = Vec::new();
         for p in &mut plan.paths {
             if !before.contains(&p.path) {
                 p.from_verification = added
                     .iter()
                     .find(|(a, _)| plan::within(a, &p.path))
                     .map(|(_, line)| line.clone());
+                grown.push(p.spec());
             }
         }
+        progress(&format!(
+            "verification round {round}: {why}; paths now: {}",
+            if grown.is_empty() {
+                "(wider directories)".to_string()
+            } else {
+                format!("+ {}", grown.join(" "))
+            }
+        ));
     }
     Err(Error::NotConverged(format!(
-        "still failing after --max-rounds {}",
+        "still failing after --max-rounds {} (the last round added paths it did not get to \
+         prove); {last}",
         opts.max_rounds
     )))
+}
+
+/// An executable file of the image.
+fn is_program(image: &Fs, path: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::symlink_metadata(image.at(path))
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// Remove each path in turn; a path without which the app is still ready (and writes
@@ -272,6 +318,7 @@ fn spec_of(
         image: c["image"].as_str().unwrap_or_default().to_string(),
         user,
         read_only: sc["readOnlyRootFilesystem"] == Value::Bool(true),
+        ignore_image_volumes: true,
         no_new_privileges: sc["allowPrivilegeEscalation"] == Value::Bool(false),
         binds,
         entrypoint: command.first().cloned(),
@@ -310,14 +357,18 @@ pub fn run_read_only(
     }
     for c in spec["initContainers"].as_array().into_iter().flatten() {
         let cname = c["name"].as_str().unwrap_or_default();
+        let rofs = dirs.get(rofs_core::names::AGENT_VOLUME);
         if cname == rofs_core::names::INSTALL_CONTAINER
-            && let AgentSource::Path(agent) = &opts.agent
+            && let Some(rofs) = rofs
         {
-            let rofs = dirs.get(rofs_core::names::AGENT_VOLUME).ok_or_else(|| {
-                Error::Engine("emitted install container without the rofs volume".into())
-            })?;
-            install_host_agent(agent, rofs)?;
-            continue;
+            let host = match &opts.agent {
+                AgentSource::Path(agent) => Some(agent.clone()),
+                AgentSource::Image(image) => installed_agent(image),
+            };
+            if let Some(agent) = host {
+                install_host_agent(&agent, rofs)?;
+                continue;
+            }
         }
         let user = if c["image"].as_str() == Some(opts.image.as_str()) {
             opts.user.clone()
@@ -334,6 +385,11 @@ pub fn run_read_only(
                 out.code.map_or("killed".to_string(), |c| c.to_string()),
                 tail(&format!("{}{}", out.stdout, out.stderr), 20)
             )));
+        }
+        if cname == rofs_core::names::INSTALL_CONTAINER
+            && let (AgentSource::Image(image), Some(rofs)) = (&opts.agent, rofs)
+        {
+            remember_agent(image, &rofs.join("bin/rofs-agent"));
         }
     }
     let app = &spec["containers"][0];
@@ -356,36 +412,105 @@ pub fn run_read_only(
     };
     engine.start(&name)?;
     let started = Instant::now();
-    let waited = wait_ready(engine, &name, &opts.ready, host_port, opts.ready_timeout)?;
+    let waited = wait_ready(
+        engine,
+        &name,
+        &opts.ready,
+        host_port,
+        opts.ready_timeout,
+        true,
+    )?;
+    let mut stopped_otherwise = None;
+    let mut exercise_failed: Option<String> = None;
     let mut exited = match waited {
         Waited::Exited(c) => Some(c),
         _ => None,
     };
     if waited == Waited::Ready {
-        // An exercise that fails read-only is part of the evidence (the logs say why).
+        // An exercise that fails read-only is part of the evidence: its own output may name
+        // the refused path (an exercise in the container writes there itself).
         if let Err(e) = exercise(opts, engine, &name, host_port) {
-            progress(&format!("{tag}: {e}"));
+            exercise_failed = Some(e.to_string());
         }
         let (running, code) = engine.state(&name)?;
         if !running {
             exited = Some(code);
         } else {
             engine.stop(&name, opts.stop_timeout)?;
+            let (_, code) = engine.state(&name)?;
+            stopped_otherwise = opts.stop_status.filter(|s| *s != code).map(|_| code);
         }
     }
     let _ = started;
     let logs = engine.logs(&name);
-    let erofs = logs
+    let mut erofs: Vec<String> = logs
         .lines()
         .filter(|l| is_erofs(l))
         .map(str::to_string)
         .collect();
+    // Apps that log to files (redis, mariadb) report refused writes there: read the text
+    // files the app has in its writable paths.
+    for (host, at) in &run.binds {
+        erofs.extend(erofs_in_files(host, at));
+    }
+    if let Some(e) = &exercise_failed {
+        erofs.extend(e.lines().filter(|l| is_erofs(l)).map(str::to_string));
+    }
     Ok(Outcome {
         ready: waited == Waited::Ready,
         exited,
+        stopped_otherwise,
+        exercise_failed,
         erofs,
         logs,
     })
+}
+
+/// The agent each agent image installed, kept on the host: `rofs-install` runs once per
+/// discover (the first verification run); later runs get the same file copied in, as that
+/// container would (it only copies the binary).
+static AGENTS: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
+
+fn installed_agent(image: &str) -> Option<PathBuf> {
+    AGENTS.lock().ok()?.get(image).cloned()
+}
+
+fn remember_agent(image: &str, installed: &Path) {
+    let keep = std::env::temp_dir().join(unique_name("agent"));
+    if std::fs::copy(installed, &keep).is_ok()
+        && let Ok(mut agents) = AGENTS.lock()
+    {
+        agents.insert(image.to_string(), keep);
+    }
+}
+
+/// Remove the kept agents (end of a discover).
+pub fn forget_agents() {
+    if let Ok(mut agents) = AGENTS.lock() {
+        for (_, p) in std::mem::take(&mut *agents) {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Read-only error lines in the files under `host` (mounted at `at`): text files up to
+/// 4 MiB, each line prefixed with the file's path in the container.
+pub fn erofs_in_files(host: &Path, at: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    crate::collect::walk(host, &mut |rel, m| {
+        if m.is_file()
+            && m.len() <= 4 << 20
+            && let Ok(bytes) = std::fs::read(host.join(rel))
+            && !bytes.contains(&0)
+        {
+            let text = String::from_utf8_lossy(&bytes);
+            for line in text.lines().filter(|l| is_erofs(l)) {
+                out.push(format!("{at}/{}: {}", rel.display(), line.trim()));
+            }
+        }
+        out.len() < 100
+    });
+    out
 }
 
 fn make_dir(dir: &Path) -> Result<(), Error> {
@@ -424,5 +549,34 @@ mod tests {
         assert!(!is_erofs("GET /index.html 200"));
         assert!(paths_in("no path here: EROFS").is_empty());
         assert!(paths_in("http://x/y 1/2 EROFS").is_empty());
+    }
+}
+
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+
+    #[test]
+    fn erofs_lines_in_the_apps_log_files() {
+        let host = std::env::temp_dir().join(format!("rofs-discover-logs-{}", std::process::id()));
+        std::fs::create_dir_all(host.join("sub")).expect("mkdir");
+        std::fs::write(
+            host.join("redis-server.log"),
+            "1:M 30 Nov 2026 * Ready to accept connections\n\
+             1:M 30 Nov 2026 # Failed opening the temp RDB file temp-1.rdb (in server root dir /var/lib/redis) for saving: Read-only file system\n",
+        )
+        .expect("write");
+        std::fs::write(host.join("sub/bin"), b"\0Read-only file system").expect("write");
+        let lines = erofs_in_files(&host, "/var/log/redis");
+        let _ = std::fs::remove_dir_all(&host);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with("/var/log/redis/redis-server.log: 1:M"),
+            "{lines:?}"
+        );
+        assert_eq!(
+            paths_in(&lines[0]),
+            ["/var/log/redis/redis-server.log", "/var/lib/redis"]
+        );
     }
 }

@@ -32,26 +32,34 @@ fn main() {
     time("parse JSON", &mut || {
         std::hint::black_box(serde_json::from_slice::<serde_json::Value>(&body).expect("json"));
     });
-    time("core rewrite", &mut || {
+    time("clone the pod", &mut || {
+        std::hint::black_box(pod.clone());
+    });
+    time("core rewrite (in place)", &mut || {
         let mut p = pod.clone();
-        rofs_core::rewrite_pod_template(
+        let r = rofs_core::rewrite_pod_template_keeping_spec(
             &mut p,
             &rofs_core::Location::root(),
             None,
             &config.defaults,
         )
         .expect("rewrite");
-        std::hint::black_box(p);
+        std::hint::black_box((p, r));
     });
     let mut after = pod.clone();
-    rofs_core::rewrite_pod_template(
+    let (_, spec) = rofs_core::rewrite_pod_template_keeping_spec(
         &mut after,
         &rofs_core::Location::root(),
         None,
         &config.defaults,
     )
     .expect("rewrite");
-    time("json_patch::diff", &mut || {
+    let spec = spec.expect("not skipped");
+    let metadata = rofs_webhook::patch::MetadataBefore::of(&pod);
+    time("patch (diff, JSON text)", &mut || {
+        std::hint::black_box(rofs_webhook::patch::diff(&metadata, &spec, &after));
+    });
+    time("json_patch::diff (before)", &mut || {
         std::hint::black_box(json_patch::diff(&pod, &after));
     });
 }

@@ -3,6 +3,7 @@
 //!
 //! - [`review`]: the pure function, AdmissionReview in, AdmissionReview (with a JSON Patch)
 //!   out;
+//! - [`patch`]: the JSON Patch from the pod to its rewrite, written as JSON text;
 //! - [`config`]: server-wide defaults (config file, image profiles, `onInvalid`);
 //! - [`server`]: the HTTPS server (hyper + axum + rustls), limits, graceful shutdown;
 //! - [`tls`]: the serving certificate, reloaded when its Secret volume rotates;
@@ -14,6 +15,8 @@
 pub mod certs;
 pub mod config;
 pub mod metrics;
+mod parse;
+pub mod patch;
 pub mod review;
 pub mod server;
 pub mod tls;

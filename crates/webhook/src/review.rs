@@ -7,16 +7,17 @@
 //! 59 s on this 2-core machine) for six fields. The response is serialized exactly as
 //! `kube::core::admission::AdmissionResponse` does (`patchType: JSONPatch`, base64 `patch`).
 //!
-//! The JSONPatch is `json_patch::diff(before, after)` where `after` is the core's rewrite of
-//! the pod: the pod the API server ends up with is, by construction, the one `rofs patch`
-//! prints for the same input. The core is idempotent (`rofs.io/status`), so a second call
-//! (reinvocation, or a pod that `rofs patch` already fixed) gives an empty patch.
+//! The JSONPatch goes from the pod as it came to the core's rewrite of it ([`crate::patch`]):
+//! the pod the API server ends up with is, by construction, the one `rofs patch` prints for
+//! the same input. The core is idempotent (`rofs.io/status`), so a second call (reinvocation,
+//! or a pod that `rofs patch` already fixed) gives an empty patch.
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::config::{Config, OnInvalid};
+use crate::patch;
 
 /// The only AdmissionReview version rofs speaks (v1beta1 was removed in Kubernetes 1.22).
 pub const API_VERSION: &str = "admission.k8s.io/v1";
@@ -128,7 +129,14 @@ pub struct Reviewed {
 }
 
 /// Parse an AdmissionReview from the request body and review it.
+///
+/// One pass over the body: the fields rofs reads are kept (the pod as a `Value`), the others
+/// (`userInfo`, `oldObject`, `options`...) are checked and skipped without being built. Any
+/// error there is reported as [`review`] reports it, from the body parsed as a whole.
 pub fn review_bytes(body: &[u8], config: &Config) -> Result<Reviewed, BadReview> {
+    if let Some(request) = crate::parse::request(body) {
+        return Ok(review_request(request, config));
+    }
     let value: Value = serde_json::from_slice(body).map_err(|e| BadReview::Json(e.to_string()))?;
     review(value, config)
 }
@@ -244,24 +252,27 @@ fn respond(request: AdmissionRequest, config: &Config) -> (AdmissionResponse, De
         return (allow(uid), Decision::Ignored("no object"));
     };
     let settings = config.settings_for(&before);
-    let mut after = before.clone();
-    match rofs_core::rewrite_pod_template(&mut after, &rofs_core::Location::root(), None, &settings)
-    {
-        Ok(outcome) => {
+    // No copy of the pod: the core rewrites it in place and gives back its spec as it was;
+    // the only other part it changes is the annotations, noted here.
+    let metadata = patch::MetadataBefore::of(&before);
+    let mut after = before;
+    let at = rofs_core::Location::root();
+    match rofs_core::rewrite_pod_template_keeping_spec(&mut after, &at, None, &settings) {
+        Ok((outcome, spec_before)) => {
             let mut response = allow(uid);
             response.warnings = outcome
                 .warnings
                 .into_iter()
                 .map(|w| format!("rofs: {w}"))
                 .collect();
-            let patch = json_patch::diff(&before, &after);
-            if patch.0.is_empty() {
+            let Some(spec_before) = spec_before else {
+                return (response, Decision::Unchanged); // rofs.io/skip: left alone
+            };
+            let (patch, operations) = patch::diff(&metadata, &spec_before, &after);
+            if operations == 0 {
                 return (response, Decision::Unchanged);
             }
-            let operations = patch.0.len();
-            // Serializing a Patch (strings, pointers and JSON values) cannot fail.
-            let bytes = serde_json::to_vec(&patch).unwrap_or_default();
-            response.patch = Some(base64::engine::general_purpose::STANDARD.encode(bytes));
+            response.patch = Some(base64::engine::general_purpose::STANDARD.encode(patch));
             response.patch_type = Some("JSONPatch");
             (response, Decision::Mutated { operations })
         }

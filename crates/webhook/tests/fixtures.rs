@@ -140,6 +140,65 @@ async fn pod_with_existing_init_containers_and_volumes() {
     );
 }
 
+/// The benchmark's pod (benches/webhook): a Deployment's, as the API server sends it
+/// (defaulted fields, the ServiceAccount token volume in every container), two containers and
+/// an initContainer. rofs's initContainers go before `migrate`: the patch adds them and changes
+/// `migrate` in place, rather than turning it field by field into `rofs-install` (what a diff
+/// index by index gives).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn realistic_pod_with_an_init_container_gets_a_patch_by_name() {
+    let (review, patched) = check("realistic-pod.json", Config::default()).await;
+    let inits: Vec<&str> = patched["spec"]["initContainers"]
+        .as_array()
+        .expect("initContainers")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(inits.first(), Some(&"rofs-install"));
+    assert_eq!(inits.last(), Some(&"migrate"));
+    let ops = serde_json::to_value(patch_of(&review)).expect("patch JSON");
+    let last = inits.len() - 1;
+    for op in ops.as_array().expect("ops") {
+        let path = op["path"].as_str().expect("path");
+        if let Some(rest) = path.strip_prefix("/spec/initContainers/") {
+            // Whole new containers before `migrate`, changes inside `migrate`.
+            let (index, inner) = rest.split_once('/').unwrap_or((rest, ""));
+            let index: usize = index.parse().expect("an index");
+            if index < last {
+                assert!(op["op"] == "add" && inner.is_empty(), "{op}");
+            } else {
+                assert!(index == last && !inner.is_empty(), "{op}");
+            }
+        }
+    }
+}
+
+/// The webhook compares only `spec` and `metadata.annotations` (crates/webhook/src/patch.rs):
+/// the core must change nothing else, on any fixture.
+#[test]
+fn the_core_changes_only_spec_and_annotations() {
+    for name in [
+        "deployment-pod.json",
+        "escaped-keys.json",
+        "init-and-volumes.json",
+        "realistic-pod.json",
+    ] {
+        let pod = fixture(name)["request"]["object"].clone();
+        let after = core_rewrite(&pod, &Settings::default());
+        let rest = |pod: &Value| {
+            let mut pod = pod.clone();
+            let map = pod.as_object_mut().expect("a pod");
+            map.remove("spec");
+            if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.remove("annotations");
+            }
+            pod
+        };
+        assert_ne!(after["spec"], pod["spec"], "{name}: rewritten");
+        assert_eq!(rest(&after), rest(&pod), "{name}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn annotation_keys_with_slash_and_tilde() {
     let (review, patched) = check("escaped-keys.json", Config::default()).await;

@@ -6,6 +6,7 @@
 
 mod apps;
 mod audit;
+mod catalog;
 mod dry_run;
 mod start_time;
 mod sync;

@@ -61,6 +61,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+pub mod catalog;
+
 /// Images built by `scripts/build-images.sh`.
 pub const NGINX_IMAGE: &str = "localhost/rofs-e2e-nginx:bookworm";
 pub const TOMCAT_IMAGE: &str = "localhost/rofs-e2e-tomcat:bookworm";

@@ -4,6 +4,8 @@
 //! `scripts/e2e.sh`, which runs everything). Without podman or the images the tests are
 //! skipped, unless `CI=true`, where they fail.
 
+mod catalog;
+mod discover;
 mod examples;
 mod harness_podman;
 mod nginx;

@@ -304,7 +304,7 @@ impl Pair {
         } else {
             fsio::Make::Create
         };
-        let copied = fsio::copy_to_temp(&source.root, &self.dst, path, entry.perm(), make, buf)
+        let copied = fsio::copy_to_temp(source, &self.dst, path, entry.perm(), make, buf)
             .inspect_err(|_| {
                 self.pending.remove(path);
             })?;

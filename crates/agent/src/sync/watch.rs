@@ -111,7 +111,7 @@ impl<'a> Watch<'a> {
         report: &mut RunReport,
     ) -> Result<(), SyncError> {
         self.log_start(pairs.len());
-        if first_pass_changed {
+        if first_pass_changed && self.hooks() {
             self.reload.on_event(Trigger::Change, Instant::now());
         }
         let mut buf = vec![0u8; 32 * 1024];
@@ -149,6 +149,11 @@ impl<'a> Watch<'a> {
             ),
             &[("event", "start".into())],
         );
+    }
+
+    /// Some reload hook is configured.
+    fn hooks(&self) -> bool {
+        !self.opts.signal_hooks.is_empty() || !self.opts.url_hooks.is_empty()
     }
 
     /// Sleeps in `poll` until an fd is ready or the earliest deadline.
@@ -305,7 +310,8 @@ impl<'a> Watch<'a> {
                 Ok((r, source)) => {
                     pair.schedule_retry(r.errors > 0, Instant::now());
                     ensure_watches(&mut self.inotify, &mut self.wds, i, pair, &source);
-                    if r.touched() {
+                    // No hook, no reload timer: no wakeup after each sync.
+                    if r.touched() && self.hooks() {
                         self.reload.on_event(Trigger::Change, Instant::now());
                     }
                 }

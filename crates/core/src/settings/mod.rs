@@ -88,7 +88,7 @@ impl ContainerSettings {
 pub struct Settings {
     /// Writable paths for every selected container.
     pub writable: Vec<WritablePath>,
-    /// Built-in profiles applied to every selected container.
+    /// Profiles of the catalog applied to every selected container (`auto`: by image).
     pub profiles: Vec<ProfileRef>,
     /// Settings for one container, by container name.
     pub per_container: BTreeMap<String, ContainerSettings>,

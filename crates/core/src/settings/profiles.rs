@@ -96,7 +96,7 @@ mod tests {
         let e = "ngnix".parse::<ProfileRef>().unwrap_err().to_string();
         assert!(e.starts_with("unknown profile \"ngnix\"; "), "{e}");
         assert!(
-            e.contains("profiles: java, nginx, tmp, tomcat, or auto "),
+            e.contains("profiles: apache-php, gunicorn, java, jetty, mariadb, nginx, nodejs, php-fpm, postgresql, prometheus, rabbitmq, redis, tmp, tomcat, or auto "),
             "{e}"
         );
     }

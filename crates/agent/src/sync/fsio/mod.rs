@@ -10,7 +10,7 @@ mod state;
 mod write;
 
 pub use crate::names::{Fnv, fnv};
-pub use read::{IN_DST_STATE, Source, TMP_SUFFIX, read_dst, read_source};
+pub use read::{IN_DST_STATE, KEPT_BYTES, Source, TMP_SUFFIX, read_dst, read_source};
 pub use state::{
     format_state, format_state_file, load_state, parse_state, parse_state_file, save_state,
     state_path,

@@ -1,8 +1,10 @@
 //! Snapshots: the source (AtomicWriter-aware, symlinks kept inside the
 //! volume, unreadable files recorded) and DST (the given paths only).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
-use std::io;
+use std::io::{self, Read};
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -33,7 +35,15 @@ pub struct Source {
     /// Symlinks that lead out of the source volume (relative path, where
     /// they lead): not followed.
     pub refused: Vec<(PathBuf, PathBuf)>,
+    /// What the small files held when they were hashed (up to
+    /// [`KEPT_BYTES`] in all): copied from here, not read a second time.
+    pub contents: BTreeMap<PathBuf, Vec<u8>>,
 }
+
+/// Contents of the source kept from the read to the copy, at most: the
+/// files of a typical ConfigMap (a swap of ten small files then costs no
+/// second open and read of each), and little memory.
+pub const KEPT_BYTES: u64 = 64 * 1024;
 
 impl Source {
     /// Paths this pass must leave alone (a directory covers its contents).
@@ -167,11 +177,7 @@ impl Walk {
                     Ok(())
                 }
             } else if md.is_file() {
-                hash_file(&path, &mut self.buf).map(|(hash, size)| {
-                    self.out
-                        .files
-                        .insert(rel_path.clone(), Entry::file(hash, size, md.mode()));
-                })
+                self.file(&path, &rel_path, md.len(), md.mode())
             } else {
                 Ok(())
             };
@@ -181,6 +187,30 @@ impl Walk {
                 Err(e) => self.out.unreadable.push((rel_path, e.to_string())),
             }
         }
+        Ok(())
+    }
+
+    /// Hashes a file; keeps its content while the budget allows.
+    fn file(&mut self, path: &Path, rel: &Path, len: u64, mode: u32) -> io::Result<()> {
+        let kept: u64 = self.out.contents.values().map(|c| c.len() as u64).sum();
+        let (hash, size) = if kept + len <= KEPT_BYTES {
+            let mut content = Vec::with_capacity(len as usize);
+            // Through `take`: `File::read_to_end` would first ask the size
+            // again (statx, lseek), which `len` already says.
+            File::open(path)?.take(u64::MAX).read_to_end(&mut content)?;
+            let mut h = crate::names::Fnv::default();
+            h.update(&content);
+            let size = content.len() as u64;
+            if kept + size <= KEPT_BYTES {
+                self.out.contents.insert(rel.to_path_buf(), content);
+            }
+            (h.finish(), size)
+        } else {
+            hash_file(path, &mut self.buf)?
+        };
+        self.out
+            .files
+            .insert(rel.to_path_buf(), Entry::file(hash, size, mode));
         Ok(())
     }
 
@@ -205,16 +235,18 @@ pub(super) fn hash_file(path: &Path, buf: &mut [u8]) -> io::Result<(u64, u64)> {
     super::write::hash_reader(File::open(path)?, buf)
 }
 
-/// Reads DST for the given relative paths only, never through a symlink
-/// (see [`super::write::read_dst_entry`]). A regular file gets its content
-/// hash; anything else (a directory, a symlink the app put there, a file
-/// under a directory the app replaced with a symlink) an entry that matches
-/// no file.
+/// Reads DST for the given relative paths only (each once, however often
+/// given), never through a symlink (see [`super::write::read_dst_entry`]),
+/// from one descriptor of DST. A regular file gets its content hash;
+/// anything else (a directory, a symlink the app put there, a file under a
+/// directory the app replaced with a symlink) an entry that matches no file.
 pub fn read_dst<'a>(dst: &Path, paths: impl Iterator<Item = &'a PathBuf>) -> io::Result<Snapshot> {
     let mut out = Snapshot::new();
     let mut buf = vec![0u8; 32 * 1024];
+    let root = super::write::open_dst(dst)?;
+    let paths: BTreeSet<&PathBuf> = paths.collect();
     for rel in paths {
-        if let Some(entry) = super::write::read_dst_entry(dst, rel, &mut buf)? {
+        if let Some(entry) = super::write::read_dst_entry(root.as_fd(), rel, &mut buf)? {
             out.insert(rel.clone(), entry);
         }
     }

@@ -22,7 +22,7 @@ use rustix::fs::{
 };
 use rustix::io::Errno;
 
-use super::read::TMP_SUFFIX;
+use super::read::{Source, TMP_SUFFIX};
 use crate::names::Fnv;
 use crate::sync::plan::{ConflictKind, Entry};
 
@@ -53,7 +53,7 @@ fn dir_flags() -> OFlags {
     OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC
 }
 
-fn open_dst(dst: &Path) -> io::Result<OwnedFd> {
+pub(super) fn open_dst(dst: &Path) -> io::Result<OwnedFd> {
     Ok(openat(
         CWD,
         dst,
@@ -115,6 +115,25 @@ pub fn open_parent(dst: &Path, rel: &Path, make: Make) -> io::Result<Parent> {
     Ok(Parent::Dir(fd))
 }
 
+/// [`open_parent`] from an open DST, for reading ([`Make::Open`]): `None`
+/// when the file is at the top of DST (its directory is `root` itself).
+fn open_parent_in(root: BorrowedFd<'_>, comps: &[&OsStr]) -> io::Result<Option<Parent>> {
+    let Some((first, rest)) = comps.split_first() else {
+        return Ok(None);
+    };
+    let mut fd = match open_child(root, first, Make::Open)? {
+        Parent::Dir(fd) => fd,
+        other => return Ok(Some(other)),
+    };
+    for name in rest {
+        match open_child(fd.as_fd(), name, Make::Open)? {
+            Parent::Dir(next) => fd = next,
+            other => return Ok(Some(other)),
+        }
+    }
+    Ok(Some(Parent::Dir(fd)))
+}
+
 fn file_name(rel: &Path) -> io::Result<&OsStr> {
     components(rel)?
         .last()
@@ -163,19 +182,28 @@ pub(super) fn hash_reader(mut f: impl Read, buf: &mut [u8]) -> io::Result<(u64, 
 /// entry; for anything else (a directory, a symlink the app put there, a
 /// parent directory the app replaced with a symlink or a file) an entry that
 /// matches no file; `None` for nothing.
-pub fn read_dst_entry(dst: &Path, rel: &Path, buf: &mut [u8]) -> io::Result<Option<Entry>> {
+pub fn read_dst_entry(
+    root: BorrowedFd<'_>,
+    rel: &Path,
+    buf: &mut [u8],
+) -> io::Result<Option<Entry>> {
     let other = |mode: u32| Entry {
         hash: 0,
         size: 0,
         mode,
     };
-    let dir = match open_parent(dst, rel, Make::Open)? {
-        Parent::Dir(d) => d,
-        Parent::Missing => return Ok(None),
-        Parent::NotADir => return Ok(Some(other(0o120777))),
+    let comps = components(rel)?;
+    let Some((name, parents)) = comps.split_last() else {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty path"));
     };
-    let name = file_name(rel)?;
-    let st = match statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+    let opened = match open_parent_in(root, parents)? {
+        None => None,
+        Some(Parent::Dir(d)) => Some(d),
+        Some(Parent::Missing) => return Ok(None),
+        Some(Parent::NotADir) => return Ok(Some(other(0o120777))),
+    };
+    let dir = opened.as_ref().map_or(root, OwnedFd::as_fd);
+    let st = match statat(dir, *name, AtFlags::SYMLINK_NOFOLLOW) {
         Ok(st) => st,
         Err(Errno::NOENT) => return Ok(None),
         Err(e) => return Err(e.into()),
@@ -183,7 +211,7 @@ pub fn read_dst_entry(dst: &Path, rel: &Path, buf: &mut [u8]) -> io::Result<Opti
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Ok(Some(other(st.st_mode)));
     }
-    match open_file(dir.as_fd(), name)? {
+    match open_file(dir, name)? {
         Some((f, mode)) => {
             let (hash, size) = hash_reader(f, buf)?;
             Ok(Some(Entry::file(hash, size, mode)))
@@ -207,7 +235,8 @@ impl Temp {
     }
 }
 
-/// Copies `root/rel` into a new temporary file next to `dst/rel` (random
+/// Copies the source's `rel` (the content the source read kept, else the
+/// file) into a new temporary file next to `dst/rel` (random
 /// name, created exclusively, the source's permission bits), creating the
 /// missing directories on the way. Returns the file and what it holds;
 /// [`replace`] puts it in place. `None` when a directory on the way is not a
@@ -216,7 +245,7 @@ impl Temp {
 /// never see a partial file either way, and an emptyDir does not outlive the
 /// pod (a restarted sidecar rewrites what it had not recorded).
 pub fn copy_to_temp(
-    root: &Path,
+    source: &Source,
     dst: &Path,
     rel: &Path,
     perm: u32,
@@ -228,7 +257,11 @@ pub fn copy_to_temp(
         Parent::Missing | Parent::NotADir => return Ok(None),
     };
     let target = file_name(rel)?.to_os_string();
-    let mut from = File::open(root.join(rel))?;
+    // What the source read kept (the content it hashed), else the file.
+    let mut from: Box<dyn Read + '_> = match source.contents.get(rel) {
+        Some(content) => Box::new(content.as_slice()),
+        None => Box::new(File::open(source.root.join(rel))?),
+    };
     let (mut to, name) = create_temp(dir.as_fd())?;
     let tmp = Temp { dir, name, target };
     let result = (|| {
