@@ -470,14 +470,30 @@ fn packages(image: &Fs, plan: &Plan, config: &engine::ImageConfig, opts: &Option
         }
     }
     let mut wanted: Vec<String> = plan.paths.iter().map(|p| p.path.clone()).collect();
-    let cmd = if opts.command.is_empty() {
-        config.entrypoint.iter().chain(&config.cmd).next()
+    // The program: the ENTRYPOINT's, else the first word of COMMAND (it replaces CMD).
+    let cmd = config.entrypoint.first().or(if opts.command.is_empty() {
+        config.cmd.first()
     } else {
         opts.command.first()
-    };
-    if let Some(c) = cmd.filter(|c| c.starts_with('/')) {
-        wanted.push(c.clone());
-    }
+    });
+    // A bare name is looked up in the usual PATH (Debian's default) of the image.
+    let program = cmd.and_then(|c| {
+        if c.starts_with('/') {
+            return Some(c.clone());
+        }
+        [
+            "/usr/local/sbin",
+            "/usr/local/bin",
+            "/usr/sbin",
+            "/usr/bin",
+            "/sbin",
+            "/bin",
+        ]
+        .iter()
+        .map(|d| format!("{d}/{c}"))
+        .find(|p| std::fs::symlink_metadata(image.at(p)).is_ok())
+    });
+    wanted.extend(program);
     let mut owners = std::collections::BTreeSet::new();
     let Ok(dir) = std::fs::read_dir(image.at("/var/lib/dpkg/info")) else {
         return Vec::new();
