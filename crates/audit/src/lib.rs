@@ -8,6 +8,8 @@
 //! - [`fix`]: the `rofs patch` command of a finding and the diff of what it writes;
 //! - [`render`]: the table and `--format json` ([`Format::Sarif`] is filled by the SARIF
 //!   module).
+//! - [`positions`]: line and column of a container or field in the source text (SARIF regions);
+//!   [`sarif`]: the SARIF 2.1.0 log; [`cluster`]: which live objects `--cluster` audits.
 //!
 //! See docs/audit.md.
 
@@ -17,11 +19,14 @@ use rofs_core::Settings;
 use rofs_manifest::{Input, ManifestError};
 
 pub mod check;
+pub mod cluster;
 pub mod fix;
 pub mod known;
 pub mod model;
+pub mod positions;
 pub mod render;
 pub mod rules;
+pub mod sarif;
 pub mod suppress;
 
 pub use check::Webhook;

@@ -109,6 +109,15 @@ pub struct AuditArgs {
     /// Colour in the table: `auto` (on a terminal, unless NO_COLOR is set), always, never.
     #[arg(long, value_name = "WHEN", default_value = "auto")]
     pub color: Color,
+
+    /// Helm output: the directory its `# Source: CHART/templates/...` paths are found under
+    /// (the chart, or its parent); SARIF regions then point into the template files. Also
+    /// tried: the working directory.
+    #[arg(long, value_name = "DIR")]
+    pub chart_root: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub cluster: crate::audit_cluster::ClusterArgs,
 }
 
 fn format_parser() -> impl TypedValueParser<Value = Format> {
@@ -147,7 +156,15 @@ fn audit(args: &AuditArgs) -> Result<bool> {
     if paths.is_empty() {
         paths.push(PathBuf::from("-"));
     }
-    let texts = read_inputs(&paths)?;
+    let cluster = args
+        .cluster
+        .cluster
+        .then(|| crate::audit_cluster::read(&args.cluster))
+        .transpose()?;
+    let texts = match &cluster {
+        Some(c) => vec![(c.name.clone(), c.text.clone())],
+        None => read_inputs(&paths)?,
+    };
     let inputs: Vec<Input<'_>> = texts
         .iter()
         .map(|(name, text)| Input { name, text })
@@ -190,7 +207,22 @@ fn audit(args: &AuditArgs) -> Result<bool> {
         });
     }
 
-    let report = rofs_audit::audit(&inputs, &options)?;
+    let mut report = rofs_audit::audit(&inputs, &options)?;
+    if cluster.is_some() {
+        for f in &mut report.findings {
+            f.fix.command = rofs_audit::cluster::live_fix_command(
+                &f.fix.command,
+                &f.source.file,
+                &f.kind,
+                f.namespace.as_deref(),
+                &f.name,
+            );
+        }
+    }
+    let failing = match args.fail_on {
+        FailOn::At(threshold) => report.failing(threshold) > 0,
+        FailOn::Never => false,
+    };
     let table = TableOptions {
         color: match args.color {
             Color::Always => true,
@@ -202,12 +234,34 @@ fn audit(args: &AuditArgs) -> Result<bool> {
         },
         diffs: args.fix_diff,
     };
-    let text = rofs_audit::render::render(&report, args.format, table)?;
+    let text = match args.format {
+        Format::Sarif => rofs_audit::sarif::render(&report, &sarif_options(args, failing)),
+        f => rofs_audit::render::render(&report, f, table)?,
+    };
     crate::output::write_stdout(text.as_bytes())?;
-    Ok(match args.fail_on {
-        FailOn::At(threshold) => report.failing(threshold) > 0,
-        FailOn::Never => false,
-    })
+    Ok(failing)
+}
+
+/// What the SARIF log says about this run, and where Helm templates are looked for.
+fn sarif_options(args: &AuditArgs, failing: bool) -> rofs_audit::sarif::SarifOptions {
+    let threshold = match args.fail_on {
+        FailOn::At(s) => s.as_str(),
+        FailOn::Never => "never",
+    };
+    let mut template_roots: Vec<PathBuf> = args.chart_root.iter().cloned().collect();
+    if let Ok(cwd) = std::env::current_dir() {
+        template_roots.push(cwd);
+    }
+    rofs_audit::sarif::SarifOptions {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        exit_code: i32::from(failing),
+        exit_code_description: if failing {
+            format!("findings at or above --fail-on {threshold}")
+        } else {
+            format!("no finding at or above --fail-on {threshold}")
+        },
+        template_roots,
+    }
 }
 
 /// Every input's name and text: files, directories (recursively, sorted), stdin.

@@ -1,6 +1,7 @@
 //! `rofs`: a thin binary over rofs-core (see crates/core) and rofs-agent (see crates/agent).
 
 mod audit;
+mod audit_cluster;
 mod cli;
 mod discover;
 mod krm;

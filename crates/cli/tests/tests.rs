@@ -1,4 +1,6 @@
 mod audit;
+mod audit_cluster;
+mod audit_sarif;
 mod errors;
 mod frontends;
 mod large;

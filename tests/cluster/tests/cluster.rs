@@ -5,6 +5,7 @@
 //! Without the cluster the tests are skipped, unless `CI=true`, where they fail.
 
 mod apps;
+mod audit;
 mod catalog;
 mod dry_run;
 mod start_time;
