@@ -1,8 +1,10 @@
-//! The scan: one walk of the source tree that stats every entry exactly once
-//! and keeps the result in memory. The free-space check needs the total
-//! before any byte is copied, and the copy then works from this tree without
-//! a second `stat`. Every call is relative to an open directory fd
-//! (`openat`/`fstatat`), so paths longer than PATH_MAX are fine.
+//! The scan: a walk of the source tree that stats every entry exactly once
+//! and keeps the result in memory. The copy scans each directory with
+//! [`scan_one`] just before it fills it (`copy::stream`) and then works from
+//! that without a second `stat`; [`scan`] walks the whole tree for the exact
+//! size in the error of a copy that did not fit. Every call is relative to an
+//! open directory fd (`openat`/`fstatat`), so paths longer than PATH_MAX are
+//! fine.
 
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
