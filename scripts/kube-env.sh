@@ -5,6 +5,10 @@ PKI="$STATE/pki"
 LOGS="$STATE/logs"
 RUN="$STATE/run"
 STATE_BIN_FILE="$STATE/bin-dir"
+# containerd 2, built by scripts/kube-build.sh: its containerd, shim and ctr come first on PATH
+# (Debian's are 1.6).
+CONTAINERD_BIN_FILE="$STATE/containerd-bin-dir"
+if [ -s "$CONTAINERD_BIN_FILE" ]; then PATH="$(cat "$CONTAINERD_BIN_FILE"):$PATH"; fi
 CONTAINERD_STATE=/run/rofs-kube/containerd
 CONTAINERD_SOCK=/run/rofs-kube/containerd.sock
 NODE_NAME=rofs-node

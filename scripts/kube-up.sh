@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A single-node Kubernetes cluster on this machine, from upstream components (docs/cluster.md):
 #   etcd + kube-apiserver + kube-controller-manager + kube-scheduler   built by scripts/kube-build.sh
-#   kubelet on Debian's containerd (CRI plugin) and runc, CNI bridge from Debian's plugins,
+#   kubelet on containerd 2 (CRI plugin; built by scripts/kube-build.sh) and Debian's runc,
+#   CNI bridge from Debian's plugins,
 #   a pause image built locally from Debian's catatonit (no registry is ever contacted).
 # Run as root. Idempotent: components already up are left alone. No systemd needed (daemons are
 # started directly; logs in $STATE/logs). Everything listens on this machine only: the API
@@ -10,7 +11,9 @@
 # (10.222.0.0/24, no masquerading, no route out).
 #
 # Prints `export KUBECONFIG=...` on stdout at the end.
-# Env: ROFS_KUBE_STATE (default /var/lib/rofs-kube), ROFS_KUBE_TIMEOUT (per component, default 120 s)
+# Env: ROFS_KUBE_STATE (default /var/lib/rofs-kube), ROFS_KUBE_TIMEOUT (per component, default 120 s),
+#      ROFS_KUBE_EVENTED_PLEG=1 (the kubelet's alpha EventedPLEG gate: container events from the
+#      runtime instead of the relist every second; benches/e2e/kube-start-time.sh measures it)
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,13 +29,16 @@ t_start=$(date +%s)
 
 # --- binaries -------------------------------------------------------------------------------
 BIN="$("$repo/scripts/kube-build.sh")"
+CBIN="$("$repo/scripts/kube-build.sh" containerd)"
 mkdir -p "$STATE"
 echo "$BIN" > "$STATE_BIN_FILE"
+echo "$CBIN" > "$CONTAINERD_BIN_FILE"
+PATH="$CBIN:$PATH"
 t_build=$(date +%s)
 
 # --- Debian packages --------------------------------------------------------------------------
 need=()
-for pkg in containerd runc containernetworking-plugins catatonit iptables openssl podman; do
+for pkg in runc containernetworking-plugins catatonit iptables openssl podman; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -164,6 +170,7 @@ start kube-apiserver "$BIN/kube-apiserver" \
     --enable-admission-plugins NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultTolerationSeconds,NodeRestriction,PodSecurity,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ResourceQuota \
     --enable-aggregator-routing=true \
     --kubelet-preferred-address-types InternalIP,Hostname \
+    --feature-gates ImageVolume=true \
     --allow-privileged=true --profiling=false --v=1
 wait_for kube-apiserver "/readyz" healthz "https://127.0.0.1:$APISERVER_PORT/readyz"
 t_api=$(date +%s)
@@ -211,30 +218,34 @@ cat > "$STATE/cni/net.d/10-rofs-kube.conflist" <<EOF
 }
 EOF
 cat > "$STATE/containerd/config.toml" <<EOF
-# containerd for the rofs test cluster (scripts/kube-up.sh); own root, state and socket.
-version = 2
+# containerd 2 for the rofs test cluster (scripts/kube-up.sh); own root, state and socket.
+version = 3
 root = "$STATE/containerd/root"
 state = "$CONTAINERD_STATE"
+imports = []
 [grpc]
   address = "$CONTAINERD_SOCK"
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "$PAUSE_IMAGE"
+[plugins.'io.containerd.cri.v1.images']
+  snapshotter = "overlayfs"
+  [plugins.'io.containerd.cri.v1.images'.pinned_images]
+    sandbox = "$PAUSE_IMAGE"
+[plugins.'io.containerd.cri.v1.runtime']
   # root here lacks CAP_SYS_RESOURCE: an oom_score_adj below containerd's own (the kubelet asks
   # -998 for every pause container) fails in runc ("can't get final child's PID from pipe:
   # EOF"); clamp it to containerd's own instead
   restrict_oom_score_adj = true
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
+  [plugins.'io.containerd.cri.v1.runtime'.containerd]
     default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+    [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+      [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
         SystemdCgroup = false
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
+  [plugins.'io.containerd.cri.v1.runtime'.cni]
+    bin_dirs = ["/usr/lib/cni"]
     conf_dir = "$STATE/cni/net.d"
 EOF
-start containerd containerd --config "$STATE/containerd/config.toml"
+# PATH: containerd starts the shim it finds there (ours, not Debian's 1.6 one).
+start containerd env PATH="$CBIN:$PATH" "$CBIN/containerd" --config "$STATE/containerd/config.toml"
 wait_for containerd "socket" ctr --address "$CONTAINERD_SOCK" version
 
 # --- pause image (Debian's catatonit in pause mode) ---------------------------------------------
@@ -264,8 +275,10 @@ authentication:
   x509: {clientCAFile: $PKI/ca.crt}
 authorization: {mode: Webhook}
 containerRuntimeEndpoint: unix://$CONTAINERD_SOCK
-# Debian's containerd 1.6 cannot tell the kubelet its cgroup driver; no systemd here anyway.
+# no systemd here
 cgroupDriver: cgroupfs
+# ImageVolume: beta and off by default in 1.34 (on from 1.35); containerd >= 2.1 supports it.
+featureGates: {ImageVolume: true$( [ "${ROFS_KUBE_EVENTED_PLEG:-0}" = 1 ] && printf ', EventedPLEG: true')}
 failSwapOn: false
 # without CAP_SYS_RESOURCE the kubelet cannot lower its own OOM score (default -999)
 oomScoreAdj: 0

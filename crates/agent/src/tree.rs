@@ -1,8 +1,10 @@
-//! The scan: one walk of the source tree that stats every entry exactly once
-//! and keeps the result in memory. The free-space check needs the total
-//! before any byte is copied, and the copy then works from this tree without
-//! a second `stat`. Every call is relative to an open directory fd
-//! (`openat`/`fstatat`), so paths longer than PATH_MAX are fine.
+//! The scan: a walk of the source tree that stats every entry exactly once
+//! and keeps the result in memory. The copy scans each directory with
+//! [`scan_one`] just before it fills it (`copy::stream`) and then works from
+//! that without a second `stat`; [`scan`] walks the whole tree for the exact
+//! size in the error of a copy that did not fit. Every call is relative to an
+//! open directory fd (`openat`/`fstatat`), so paths longer than PATH_MAX are
+//! fine.
 
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
@@ -88,14 +90,28 @@ fn round_up(n: u64, unit: u64) -> u64 {
     n.div_ceil(unit) * unit
 }
 
-struct ScanJob {
-    parent: Arc<OwnedFd>,
-    name: CString,
-    rel: Vec<CString>,
-    slot: usize,
+/// One directory to scan: `name` in the open directory `parent`.
+pub(crate) struct ScanJob {
+    pub parent: Arc<OwnedFd>,
+    pub name: CString,
+    pub rel: Vec<CString>,
+    pub slot: usize,
 }
 
-struct ScanShared<'a> {
+impl ScanJob {
+    /// The source root (already open).
+    pub(crate) fn root(src: OwnedFd) -> Self {
+        ScanJob {
+            parent: Arc::new(src),
+            name: c".".to_owned(),
+            rel: Vec::new(),
+            slot: 0,
+        }
+    }
+}
+
+/// What the scanning workers share (also the copy's, which scans as it copies).
+pub(crate) struct ScanShared<'a> {
     src_root: &'a Path,
     dst_id: (u64, u64),
     /// Scanned directories by slot (assembled into one tree at the end).
@@ -103,6 +119,28 @@ struct ScanShared<'a> {
     warnings: Mutex<Vec<String>>,
     skipped: AtomicU64,
     next_slot: AtomicUsize,
+}
+
+impl<'a> ScanShared<'a> {
+    pub(crate) fn new(src_root: &'a Path, dst_id: (u64, u64)) -> Self {
+        ScanShared {
+            src_root,
+            dst_id,
+            done: Mutex::new(vec![None]),
+            warnings: Mutex::new(Vec::new()),
+            skipped: AtomicU64::new(0),
+            next_slot: AtomicUsize::new(1),
+        }
+    }
+
+    /// The skipped count and the warnings.
+    pub(crate) fn finish(self) -> (u64, Vec<String>) {
+        let warnings = self
+            .warnings
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        (self.skipped.load(Relaxed), warnings)
+    }
 }
 
 /// Scans the tree under `src` with `threads` threads, then resolves hard
@@ -115,26 +153,13 @@ pub(crate) fn scan(
     est: &Estimate,
     threads: usize,
 ) -> Result<(DirNode, Totals, Vec<String>), AgentError> {
-    let shared = ScanShared {
-        src_root,
-        dst_id,
-        done: Mutex::new(vec![None]),
-        warnings: Mutex::new(Vec::new()),
-        skipped: AtomicU64::new(0),
-        next_slot: AtomicUsize::new(1),
-    };
-    let first = ScanJob {
-        parent: Arc::new(src),
-        name: c".".to_owned(),
-        rel: Vec::new(),
-        slot: 0,
-    };
+    let shared = ScanShared::new(src_root, dst_id);
     crate::pool::run(
         threads,
-        vec![first],
-        || vec![MaybeUninit::<u8>::uninit(); 64 * 1024],
+        vec![ScanJob::root(src)],
+        scan_buffer,
         |buf, job, out| {
-            let node = scan_one(&shared, &job, out, buf)?;
+            let (node, _) = scan_one(&shared, &job, out, buf)?;
             let mut done = shared.done.lock().unwrap_or_else(PoisonError::into_inner);
             let last = out
                 .iter()
@@ -167,7 +192,13 @@ pub(crate) fn scan(
     Ok((root, totals, warnings))
 }
 
-fn assemble(done: &mut Vec<Option<DirNode>>, slot: usize) -> DirNode {
+/// The buffer a scanning worker reads directories with.
+pub(crate) fn scan_buffer() -> Vec<MaybeUninit<u8>> {
+    vec![MaybeUninit::<u8>::uninit(); 64 * 1024]
+}
+
+/// The tree from the scanned directories by slot (slot 0: the root).
+pub(crate) fn assemble(done: &mut Vec<Option<DirNode>>, slot: usize) -> DirNode {
     let mut node = done
         .get_mut(slot)
         .and_then(Option::take)
@@ -209,38 +240,70 @@ fn resolve(
             p.push(e.name.clone());
             links.insert(id, Arc::new(p));
         }
+        let (alloc, inodes) = cost(e, est);
+        t.alloc += alloc;
+        t.inodes += inodes;
         match &mut e.kind {
             Kind::File => {
                 t.files += 1;
-                t.inodes += 1;
                 t.bytes += e.meta.size;
-                let allocated = e.meta.blocks * 512;
-                t.alloc += round_up(allocated.min(e.meta.size), est.unit);
             }
             Kind::Dir(sub) => {
                 t.dirs += 1;
-                t.inodes += 1;
-                if est.dirs_cost_blocks {
-                    t.alloc += round_up(e.meta.size.max(1), est.unit);
-                }
                 path.push(e.name.clone());
                 sub.has_links = resolve(sub, path, links, t, est);
                 path.pop();
                 has_links |= sub.has_links;
             }
-            Kind::Symlink { .. } => {
-                t.symlinks += 1;
-                t.inodes += 1;
-                // Fast symlinks live in the inode; long targets take a block.
-                if e.meta.size > 60 {
-                    t.alloc += est.unit;
-                }
-            }
-            Kind::Fifo { .. } => {
-                t.fifos += 1;
-                t.inodes += 1;
-            }
+            Kind::Symlink { .. } => t.symlinks += 1,
+            Kind::Fifo { .. } => t.fifos += 1,
             Kind::HardLink { .. } | Kind::Skipped => {}
+        }
+    }
+    has_links
+}
+
+/// What one entry takes in the destination: (bytes allocated, rounded to
+/// the unit; inodes). A later name of an inode and a skipped entry take
+/// nothing.
+pub(crate) fn cost(e: &Entry, est: &Estimate) -> (u64, u64) {
+    match &e.kind {
+        // Sparse files count their allocated blocks.
+        Kind::File => (
+            round_up((e.meta.blocks * 512).min(e.meta.size), est.unit),
+            1,
+        ),
+        Kind::Dir(_) if est.dirs_cost_blocks => (round_up(e.meta.size.max(1), est.unit), 1),
+        Kind::Dir(_) | Kind::Fifo { .. } => (0, 1),
+        // Fast symlinks live in the inode; long targets take a block.
+        Kind::Symlink { .. } => (if e.meta.size > 60 { est.unit } else { 0 }, 1),
+        Kind::HardLink { .. } | Kind::Skipped => (0, 0),
+    }
+}
+
+/// The counts of a tree whose hard links are already resolved (the copy
+/// that scans as it goes); sets `has_links`. Returns whether the subtree
+/// holds a hard link.
+pub(crate) fn count(node: &mut DirNode, t: &mut Totals) -> bool {
+    let mut has_links = false;
+    for e in &mut node.children {
+        match &mut e.kind {
+            Kind::File => {
+                t.files += 1;
+                t.bytes += e.meta.size;
+            }
+            Kind::Dir(sub) => {
+                t.dirs += 1;
+                sub.has_links = count(sub, t);
+                has_links |= sub.has_links;
+            }
+            Kind::Symlink { .. } => t.symlinks += 1,
+            Kind::Fifo { .. } => t.fifos += 1,
+            Kind::HardLink { .. } => {
+                t.hardlinks += 1;
+                has_links = true;
+            }
+            Kind::Skipped => {}
         }
     }
     has_links
@@ -275,13 +338,14 @@ fn other_kind(ftype: FileType, dir: BorrowedFd<'_>, name: &CStr) -> Result<Kind,
     }
 }
 
-/// Lists and stats one directory; its subdirectories become new jobs.
-fn scan_one(
+/// Lists and stats one directory; its subdirectories become new jobs, in
+/// the order of their entries. Returns the directory and its open fd.
+pub(crate) fn scan_one(
     sh: &ScanShared<'_>,
     job: &ScanJob,
     out: &mut Vec<ScanJob>,
     buf: &mut [MaybeUninit<u8>],
-) -> Result<DirNode, AgentError> {
+) -> Result<(DirNode, Arc<OwnedFd>), AgentError> {
     let here = |name: Option<&CStr>| rel_path(sh.src_root, &job.rel, name);
     let dir: OwnedFd = rustix::fs::openat(&*job.parent, &job.name, DIR_FLAGS, Mode::empty())
         .ctx("open directory", || here(None))?;
@@ -338,12 +402,15 @@ fn scan_one(
             link_id,
         });
     }
-    Ok(DirNode {
-        children,
-        xattrs,
-        has_links: false,
-        slot: job.slot,
-    })
+    Ok((
+        DirNode {
+            children,
+            xattrs,
+            has_links: false,
+            slot: job.slot,
+        },
+        dir,
+    ))
 }
 
 fn skip(sh: &ScanShared<'_>, path: PathBuf, why: &str) {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
-use rofs_core::{Conflict, KubeVersion, Reload, Seeder};
+use rofs_core::{AgentDelivery, Conflict, KubeVersion, Reload, Seeder};
 use rofs_manifest::Format;
 
 const ABOUT: &str = "Make any workload run with readOnlyRootFilesystem: true.";
@@ -197,6 +197,13 @@ pub struct SettingsArgs {
     /// Image that provides the agent to the pod [default: the rofs image of this version].
     #[arg(long, value_name = "IMAGE", env = "ROFS_AGENT_IMAGE")]
     pub agent_image: Option<String>,
+
+    /// How the agent reaches rofs's containers: `install` (the rofs-install initContainer) or
+    /// `image-volume` (the agent image mounted as an `image` volume: one initContainer less;
+    /// needs ImageVolume in the cluster and runtime) [default: image-volume with
+    /// --kube-version 1.35 or later, else install].
+    #[arg(long, value_name = "DELIVERY")]
+    pub agent_delivery: Option<AgentDelivery>,
 
     /// Give the app a writable copy of this configMap/secret/projected volume (by volume
     /// name), kept in sync with its source by the rofs-sync sidecar; repeatable.

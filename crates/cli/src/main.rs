@@ -66,7 +66,13 @@ fn main() -> ExitCode {
 /// type refuses stays bad input, as it was (`rofs: error: --seeder: why`, exit status 1).
 /// Every other clap error keeps clap's convention (help and version on stdout, usage errors
 /// such as an out-of-range `--days` with status 2).
-const CHECKED_AS_INPUT: [&str; 4] = ["--seeder", "--reload", "--sync-conflict", "--kube-version"];
+const CHECKED_AS_INPUT: [&str; 5] = [
+    "--seeder",
+    "--agent-delivery",
+    "--reload",
+    "--sync-conflict",
+    "--kube-version",
+];
 
 fn usage_error(e: clap::Error) -> ExitCode {
     use clap::error::{ContextKind, ContextValue, ErrorKind};

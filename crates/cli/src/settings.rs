@@ -43,6 +43,7 @@ pub fn from_args(args: &SettingsArgs) -> Result<Settings> {
         }
         flags.agent_image = Some(image.clone());
     }
+    flags.agent_delivery = args.agent_delivery;
     flags.writable_volumes.clone_from(&args.writable_volumes);
     flags.reload.clone_from(&args.reload);
     flags.sync_conflict = args.sync_conflict;

@@ -20,6 +20,8 @@ pub const CONTAINERS: &str = "rofs.io/containers";
 pub const SEEDER: &str = "rofs.io/seeder";
 /// Image of the install initContainer.
 pub const AGENT_IMAGE: &str = "rofs.io/agent-image";
+/// `install` or `image-volume`: how the agent reaches rofs's containers.
+pub const AGENT_DELIVERY: &str = "rofs.io/agent-delivery";
 /// ConfigMap/Secret/projected volumes (by name) the app sees as writable, synced copies.
 pub const WRITABLE_VOLUMES: &str = "rofs.io/writable-volumes";
 /// Reload hook after a sync: `signal:HUP:nginx` or `http://127.0.0.1:PORT/PATH`.
@@ -41,12 +43,13 @@ pub const WRITABLE_PREFIX: &str = "writable.rofs.io/";
 pub const PROFILE_PREFIX: &str = "profile.rofs.io/";
 
 /// Every `rofs.io/` key a user may write (the typo hint lists them).
-pub const KNOWN: [&str; 11] = [
+pub const KNOWN: [&str; 12] = [
     WRITABLE,
     PROFILE,
     CONTAINERS,
     SEEDER,
     AGENT_IMAGE,
+    AGENT_DELIVERY,
     WRITABLE_VOLUMES,
     RELOAD,
     SYNC_CONFLICT,
@@ -143,6 +146,7 @@ fn read_key(out: &mut Annotations, key: &str, value: &str) -> Result<usize, Anno
             s.containers = Some(names);
         }
         SEEDER => s.seeder = Some(value.parse::<Seeder>().map_err(err)?),
+        AGENT_DELIVERY => s.agent_delivery = Some(value.parse().map_err(err)?),
         WRITABLE_VOLUMES => {
             let names = dns_labels(value, SettingsError::VolumeName).map_err(err)?;
             s.writable_volumes.extend(names);

@@ -5,9 +5,11 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::inject::{install_container, seed_container, sync_containers};
+use crate::inject::{agent_image_volume, install_container, seed_container, sync_containers};
 use crate::model::{CopiesPlan, PodPlan, TargetPlan};
-use crate::names::{AGENT_VOLUME, INSTALL_CONTAINER, STATE_VOLUME, seed_container_name};
+use crate::names::{
+    AGENT_IMAGE_VOLUME, AGENT_VOLUME, INSTALL_CONTAINER, STATE_VOLUME, seed_container_name,
+};
 use crate::pod::{ContainerList, list_mut, map_mut};
 use crate::settings::{Medium, WritablePath};
 use crate::status::StatusAnnotation;
@@ -50,6 +52,10 @@ fn emit_paths(
             json!({"name": AGENT_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}}),
         );
     }
+    let image_volume = plan.image_volume() && plan.install_with_seeds();
+    if image_volume {
+        volumes.push(agent_image_volume(&plan.agent_image));
+    }
     // Markers of disk-backed paths live on disk too: after a node reboot the kubelet keeps
     // a disk emptyDir but not the memory-backed `rofs` volume.
     if seeded.iter().any(|t| t.seeds_disk()) {
@@ -65,7 +71,10 @@ fn emit_paths(
     );
 
     let mut injected: Vec<Value> = Vec::new();
-    if let Some(from) = plan.install.filter(|_| plan.install_with_seeds()) {
+    if let Some(from) = plan
+        .install
+        .filter(|_| plan.install_with_seeds() && !image_volume)
+    {
         injected.push(install_container(container(spec, from), &plan.agent_image));
         status.init_containers.push(INSTALL_CONTAINER.to_string());
     }
@@ -74,6 +83,7 @@ fn emit_paths(
             container(spec, (t.list, t.index)),
             t,
             plan.seeder,
+            image_volume,
         ));
         status.init_containers.push(seed_container_name(&t.name));
     }
@@ -144,6 +154,11 @@ fn emit_copies(
         );
         status.volumes.push(AGENT_VOLUME.to_string());
     }
+    let image_volume = plan.image_volume();
+    if image_volume && !plan.install_with_seeds() {
+        volumes.push(agent_image_volume(&plan.agent_image));
+        status.volumes.push(AGENT_IMAGE_VOLUME.to_string());
+    }
     for c in &copies.copies {
         let empty_dir = if c.in_memory() {
             json!({"medium": "Memory", "sizeLimit": "8Mi"})
@@ -161,9 +176,9 @@ fn emit_copies(
         spec.insert("shareProcessNamespace".into(), Value::Bool(true));
         status.share_process_namespace = true;
     }
-    let [init, sidecar] = sync_containers(runner, copies);
+    let [init, sidecar] = sync_containers(runner, copies, image_volume);
     let mut injected = Vec::new();
-    if plan.install.is_some() && !plan.install_with_seeds() {
+    if plan.install.is_some() && !plan.install_with_seeds() && !image_volume {
         injected.push(install_container(runner, &plan.agent_image));
         status
             .init_containers

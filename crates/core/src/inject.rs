@@ -6,9 +6,9 @@ use serde_json::{Map, Value, json};
 
 use crate::model::{CopiesPlan, PathPlan, TargetPlan};
 use crate::names::{
-    AGENT_BINARY, AGENT_IN_IMAGE, AGENT_MOUNT, AGENT_VOLUME, DURABLE_STATE_MOUNT,
-    INSTALL_CONTAINER, SEED_STATE_DIR, STATE_VOLUME, SYNC_STATE_DIR, dst_mount,
-    seed_container_name,
+    AGENT_BINARY, AGENT_IMAGE_MOUNT, AGENT_IMAGE_VOLUME, AGENT_IN_IMAGE, AGENT_MOUNT, AGENT_VOLUME,
+    DURABLE_STATE_MOUNT, INSTALL_CONTAINER, SEED_STATE_DIR, STATE_VOLUME, SYNC_STATE_DIR,
+    dst_mount, seed_container_name,
 };
 use crate::settings::{Conflict, Medium, Reload, Seeder};
 
@@ -67,9 +67,31 @@ pub fn install_container(app: &Value, agent_image: &str) -> Value {
     })
 }
 
+/// `--agent-delivery image-volume`: the agent image as an `image` volume (read-only; the
+/// kubelet pulls it like a container's image), instead of `rofs-install`.
+pub fn agent_image_volume(agent_image: &str) -> Value {
+    json!({
+        "name": AGENT_IMAGE_VOLUME,
+        "image": {"reference": agent_image, "pullPolicy": "IfNotPresent"},
+    })
+}
+
+/// The mounts of a container that runs the agent: the `rofs` volume at `/.rofs`, and with
+/// the image volume, the agent image at `/.rofs/bin` (its `/rofs-agent` is [`AGENT_BINARY`]).
+fn agent_mounts(image_volume: bool) -> Vec<Value> {
+    let mut mounts = vec![json!({"name": AGENT_VOLUME, "mountPath": AGENT_MOUNT})];
+    if image_volume {
+        mounts.push(
+            json!({"name": AGENT_IMAGE_VOLUME, "mountPath": AGENT_IMAGE_MOUNT, "readOnly": true}),
+        );
+    }
+    mounts
+}
+
 /// `rofs-seed-<container>`: the app's image, resources and user run the agent (or the
 /// image's shell) to copy the image's files of each seeded path into its volume.
-pub fn seed_container(app: &Value, t: &TargetPlan, seeder: Seeder) -> Value {
+/// `image_volume`: the agent comes from the image volume (see [`agent_image_volume`]).
+pub fn seed_container(app: &Value, t: &TargetPlan, seeder: Seeder, image_volume: bool) -> Value {
     let name = seed_container_name(&t.name);
     let seeded: Vec<&PathPlan> = t.paths.iter().filter(|p| p.path.seed).collect();
     let durable = t.seeds_disk();
@@ -106,7 +128,7 @@ pub fn seed_container(app: &Value, t: &TargetPlan, seeder: Seeder) -> Value {
         "terminationMessagePolicy".into(),
         "FallbackToLogsOnError".into(),
     );
-    let mut mounts = vec![json!({"name": AGENT_VOLUME, "mountPath": AGENT_MOUNT})];
+    let mut mounts = agent_mounts(image_volume && seeder == Seeder::Agent);
     if durable {
         mounts.push(json!({"name": STATE_VOLUME, "mountPath": DURABLE_STATE_MOUNT}));
     }
@@ -171,10 +193,11 @@ fn named_with_image_of(name: &str, app: &Value) -> Map<String, Value> {
 
 /// `rofs-sync-init` (one pass, `--once`) and `rofs-sync` (keeps the copies in sync): the
 /// image and user of `runner` (so the copies are the app's and a signal reaches it), the
-/// agent installed by `rofs-install`, no capabilities at all. Source volumes are mounted
-/// read-only at `/.rofs/src/<volume>`, copies at `/.rofs/dst/<copy>`.
-pub fn sync_containers(runner: &Value, copies: &CopiesPlan) -> [Value; 2] {
-    let mut mounts = vec![json!({"name": AGENT_VOLUME, "mountPath": AGENT_MOUNT})];
+/// agent installed by `rofs-install` (or in the image volume), no capabilities at all.
+/// Source volumes are mounted read-only at `/.rofs/src/<volume>`, copies at
+/// `/.rofs/dst/<copy>`.
+pub fn sync_containers(runner: &Value, copies: &CopiesPlan, image_volume: bool) -> [Value; 2] {
+    let mut mounts = agent_mounts(image_volume);
     let mut pairs = Vec::new();
     for c in &copies.copies {
         let src = format!("{AGENT_MOUNT}/src/{}", c.source);

@@ -33,8 +33,8 @@ pub use rewrite::{
     RewriteReport, rewrite_document, rewrite_pod_template, rewrite_pod_template_keeping_spec,
 };
 pub use settings::{
-    Conflict, ContainerSettings, KubeVersion, Medium, Reload, Seeder, Settings, SettingsError,
-    WritablePath,
+    AgentDelivery, Conflict, ContainerSettings, KubeVersion, Medium, Reload, Seeder, Settings,
+    SettingsError, WritablePath,
 };
 pub use status::StatusAnnotation;
 pub use warnings::memory_warnings;

@@ -3,11 +3,11 @@
 
 use crate::error::Location;
 use crate::names::{
-    AGENT_VOLUME, INSTALL_CONTAINER, STATE_VOLUME, SYNC_CONTAINER, SYNC_INIT_CONTAINER,
-    seed_container_name,
+    AGENT_IMAGE_VOLUME, AGENT_VOLUME, INSTALL_CONTAINER, STATE_VOLUME, SYNC_CONTAINER,
+    SYNC_INIT_CONTAINER, seed_container_name,
 };
 use crate::pod::ContainerList;
-use crate::settings::{Conflict, Medium, Reload, Seeder, Settings, WritablePath};
+use crate::settings::{AgentDelivery, Conflict, Medium, Reload, Seeder, Settings, WritablePath};
 use crate::status::StatusAnnotation;
 
 /// What the planner is asked: the settings layers, the earlier rewrite's status, and where
@@ -101,6 +101,8 @@ pub struct CopiesPlan {
 pub struct PodPlan {
     pub seeder: Seeder,
     pub agent_image: String,
+    /// How the agent reaches the seed and sync containers (when [`PodPlan::install`] is set).
+    pub delivery: AgentDelivery,
     pub targets: Vec<TargetPlan>,
     pub shared: Vec<SharedMounts>,
     pub copies: Option<CopiesPlan>,
@@ -120,10 +122,15 @@ impl PodPlan {
         self.install.is_some() && self.seeder == Seeder::Agent && self.seeded().next().is_some()
     }
 
+    /// The agent comes from an `image` volume (no `rofs-install`).
+    pub fn image_volume(&self) -> bool {
+        self.install.is_some() && self.delivery == AgentDelivery::ImageVolume
+    }
+
     /// Names of the initContainers rofs adds, as recorded in the status.
     pub fn init_container_names(&self) -> Vec<String> {
         let mut names = Vec::new();
-        if self.install.is_some() {
+        if self.install.is_some() && !self.image_volume() {
             names.push(INSTALL_CONTAINER.to_string());
         }
         names.extend(self.seeded().map(|t| seed_container_name(&t.name)));
@@ -143,6 +150,9 @@ impl PodPlan {
         if seeded {
             names.push(AGENT_VOLUME.to_string());
         }
+        if self.image_volume() && self.install_with_seeds() {
+            names.push(AGENT_IMAGE_VOLUME.to_string());
+        }
         if self.seeded().any(TargetPlan::seeds_disk) {
             names.push(STATE_VOLUME.to_string());
         }
@@ -152,6 +162,9 @@ impl PodPlan {
         if let Some(c) = &self.copies {
             if !seeded {
                 names.push(AGENT_VOLUME.to_string());
+            }
+            if self.image_volume() && !self.install_with_seeds() {
+                names.push(AGENT_IMAGE_VOLUME.to_string());
             }
             names.extend(c.copies.iter().map(|c| c.copy.clone()));
         }

@@ -7,6 +7,11 @@ use sha2::{Digest, Sha256};
 pub const DEFAULT_AGENT_IMAGE: &str = concat!("ghcr.io/rofs-dev/rofs:", env!("CARGO_PKG_VERSION"));
 /// Name of the shared volume that holds the agent binary and the seed markers.
 pub const AGENT_VOLUME: &str = "rofs";
+/// Name of the `image` volume of the agent image (`--agent-delivery image-volume`).
+pub const AGENT_IMAGE_VOLUME: &str = "rofs-agent";
+/// Where [`AGENT_IMAGE_VOLUME`] is mounted: the image's `/rofs-agent` is then
+/// [`AGENT_BINARY`], as `rofs-install` would have put it.
+pub const AGENT_IMAGE_MOUNT: &str = "/.rofs/bin";
 /// Where [`AGENT_VOLUME`] is mounted in rofs's containers.
 pub const AGENT_MOUNT: &str = "/.rofs";
 /// The agent binary inside the rofs image.

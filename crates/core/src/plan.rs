@@ -13,7 +13,8 @@ use crate::names::{DEFAULT_AGENT_IMAGE, SYNC_CONTAINER, volume_name};
 use crate::paths::resolve_paths;
 use crate::pod::{ContainerList, ContainerRef, Pod};
 use crate::settings::{
-    MAX_POD_MOUNTS, MAX_WRITABLE_PATHS, Seeder, WritablePath, is_within, self_and_ancestors,
+    AgentDelivery, KubeVersion, MAX_POD_MOUNTS, MAX_WRITABLE_PATHS, Seeder, WritablePath,
+    is_within, self_and_ancestors,
 };
 
 /// Plan the rewrite of `pod`. Warnings are for the user (ignored options, paths already
@@ -38,6 +39,9 @@ pub fn plan(
     }
     let mut plan = PodPlan {
         seeder: a.seeder.or(s.seeder).unwrap_or_default(),
+        delivery: (a.agent_delivery.or(s.agent_delivery)).unwrap_or_else(|| {
+            AgentDelivery::default_for(s.kube_version.unwrap_or(KubeVersion::DEFAULT))
+        }),
         agent_image: (a.agent_image.as_deref())
             .or(s.agent_image.as_deref())
             .unwrap_or(DEFAULT_AGENT_IMAGE)
@@ -132,17 +136,27 @@ fn plan_target(
 
 /// The volumeMounts rofs adds to the pod besides the shared ones: each writable path's mount,
 /// the seed containers' (the agent, the durable state, each seeded path), `rofs-install`'s
-/// and the sync containers' (the agent, each copy's source and copy).
+/// and the sync containers' (the agent, each copy's source and copy); with the agent in an
+/// image volume, no `rofs-install` but one more mount (the image) in each container running
+/// the agent.
 fn own_mounts(plan: &PodPlan) -> usize {
+    let image = usize::from(plan.image_volume());
     let paths: usize = plan.targets.iter().map(|t| t.paths.len()).sum();
     let seeds: usize = (plan.seeded())
-        .map(|t| 1 + usize::from(t.seeds_disk()) + t.paths.iter().filter(|p| p.path.seed).count())
+        .map(|t| {
+            let agent = if plan.seeder == Seeder::Agent {
+                image
+            } else {
+                0
+            };
+            1 + agent + usize::from(t.seeds_disk()) + t.paths.iter().filter(|p| p.path.seed).count()
+        })
         .sum();
-    let install = usize::from(plan.install.is_some());
+    let install = usize::from(plan.install.is_some() && !plan.image_volume());
     let sync = plan
         .copies
         .as_ref()
-        .map_or(0, |c| 2 * (1 + 2 * c.copies.len()));
+        .map_or(0, |c| 2 * (1 + image + 2 * c.copies.len()));
     paths + seeds + install + sync
 }
 

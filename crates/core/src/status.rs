@@ -26,8 +26,8 @@ use serde_json::{Map, Value};
 
 use crate::error::{ErrorKind, Location, RewriteError};
 use crate::names::{
-    AGENT_BINARY, AGENT_IN_IMAGE, AGENT_MOUNT, AGENT_VOLUME, INSTALL_CONTAINER, STATE_VOLUME,
-    SYNC_CONTAINER, SYNC_INIT_CONTAINER, copy_name, seed_container_name, volume_name,
+    AGENT_BINARY, AGENT_IMAGE_VOLUME, AGENT_IN_IMAGE, AGENT_MOUNT, AGENT_VOLUME, INSTALL_CONTAINER,
+    STATE_VOLUME, SYNC_CONTAINER, SYNC_INIT_CONTAINER, copy_name, seed_container_name, volume_name,
 };
 use crate::settings::WritablePath;
 
@@ -132,6 +132,17 @@ fn empty_dir_shape(v: &Value) -> bool {
     })
 }
 
+/// The agent's `image` volume (`--agent-delivery image-volume`): a reference and a pull
+/// policy, nothing else.
+fn image_shape(v: &Value) -> bool {
+    v.as_object().is_some_and(|o| {
+        o.keys().all(|k| k == "name" || k == "image")
+            && o.get("image")
+                .and_then(Value::as_object)
+                .is_some_and(|e| e.keys().all(|k| k == "reference" || k == "pullPolicy"))
+    })
+}
+
 impl StatusAnnotation {
     /// Check that every entry is rofs's own (see the module doc); `at` locates the annotation
     /// in error messages.
@@ -192,9 +203,10 @@ impl StatusAnnotation {
         Ok(())
     }
 
-    /// Volumes: a name rofs gives (for a recorded path or copy) and an emptyDir.
+    /// Volumes: a name rofs gives (for a recorded path or copy) and an emptyDir (the agent's
+    /// image volume: an image volume).
     fn verify_volumes(&self, spec: &Map<String, Value>, at: &Location) -> Result<(), RewriteError> {
-        let mut ours: BTreeSet<String> = [AGENT_VOLUME, STATE_VOLUME]
+        let mut ours: BTreeSet<String> = [AGENT_VOLUME, AGENT_IMAGE_VOLUME, STATE_VOLUME]
             .into_iter()
             .map(String::from)
             .collect();
@@ -216,7 +228,15 @@ impl StatusAnnotation {
             if !ours.contains(name) {
                 return Err(forged(at, entry(), "not a name rofs gives its volumes"));
             }
-            if !named(spec, "volumes", name)
+            if name == AGENT_IMAGE_VOLUME {
+                if !named(spec, "volumes", name).iter().all(|v| image_shape(v)) {
+                    return Err(forged(
+                        at,
+                        entry(),
+                        "that volume is not an image volume of a reference and a pull policy",
+                    ));
+                }
+            } else if !named(spec, "volumes", name)
                 .iter()
                 .all(|v| empty_dir_shape(v))
             {

@@ -67,6 +67,16 @@ fn forged_status_with_rofs_names_but_not_rofs_shape_is_refused() {
             "\"rofs\"",
         ),
         (
+            r#"{"volumes":["rofs-agent"]}"#,
+            json!({"volumes": [{"name": "rofs-agent", "persistentVolumeClaim": {"claimName": "db"}}]}),
+            "rofs-agent",
+        ),
+        (
+            r#"{"volumes":["rofs-agent"]}"#,
+            json!({"volumes": [{"name": "rofs-agent", "image": {"reference": "mine", "pullPolicy": "Always"}, "emptyDir": {}}]}),
+            "rofs-agent",
+        ),
+        (
             r#"{"containers":["rofs-sync"]}"#,
             json!({"extra": [{"name": "rofs-sync", "image": "mine", "command": ["/bin/serve"]}]}),
             "rofs-sync",

@@ -8,6 +8,7 @@ mod apps;
 mod audit;
 mod catalog;
 mod dry_run;
+mod image_volume;
 mod start_time;
 mod sync;
 mod webhook;

@@ -7,7 +7,11 @@
 //! HTTP 200 on the app's page at the pod IP, polled every 50 ms. That covers scheduling,
 //! the sandbox (pause container, CNI), for the patched pod `rofs-install` and `rofs-seed-<c>`,
 //! and the app's own start. Unpatched and patched runs alternate, so drift on the machine hits
-//! both alike; one warm-up pair per app is not counted.
+//! both alike; one warm-up round per app is not counted.
+//!
+//! The patched pod is measured once per `--agent-delivery` in `ROFS_BENCH_DELIVERY`
+//! (comma-separated; default `install,image-volume`): with the install container, and with the
+//! agent image as an image volume (no install container).
 
 use std::time::{Duration, Instant};
 
@@ -129,41 +133,54 @@ fn report() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
     let only = std::env::var("ROFS_BENCH_APPS").unwrap_or_default();
+    let deliveries: Vec<String> = std::env::var("ROFS_BENCH_DELIVERY")
+        .unwrap_or_else(|_| "install,image-volume".into())
+        .split(',')
+        .map(|d| d.trim().to_string())
+        .filter(|d| !d.is_empty())
+        .collect();
     let ns = Namespace::create("start-time", &[]);
-    println!(
-        "| app | unpatched, writable root (ms) | patched, read-only root, seeded (ms) | overhead |"
-    );
-    println!("|---|---|---|---|");
+    let mut head = "| app | unpatched, writable root (ms) |".to_string();
+    let mut rule = "|---|---|".to_string();
+    for d in &deliveries {
+        head += &format!(" patched, `{d}` (ms) | overhead |");
+        rule += "---|---|";
+    }
+    println!("{head}\n{rule}");
     let mut all = Vec::new();
     for app in APPS
         .iter()
         .filter(|a| only.is_empty() || only.split(',').any(|o| o == a.name))
     {
-        let mut args = app.args.to_vec();
         let image = rofs_image();
-        args.extend(["--agent-image", &image]);
-        let (mut plain, mut patched) = (Vec::new(), Vec::new());
+        let mut plain = Vec::new();
+        let mut patched = vec![Vec::new(); deliveries.len()];
         for i in 0..=runs {
-            let n1 = format!("{}-plain-{i}", app.name);
-            let d1 = sample(&ns, app, &n1, &manifest(app, &n1, false));
-            let n2 = format!("{}-patched-{i}", app.name);
-            let d2 = sample(&ns, app, &n2, &rofs_patch(&args, &manifest(app, &n2, true)));
+            let n = format!("{}-plain-{i}", app.name);
+            let d = sample(&ns, app, &n, &manifest(app, &n, false));
             if i > 0 {
-                plain.push(d1);
-                patched.push(d2);
+                plain.push(d);
+            }
+            for (k, delivery) in deliveries.iter().enumerate() {
+                let mut args = app.args.to_vec();
+                args.extend(["--agent-image", &image, "--agent-delivery", delivery]);
+                let n = format!("{}-{delivery}-{i}", app.name);
+                let d = sample(&ns, app, &n, &rofs_patch(&args, &manifest(app, &n, true)));
+                if i > 0 {
+                    patched[k].push(d);
+                }
             }
         }
-        let (a, b) = (median(&plain), median(&patched));
-        println!(
-            "| {} | {} | {} | {:+} ms |",
-            app.name,
-            a.as_millis(),
-            b.as_millis(),
-            b.as_millis() as i64 - a.as_millis() as i64
-        );
+        let a = median(&plain).as_millis() as i64;
+        let mut row = format!("| {} | {a} |", app.name);
+        for p in &patched {
+            let b = median(p).as_millis() as i64;
+            row += &format!(" {b} | {:+} ms |", b - a);
+        }
+        println!("{row}");
         all.push((app.name, plain, patched));
     }
-    println!("\nAll runs (ms), unpatched / patched:");
+    println!("\nAll runs (ms), unpatched / {}:", deliveries.join(" / "));
     for (name, plain, patched) in all {
         let ms = |v: &[Duration]| {
             v.iter()
@@ -171,6 +188,7 @@ fn report() {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        println!("- {name}: {} / {}", ms(&plain), ms(&patched));
+        let rest: Vec<String> = patched.iter().map(|p| ms(p)).collect();
+        println!("- {name}: {} / {}", ms(&plain), rest.join(" / "));
     }
 }

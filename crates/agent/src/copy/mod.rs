@@ -1,6 +1,8 @@
-//! The copy, from the scanned tree, in three passes:
+//! The copy, in three passes:
 //!
-//! 1. In parallel ([`crate::pool`]: a LIFO job stack): create the
+//! 1. In parallel ([`crate::pool`]: a LIFO job stack), scanning as it goes
+//!    ([`stream`]: each directory is listed and stat'ed, its entries are
+//!    reserved against DST's free space, then created): create the
 //!    directories (with their final mode when that lets us fill them, else
 //!    0700 until pass 3), copy regular files (`copy_file_range`, falling
 //!    back to `sendfile` then read/write; holes of sparse files kept with
@@ -17,6 +19,7 @@
 mod ctx;
 mod data;
 mod finish;
+mod stream;
 
 use std::ffi::CString;
 use std::os::fd::{AsFd, OwnedFd};
@@ -26,13 +29,12 @@ use std::sync::atomic::Ordering::Relaxed;
 use rustix::fs::{FileType, Mode, OFlags};
 
 use crate::error::{AgentError, IoContext};
-use crate::meta::{Meta, Target, apply_owner, copy_xattrs_fd, effective_mode, write_xattrs};
-use crate::tree::{DIR_FLAGS, DirNode, Entry, Kind, rel_path};
+use crate::meta::{Target, apply_owner, copy_xattrs_fd, effective_mode, write_xattrs};
+use crate::tree::{Entry, Kind, rel_path};
 
 pub(crate) use ctx::CopyCtx;
-use ctx::initial_dir_mode;
 use data::{copy_data, open_source};
-use finish::{finalize_dirs, finalize_root, link_pass};
+pub(crate) use stream::{Budget, copy_streamed};
 
 /// Entries per job. Creating files takes the directory's lock, so workers
 /// do best in different directories: a job is usually a whole directory
@@ -45,133 +47,9 @@ const CHUNK_BYTES: u64 = 16 << 20;
 
 /// A directory being filled: its fds and where it is, for messages.
 struct DirRef {
-    src: OwnedFd,
+    src: Arc<OwnedFd>,
     dst: OwnedFd,
     rel: Vec<CString>,
-}
-
-enum Job<'t> {
-    /// Create and fill the directory `entry` inside `parent`.
-    Dir {
-        parent: Arc<DirRef>,
-        entry: &'t Entry,
-        node: &'t DirNode,
-    },
-    /// Copy these non-directory entries of `dir`.
-    Entries {
-        dir: Arc<DirRef>,
-        entries: &'t [Entry],
-    },
-}
-
-/// Pass 1 then 2 then 3 over the tree, into `dst_fd` (the destination root).
-pub(crate) fn copy_tree(
-    ctx: &CopyCtx<'_>,
-    root: &DirNode,
-    root_meta: &Meta,
-    src_fd: OwnedFd,
-    dst_fd: OwnedFd,
-    threads: usize,
-) -> Result<(), AgentError> {
-    let root_ref = Arc::new(DirRef {
-        src: src_fd,
-        dst: dst_fd,
-        rel: Vec::new(),
-    });
-    let mut jobs = Vec::new();
-    push_children(&mut jobs, &root_ref, root);
-    crate::pool::run(threads, jobs, Vec::new, |buf, job, out| {
-        run_job(ctx, job, out, buf)
-    })?;
-    let dst_fd = root_ref.dst.as_fd();
-    if root.has_links {
-        link_pass(ctx, dst_fd, dst_fd, root, &mut Vec::new())?;
-    }
-    finalize_dirs(ctx, dst_fd, root, &mut Vec::new())?;
-    finalize_root(ctx, dst_fd, root, root_meta)
-}
-
-fn push_children<'t>(jobs: &mut Vec<Job<'t>>, dir: &Arc<DirRef>, node: &'t DirNode) {
-    // Non-directories in chunks, directories one job each. Pushed first,
-    // popped last: files of a directory are copied before its subtrees are
-    // opened, which keeps the number of open directory fds low.
-    let mut start = None;
-    let children = &node.children;
-    let flush = |jobs: &mut Vec<Job<'t>>, from: usize, to: usize| {
-        let mut start = from;
-        let mut bytes = 0u64;
-        for i in from..to {
-            if let Kind::File = children[i].kind {
-                bytes += children[i].meta.size;
-            }
-            if i + 1 - start >= CHUNK || bytes >= CHUNK_BYTES || i + 1 == to {
-                jobs.push(Job::Entries {
-                    dir: dir.clone(),
-                    entries: &children[start..=i],
-                });
-                start = i + 1;
-                bytes = 0;
-            }
-        }
-    };
-    for (i, e) in children.iter().enumerate() {
-        if let Kind::Dir(sub) = &e.kind {
-            if let Some(from) = start.take() {
-                flush(jobs, from, i);
-            }
-            jobs.push(Job::Dir {
-                parent: dir.clone(),
-                entry: e,
-                node: sub,
-            });
-        } else if start.is_none() {
-            start = Some(i);
-        }
-    }
-    if let Some(from) = start {
-        flush(jobs, from, children.len());
-    }
-}
-
-fn run_job<'t>(
-    ctx: &CopyCtx<'_>,
-    job: Job<'t>,
-    out: &mut Vec<Job<'t>>,
-    buf: &mut Vec<u8>,
-) -> Result<(), AgentError> {
-    match job {
-        Job::Dir {
-            parent,
-            entry,
-            node,
-        } => {
-            let name = entry.name.as_c_str();
-            let dst_path = || rel_path(ctx.dst_root, &parent.rel, Some(name));
-            rustix::fs::mkdirat(
-                parent.dst.as_fd(),
-                name,
-                Mode::from_raw_mode(initial_dir_mode(ctx, &entry.meta)),
-            )
-            .ctx("create directory", dst_path)?;
-            let dst = rustix::fs::openat(parent.dst.as_fd(), name, DIR_FLAGS, Mode::empty())
-                .ctx("open directory", dst_path)?;
-            let src = rustix::fs::openat(parent.src.as_fd(), name, DIR_FLAGS, Mode::empty())
-                .ctx("open directory", || {
-                    rel_path(ctx.src_root, &parent.rel, Some(name))
-                })?;
-            let mut rel = parent.rel.clone();
-            rel.push(entry.name.clone());
-            let dir = Arc::new(DirRef { src, dst, rel });
-            push_children(out, &dir, node);
-            Ok(())
-        }
-        Job::Entries { dir, entries } => {
-            for e in entries {
-                copy_entry(ctx, &dir, e, buf)?;
-            }
-            Ok(())
-        }
-    }
 }
 
 fn copy_entry(

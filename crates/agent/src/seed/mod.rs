@@ -10,10 +10,15 @@
 //!    marker says so) → wipe DST's contents. A non-empty DST that rofs never
 //!    started to seed is refused unless `--force`: rofs does not delete data
 //!    it did not write ([`prepare_dst`]).
-//! 3. Scan SRC (one `stat` per entry), compare its size with DST's free
-//!    space ([`scan_source`]).
-//! 4. Copy (see [`crate::copy`]), `syncfs` ([`copy_source`]), then write the
-//!    done marker durably and remove the started marker.
+//! 3. Copy (see [`crate::copy`]), scanning as it goes (one `stat` per
+//!    entry): each directory's entries are reserved against DST's free space
+//!    and inodes, measured before the copy, before any of them is created
+//!    ([`copy_source`]). A tree that does not fit stops at the first
+//!    directory that would go over, or at the filesystem's own ENOSPC, and
+//!    what was copied is removed: DST is left empty, and a scan of SRC
+//!    ([`scan_source`]) gives the exact size in the error.
+//! 4. `syncfs`, then write the done marker durably and remove the started
+//!    marker.
 
 mod markers;
 mod report;
@@ -27,10 +32,10 @@ use std::time::Instant;
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
-use crate::copy::{CopyCtx, copy_tree};
+use crate::copy::{Budget, CopyCtx, copy_streamed};
 use crate::error::{AgentError, IoContext, human};
 use crate::meta::{Identity, Meta, NotKeptCounters};
-use crate::tree::{DirNode, Estimate, Totals};
+use crate::tree::{Estimate, Totals};
 pub use markers::{DEFAULT_DONE_MARKER, DEFAULT_STARTED_MARKER, marker_id};
 use markers::{Markers, TMPFS_MAGIC};
 pub use report::{NotKept, Outcome, PairReport, PairStats, SeedReport};
@@ -180,25 +185,23 @@ fn seed_pair(run: &Run<'_>, src: &Path, dst: &Path) -> Result<PairReport, AgentE
         report.elapsed = start.elapsed();
         return Ok(report);
     };
-    let scanned = scan_source(run, src, &src_fd, dst, &dst_fd)?;
-    report.warnings = scanned.warnings.clone();
-    let copied = copy_source(run, src, src_fd, dst, &dst_fd, &scanned)?;
-    report.stats = PairStats::from_totals(&scanned.totals, copied.bytes);
+    let copied = copy_source(run, src, src_fd, dst, &dst_fd)?;
+    for w in &copied.warnings {
+        log(opts, format_args!("warning: {w}"));
+    }
+    report.warnings = copied.warnings;
+    report.stats = PairStats::from_totals(&copied.totals, copied.bytes);
     report.not_kept = copied.not_kept;
     let content = format!(
         "rofs seed done\nsrc={}\ndst={}\nfiles={}\nbytes={}\n",
         src.display(),
         dst.display(),
-        scanned.totals.files,
+        copied.totals.files,
         copied.bytes
     );
     m.finish(&dst_fd, dst, content.as_bytes())?;
     report.elapsed = start.elapsed();
-    log_done(
-        run,
-        &report,
-        [scanned.secs, copied.copy_secs, copied.sync_secs],
-    );
+    log_done(run, &report, [copied.copy_secs, copied.sync_secs]);
     Ok(report)
 }
 
@@ -253,110 +256,133 @@ fn open_source(src: &Path) -> Result<Option<OwnedFd>, AgentError> {
     }
 }
 
-/// The scanned source, and what the copy needs to know of DST.
-struct Scanned {
-    root: DirNode,
-    totals: Totals,
-    warnings: Vec<String>,
-    dst_st: rustix::fs::Stat,
-    secs: f64,
-}
-
-/// Scans SRC and checks that it fits in DST's free space and inodes.
-fn scan_source(
-    run: &Run<'_>,
-    src: &Path,
-    src_fd: &OwnedFd,
-    dst: &Path,
-    dst_fd: &OwnedFd,
-) -> Result<Scanned, AgentError> {
-    let dst_st = rustix::fs::fstat(dst_fd).ctx("stat", || dst.to_path_buf())?;
+/// The allocation unit and free space of DST, as the copy reserves them.
+fn budget(dst: &Path, dst_fd: &OwnedFd) -> Result<Budget, AgentError> {
     let vfs = rustix::fs::fstatvfs(dst_fd).ctx("statvfs", || dst.to_path_buf())?;
     let is_tmpfs = rustix::fs::fstatfs(dst_fd)
         .map(|s| s.f_type as u64 == TMPFS_MAGIC)
         .unwrap_or(false);
-    let est = Estimate {
-        unit: vfs.f_frsize.max(vfs.f_bsize).max(512),
-        dirs_cost_blocks: !is_tmpfs,
+    Ok(Budget {
+        est: Estimate {
+            unit: vfs.f_frsize.max(vfs.f_bsize).max(512),
+            dirs_cost_blocks: !is_tmpfs,
+        },
+        free_bytes: vfs.f_bavail.saturating_mul(vfs.f_frsize.max(1)),
+        free_inodes: if vfs.f_files == 0 {
+            u64::MAX
+        } else {
+            vfs.f_favail
+        },
+    })
+}
+
+/// After a copy that did not fit (and was removed): a scan of the whole of
+/// SRC for the error, with the exact size it needs. `None` when SRC fits
+/// the space free now (something else took the space during the copy).
+fn scan_source(
+    run: &Run<'_>,
+    src: &Path,
+    dst: &Path,
+    dst_fd: &OwnedFd,
+) -> Result<Option<AgentError>, AgentError> {
+    let dst_st = rustix::fs::fstat(dst_fd).ctx("stat", || dst.to_path_buf())?;
+    let b = budget(dst, dst_fd)?;
+    let Some(src_fd) = open_source(src)? else {
+        return Ok(None);
     };
-    let t_scan = Instant::now();
-    let scan_fd = rustix::io::dup(src_fd).ctx("dup", || src.to_path_buf())?;
-    let (root, totals, warnings) = crate::tree::scan(
+    let (_, totals, _) = crate::tree::scan(
         src,
-        scan_fd,
+        src_fd,
         (dst_st.st_dev, dst_st.st_ino),
-        &est,
+        &b.est,
         run.threads,
     )?;
-    let secs = t_scan.elapsed().as_secs_f64();
-    for w in &warnings {
-        log(run.opts, format_args!("warning: {w}"));
-    }
-    let free_bytes = vfs.f_bavail.saturating_mul(vfs.f_frsize.max(1));
-    let free_inodes = if vfs.f_files == 0 {
-        u64::MAX
-    } else {
-        vfs.f_favail
-    };
-    if totals.alloc > free_bytes || totals.inodes > free_inodes {
-        return Err(AgentError::NoSpace {
+    if totals.alloc > b.free_bytes || totals.inodes > b.free_inodes {
+        return Ok(Some(AgentError::NoSpace {
             src: src.to_path_buf(),
             dst: dst.to_path_buf(),
             need_bytes: totals.alloc,
             need_inodes: totals.inodes,
-            free_bytes,
-            free_inodes: if free_inodes == u64::MAX {
+            free_bytes: b.free_bytes,
+            free_inodes: if b.free_inodes == u64::MAX {
                 0
             } else {
-                free_inodes
+                b.free_inodes
             },
-        });
+        }));
     }
-    Ok(Scanned {
-        root,
-        totals,
-        warnings,
-        dst_st,
-        secs,
-    })
+    Ok(None)
+}
+
+/// The copy ran out of room: our reservation, or the filesystem's ENOSPC or
+/// EDQUOT (its accounting differs from the estimate).
+fn out_of_space(e: &AgentError) -> bool {
+    match e {
+        AgentError::NoSpace { .. } => true,
+        AgentError::Io { source, .. } => matches!(
+            source.raw_os_error(),
+            Some(code) if code == Errno::NOSPC.raw_os_error() || code == Errno::DQUOT.raw_os_error()
+        ),
+        _ => false,
+    }
 }
 
 struct Copied {
+    totals: Totals,
+    warnings: Vec<String>,
     bytes: u64,
     not_kept: NotKept,
     copy_secs: f64,
     sync_secs: f64,
 }
 
-/// Copies the scanned tree, then makes it durable (`syncfs`, a no-op on
-/// tmpfs) before any marker says so.
+/// Copies SRC into DST within DST's free space (see the module doc), then
+/// makes it durable (`syncfs`, a no-op on tmpfs) before any marker says so.
+/// Out of space: DST's contents are removed, and the error says how much
+/// SRC needs.
 fn copy_source(
     run: &Run<'_>,
     src: &Path,
     src_fd: OwnedFd,
     dst: &Path,
     dst_fd: &OwnedFd,
-    scanned: &Scanned,
 ) -> Result<Copied, AgentError> {
     let src_st = rustix::fs::fstat(&src_fd).ctx("stat", || src.to_path_buf())?;
+    let dst_st = rustix::fs::fstat(dst_fd).ctx("stat", || dst.to_path_buf())?;
+    let b = budget(dst, dst_fd)?;
     let nk = NotKeptCounters::default();
-    let dst_setgid = scanned.dst_st.st_mode & crate::meta::S_ISGID != 0;
+    let dst_setgid = dst_st.st_mode & crate::meta::S_ISGID != 0;
     let ctx = CopyCtx::new(src, dst, &run.id, &nk, run.fault, dst_setgid);
     let dst_for_copy = rustix::io::dup(dst_fd).ctx("dup", || dst.to_path_buf())?;
     let t_copy = Instant::now();
-    copy_tree(
+    let streamed = copy_streamed(
         &ctx,
-        &scanned.root,
-        &Meta::from_stat(&src_st),
         src_fd,
+        (dst_st.st_dev, dst_st.st_ino),
+        &Meta::from_stat(&src_st),
         dst_for_copy,
+        &b,
         run.threads,
-    )?;
+    );
+    let streamed = match streamed {
+        Ok(s) => s,
+        Err(e) if out_of_space(&e) => {
+            log(
+                run.opts,
+                format_args!("{}: does not fit; removing what was copied", dst.display()),
+            );
+            crate::wipe::wipe_contents(dst_fd.as_fd(), dst)?;
+            return Err(scan_source(run, src, dst, dst_fd)?.unwrap_or(e));
+        }
+        Err(e) => return Err(e),
+    };
     let bytes = ctx.bytes_done.load(Relaxed);
     let copy_secs = t_copy.elapsed().as_secs_f64();
     let t_sync = Instant::now();
     rustix::fs::syncfs(dst_fd).ctx("sync", || dst.to_path_buf())?;
     Ok(Copied {
+        totals: streamed.totals,
+        warnings: streamed.warnings,
         bytes,
         not_kept: NotKept::from_counters(&nk),
         copy_secs,
@@ -365,13 +391,13 @@ fn copy_source(
 }
 
 /// The summary line of a copied pair, and what could not be kept.
-fn log_done(run: &Run<'_>, report: &PairReport, [scan, copy, sync]: [f64; 3]) {
+fn log_done(run: &Run<'_>, report: &PairReport, [copy, sync]: [f64; 2]) {
     let secs = report.elapsed.as_secs_f64();
     let s = &report.stats;
     log(
         run.opts,
         format_args!(
-            "{} -> {}: done: {} files, {} dirs, {} symlinks, {} hard links, {} fifos, {} bytes ({}), {} skipped, in {:.3} s ({:.1} MB/s; scan {:.3} s, copy {:.3} s, sync {:.3} s)",
+            "{} -> {}: done: {} files, {} dirs, {} symlinks, {} hard links, {} fifos, {} bytes ({}), {} skipped, in {:.3} s ({:.1} MB/s; scan and copy {:.3} s, sync {:.3} s)",
             report.src.display(),
             report.dst.display(),
             s.files,
@@ -384,7 +410,6 @@ fn log_done(run: &Run<'_>, report: &PairReport, [scan, copy, sync]: [f64; 3]) {
             s.skipped,
             secs,
             s.bytes as f64 / 1e6 / secs.max(1e-9),
-            scan,
             copy,
             sync
         ),

@@ -51,6 +51,8 @@ pub enum SettingsError {
     Twice { value: String, what: &'static str },
     #[error("unknown seeder {0:?}: expected `agent` or `shell`")]
     Seeder(String),
+    #[error("unknown agent delivery {0:?}: expected `install` or `image-volume`")]
+    AgentDelivery(String),
     #[error("unknown profile {name:?}; profiles: {known} (`rofs profiles` lists them)")]
     UnknownProfile { name: String, known: String },
     #[error("invalid container name {0:?}: expected a DNS label (lowercase letters, digits, `-`)")]

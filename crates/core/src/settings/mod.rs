@@ -15,7 +15,7 @@ mod path;
 pub mod profiles;
 
 pub use error::{SettingsError, UnknownName};
-pub use options::{Conflict, KubeVersion, Reload, Seeder};
+pub use options::{AgentDelivery, Conflict, KubeVersion, Reload, Seeder};
 pub use path::{
     MAX_COMPONENT_BYTES, MAX_PATH_BYTES, Medium, WritablePath, is_within, normalize_path,
     parse_writable_list, self_and_ancestors, split_list,
@@ -100,6 +100,11 @@ pub struct Settings {
     /// Image of the install initContainer (holds the static agent).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_image: Option<String>,
+    /// How the agent reaches the containers that run it: the `rofs-install` initContainer
+    /// (`install`) or an `image` volume of the agent image (`image-volume`). Default: by
+    /// `kube_version` (the image volume from 1.35).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_delivery: Option<AgentDelivery>,
     /// configMap/secret/projected/downwardAPI volumes (by volume name) that the app sees as a
     /// writable copy, kept in sync with the source by the `rofs-sync` sidecar.
     pub writable_volumes: Vec<String>,
@@ -137,6 +142,9 @@ impl Settings {
         }
         if other.agent_image.is_some() {
             self.agent_image.clone_from(&other.agent_image);
+        }
+        if other.agent_delivery.is_some() {
+            self.agent_delivery = other.agent_delivery;
         }
         for v in &other.writable_volumes {
             if !self.writable_volumes.contains(v) {

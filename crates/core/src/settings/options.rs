@@ -1,4 +1,5 @@
-//! The single-valued settings: seeder, reload hook, conflict policy, Kubernetes version.
+//! The single-valued settings: seeder, agent delivery, reload hook, conflict policy,
+//! Kubernetes version.
 
 use std::fmt;
 use std::str::FromStr;
@@ -37,6 +38,50 @@ impl fmt::Display for Seeder {
         f.write_str(match self {
             Seeder::Agent => "agent",
             Seeder::Shell => "shell",
+        })
+    }
+}
+
+/// How the agent reaches the containers that run it inside the app's image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AgentDelivery {
+    /// The `rofs-install` initContainer copies it from the rofs image into the `rofs` volume
+    /// (every Kubernetes version, one more initContainer at every pod start).
+    Install,
+    /// The rofs image is mounted as an `image` volume (ImageVolume: on by default from
+    /// Kubernetes 1.35; the runtime needs it too, containerd >= 2.1 or CRI-O >= 1.31): no
+    /// install container.
+    ImageVolume,
+}
+
+impl AgentDelivery {
+    /// The default for a cluster version: the image volume where Kubernetes turns it on by
+    /// default, the install container below.
+    pub fn default_for(version: KubeVersion) -> Self {
+        if version.image_volumes() {
+            AgentDelivery::ImageVolume
+        } else {
+            AgentDelivery::Install
+        }
+    }
+}
+
+impl FromStr for AgentDelivery {
+    type Err = SettingsError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "install" => Ok(AgentDelivery::Install),
+            "image-volume" => Ok(AgentDelivery::ImageVolume),
+            other => Err(SettingsError::AgentDelivery(other.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for AgentDelivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AgentDelivery::Install => "install",
+            AgentDelivery::ImageVolume => "image-volume",
         })
     }
 }
@@ -172,6 +217,15 @@ impl KubeVersion {
             minor: 29,
         }
     }
+
+    /// The `image` volume source (ImageVolume, KEP 4639) is on by default from 1.35 (beta;
+    /// alpha in 1.31, beta but off in 1.33 and 1.34).
+    pub fn image_volumes(self) -> bool {
+        self >= KubeVersion {
+            major: 1,
+            minor: 35,
+        }
+    }
 }
 
 impl FromStr for KubeVersion {
@@ -213,6 +267,7 @@ macro_rules! serde_via_str {
         }
     };
 }
+serde_via_str!(AgentDelivery);
 serde_via_str!(Reload);
 serde_via_str!(KubeVersion);
 
@@ -257,5 +312,17 @@ mod tests {
                 .native_sidecars()
         );
         assert!("one".parse::<KubeVersion>().is_err());
+    }
+
+    #[test]
+    fn agent_delivery_defaults_to_the_image_volume_from_1_35() {
+        let at = |v: &str| AgentDelivery::default_for(v.parse().expect("valid"));
+        assert_eq!(at("1.29"), AgentDelivery::Install);
+        assert_eq!(at("v1.34.4"), AgentDelivery::Install);
+        assert_eq!(at("1.35"), AgentDelivery::ImageVolume);
+        assert_eq!(at("2.0"), AgentDelivery::ImageVolume);
+        let d: AgentDelivery = " image-volume".parse().expect("valid");
+        assert_eq!(d.to_string(), "image-volume");
+        assert!("imagevolume".parse::<AgentDelivery>().is_err());
     }
 }

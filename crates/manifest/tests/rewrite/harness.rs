@@ -4,7 +4,8 @@
 //! `# rofs-args: FLAGS...`: the `rofs patch` settings flags to apply (several lines are
 //! joined; words are split on whitespace, no quoting). Supported flags, with the meaning
 //! of `rofs patch`: `-w/--writable [CONTAINER=]PATH[:...]`, `-p/--profile [CONTAINER=]NAME`,
-//! `-c/--container NAME`, `--seeder agent|shell`, `--agent-image IMAGE`, `--writable-volume NAME`,
+//! `-c/--container NAME`, `--seeder agent|shell`, `--agent-image IMAGE`,
+//! `--agent-delivery install|image-volume`, `--writable-volume NAME`,
 //! `--reload HOOK`, `--sync-conflict app|source`, `--kube-version V`, `--rollout-on-change`
 //! (also `--flag=value`).
 //! The header is test metadata, not input: it is removed before patching (JSON has no
@@ -105,6 +106,9 @@ pub fn settings_from_args(args: &[String]) -> Result<Settings, String> {
             "-c" | "--container" => s.containers.get_or_insert_with(Vec::new).push(value()?),
             "--seeder" => s.seeder = Some(value()?.parse().map_err(|e| format!("{e}"))?),
             "--agent-image" => s.agent_image = Some(value()?),
+            "--agent-delivery" => {
+                s.agent_delivery = Some(value()?.parse().map_err(|e| format!("{e}"))?)
+            }
             "--writable-volume" => s.writable_volumes.push(value()?),
             "--reload" => s.reload = Some(value()?.parse().map_err(|e| format!("{e}"))?),
             "--sync-conflict" => {
