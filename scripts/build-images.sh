@@ -32,6 +32,7 @@
 #                         apt sources, or its sources.list `deb` line)
 #   ROFS_SKIP_CARGO=1     package the binaries already in target/ instead of building
 #   ROFS_E2E_FORCE=1      rebuild even when the label matches
+#   ROFS_E2E_JOBS         catalog images built at a time (default 3)
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -227,33 +228,58 @@ build_debian() {
 # --- catalog images ---------------------------------------------------------------------
 # build_app APP: tests/e2e/images/APP/Containerfile (FROM $BASE, ARG BASE) with that directory
 # as the context, on the shared base layer. Its inputs hash includes the base's.
+# build_apps APP...: the base once, then the apps $ROFS_E2E_JOBS at a time (they mostly wait on
+# apt downloads and dpkg). apt locks its lists and archives directories (and fails instead of
+# waiting), so each build gets directories of its own, hard-linked from the shared cache
+# $CACHE/apt and linked back into it afterwards: a rebuild still downloads nothing new.
 BASE_IMAGE=localhost/rofs-e2e-debian:bookworm
 APPS_DIR=tests/e2e/images
-base_built=0
 build_app() {
     local app="$1" dir="$APPS_DIR/$1" image="localhost/rofs-e2e-$1:bookworm"
-    [ -f "$dir/Containerfile" ] || die "unknown image $app (no $dir/Containerfile)"
-    if [ "$base_built" = 0 ]; then
-        build_debian "$BASE_IMAGE" "$APPS_DIR/debian-base"
-        base_built=1
-    fi
     local h; h="$(inputs_hash "app-v1 $(image_label "$BASE_IMAGE")" "$dir")"
     if up_to_date "$image" "$h"; then
         log "$image up to date"
         return
     fi
     local t0; t0=$(date +%s)
-    mkdir -p "$CACHE/apt/archives/partial" "$CACHE/apt/lists/partial"
+    local apt="$CACHE/apt/build-$app" d
+    rm -rf "$apt"
+    for d in archives lists; do
+        mkdir -p "$CACHE/apt/$d/partial" "$apt/$d/partial"
+        find "$CACHE/apt/$d" -maxdepth 1 -type f ! -name lock -exec cp -l -t "$apt/$d" {} +
+    done
     log "podman build $image"
     # --layers=false: no intermediate images left behind (disk); the inputs hash is the cache
-    if ! timeout 1200 podman build --layers=false --network host --build-arg "BASE=$BASE_IMAGE" \
-        --label "$LABEL=$h" -v "$CACHE/apt/archives:/var/cache/apt/archives" \
-        -v "$CACHE/apt/lists:/var/lib/apt/lists" -f "$dir/Containerfile" -t "$image" "$dir" \
-        >"$CACHE/build-$app.log" 2>&1; then
+    local rc=0
+    timeout 1200 podman build --layers=false --network host --build-arg "BASE=$BASE_IMAGE" \
+        --label "$LABEL=$h" -v "$apt/archives:/var/cache/apt/archives" \
+        -v "$apt/lists:/var/lib/apt/lists" -f "$dir/Containerfile" -t "$image" "$dir" \
+        >"$CACHE/build-$app.log" 2>&1 || rc=$?
+    for d in archives lists; do
+        find "$apt/$d" -maxdepth 1 -type f ! -name lock -exec cp -l -n -t "$CACHE/apt/$d" {} + || true
+    done
+    rm -rf "$apt"
+    if [ "$rc" != 0 ]; then
         tail -n 30 "$CACHE/build-$app.log" >&2
         die "podman build failed for $image (log above, $CACHE/build-$app.log)"
     fi
     log "built $image in $(elapsed "$t0")"
+}
+build_apps() {
+    local app i jobs="${ROFS_E2E_JOBS:-3}" pids=() failed=()
+    for app in "$@"; do
+        [ -f "$APPS_DIR/$app/Containerfile" ] || die "unknown image $app (no $APPS_DIR/$app/Containerfile)"
+    done
+    build_debian "$BASE_IMAGE" "$APPS_DIR/debian-base"
+    for app in "$@"; do
+        while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+        build_app "$app" &
+        pids+=($!)
+    done
+    for i in "${!pids[@]}"; do
+        wait "${pids[$i]}" || failed+=("${@:i+1:1}")
+    done
+    [ "${#failed[@]}" = 0 ] || die "failed to build ${failed[*]} (logs above)"
 }
 catalog_apps() {
     local d
@@ -263,20 +289,19 @@ catalog_apps() {
 # --- main ----------------------------------------------------------------------------
 want=("$@")
 [ "${#want[@]}" -gt 0 ] || want=(rofs noshell discover nginx tomcat catalog)
+apps=()
 for w in "${want[@]}"; do
-    if [ "$w" = catalog ]; then
-        for a in $(catalog_apps); do build_app "$a"; done
-        continue
-    fi
     case "$w" in
         rofs) build_rofs ;;
         noshell) build_noshell ;;
         discover) build_discover ;;
         nginx) build_debian "$NGINX_IMAGE" deploy/image/e2e-nginx ;;
         tomcat) build_debian "$TOMCAT_IMAGE" deploy/image/e2e-tomcat ;;
-        *) build_app "$w" ;;
+        catalog) mapfile -t -O "${#apps[@]}" apps < <(catalog_apps) ;;
+        *) apps+=("$w") ;;
     esac
 done
+[ "${#apps[@]}" = 0 ] || build_apps "${apps[@]}"
 
 # drop our images that a rebuild left untagged
 timeout 120 podman image prune -f --filter "label=$LABEL" >/dev/null 2>&1 || true
