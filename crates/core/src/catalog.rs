@@ -97,24 +97,63 @@ pub enum Ready {
     After(std::time::Duration),
 }
 
+/// A duration as rofs writes them: `500ms`, `5s`, `2m` (a unit is required; more than zero).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(digits);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (e.g. 5s, 500ms, 2m)"))?;
+    let millis = match unit {
+        "ms" => Some(n),
+        "s" => n.checked_mul(1000),
+        "m" => n.checked_mul(60_000),
+        "" => return Err(format!("{s:?}: give a unit (ms, s or m), e.g. {n}s")),
+        _ => {
+            return Err(format!(
+                "{s:?}: unknown unit {unit:?} (use ms, s or m, e.g. 5s)"
+            ));
+        }
+    };
+    match millis {
+        Some(0) => Err(format!("{s:?}: a duration must be more than zero")),
+        Some(ms) => Ok(std::time::Duration::from_millis(ms)),
+        None => Err(format!("{s:?}: too long")),
+    }
+}
+
+/// The one spelling of readiness checks, for catalog files (`proven.ready`) and for
+/// `rofs discover --ready`.
 impl std::str::FromStr for Ready {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Ready, String> {
-        let port = |p: &str| match p.parse::<u16>() {
+        let port = |p: &str, what: &str| match p.parse::<u16>() {
             Ok(n) if n > 0 => Ok(n),
-            _ => Err(format!("{s:?}: invalid port {p:?} (expected 1 to 65535)")),
+            _ => Err(format!(
+                "{s:?}: invalid port {p:?} in {what} (expected 1 to 65535)"
+            )),
         };
         if let Some(p) = s.strip_prefix("tcp:") {
-            return Ok(Ready::Tcp(port(p)?));
+            return Ok(Ready::Tcp(port(p, "tcp:PORT")?));
         }
-        if let Some(rest) = s.strip_prefix("http://127.0.0.1:") {
-            let (p, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        if let Some(rest) = s.strip_prefix("http://") {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let Some((host, p)) = authority.rsplit_once(':') else {
+                return Err(format!("{s:?}: give the port: http://127.0.0.1:PORT/PATH"));
+            };
+            if host != "127.0.0.1" {
+                return Err(format!(
+                    "{s:?}: the host must be 127.0.0.1 (the container's port is published on \
+                     loopback only)"
+                ));
+            }
+            let port = port(p, "http://127.0.0.1:PORT/PATH")?;
             if path.is_empty() {
-                return Err(format!("{s:?}: expected http://127.0.0.1:PORT/PATH"));
+                return Err(format!("{s:?}: give the path: http://127.0.0.1:{port}/"));
             }
             return Ok(Ready::Http {
-                port: port(p)?,
+                port,
                 path: path.to_string(),
             });
         }
@@ -122,21 +161,27 @@ impl std::str::FromStr for Ready {
             if re.is_empty() {
                 return Err(format!("{s:?}: empty log pattern"));
             }
+            regex_syntax::Parser::new()
+                .parse(re)
+                .map_err(|e| format!("{s:?}: not a regex: {e}"))?;
             return Ok(Ready::Log(re.to_string()));
         }
-        let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-        let (n, unit) = s.split_at(digits);
-        let millis = match (n.parse::<u64>(), unit) {
-            (Ok(n), "ms") => Some(n),
-            (Ok(n), "s") => n.checked_mul(1000),
-            (Ok(n), "m") => n.checked_mul(60_000),
-            _ => None,
-        };
-        match millis {
-            Some(ms) if ms > 0 => Ok(Ready::After(std::time::Duration::from_millis(ms))),
-            _ => Err(format!(
-                "{s:?}: expected tcp:PORT, http://127.0.0.1:PORT/PATH, log:REGEX or a duration such as 5s"
-            )),
+        if s.starts_with(|c: char| c.is_ascii_digit()) {
+            return parse_duration(s).map(Ready::After);
+        }
+        Err(format!(
+            "{s:?}: expected tcp:PORT, http://127.0.0.1:PORT/PATH, log:REGEX or a duration \
+             such as 5s"
+        ))
+    }
+}
+
+impl Ready {
+    /// The container port the check talks to (published on 127.0.0.1).
+    pub fn port(&self) -> Option<u16> {
+        match self {
+            Ready::Tcp(p) | Ready::Http { port: p, .. } => Some(*p),
+            Ready::Log(_) | Ready::After(_) => None,
         }
     }
 }
@@ -922,7 +967,7 @@ proven:
             ),
             (
                 good("ready: tcp:8080", "ready: tcp:0"),
-                "proven.ready: \"tcp:0\": invalid port",
+                "proven.ready: \"tcp:0\": invalid port \"0\"",
             ),
             (
                 good("ready: tcp:8080", "ready: soon"),
@@ -930,7 +975,7 @@ proven:
             ),
             (
                 good("ready: tcp:8080", "ready: http://127.0.0.1:80"),
-                "proven.ready: \"http://127.0.0.1:80\": expected http://127.0.0.1:PORT/PATH",
+                "proven.ready: \"http://127.0.0.1:80\": give the path: http://127.0.0.1:80/",
             ),
             (
                 good("date: 2026-11-30", "date: 2026-13-01"),
@@ -1038,17 +1083,23 @@ proven:
             "1500ms".parse::<Ready>().expect("ms"),
             Ready::After(std::time::Duration::from_millis(1500))
         );
-        for bad in [
-            "0s",
-            "5",
-            "5h",
-            "tcp:",
-            "tcp:65536",
-            "log:",
-            "http://localhost:80/",
-            "",
+        for (bad, says) in [
+            ("0s", "more than zero"),
+            ("5", "give a unit"),
+            ("5h", "unknown unit"),
+            ("tcp:", "invalid port"),
+            ("tcp:65536", "invalid port"),
+            ("tcp:http", "invalid port"),
+            ("log:", "empty log pattern"),
+            ("log:(", "not a regex"),
+            ("http://localhost:80/", "must be 127.0.0.1"),
+            ("http://10.0.0.1:80/", "must be 127.0.0.1"),
+            ("http://127.0.0.1/", "give the port"),
+            ("soon", "expected tcp:PORT"),
+            ("", "expected tcp:PORT"),
         ] {
-            assert!(bad.parse::<Ready>().is_err(), "{bad}");
+            let e = bad.parse::<Ready>().expect_err(bad);
+            assert!(e.contains(says), "{bad}: {e}");
         }
     }
 }

@@ -195,13 +195,14 @@ pub fn wait_ready(
     stop_on_erofs: bool,
 ) -> Result<Waited, Error> {
     let start = Instant::now();
+    let check = ready::Check::new(ready).map_err(Error::Engine)?;
     let mut next_log_check = Duration::ZERO;
     loop {
         let (running, code) = engine.state(name)?;
         if !running {
             return Ok(Waited::Exited(code));
         }
-        if ready.check(host_port, || engine.logs(name), start.elapsed()) {
+        if check.passes(host_port, || engine.logs(name), start.elapsed()) {
             // Exited between the state and the check (a duration check passes anyway).
             let (running, code) = engine.state(name)?;
             return Ok(if running {

@@ -92,6 +92,12 @@ pub fn why(p: &Proposal, report: &Report) -> String {
         let ex: Vec<String> = p.examples.clone();
         parts.push(format!("{} [{}]", wrote.join(", "), list(&ex, 3)));
     }
+    if let Some((child, uid, mode)) = &p.private_child {
+        parts.push(format!(
+            "one level above {child} (uid {uid}, {mode:04o}, private): a volume's root belongs \
+             to root, so the seed creates {child} inside it with its owner and mode"
+        ));
+    }
     if let Some(line) = &p.from_verification {
         parts.push(format!("added by verification: {line}"));
     }
@@ -353,6 +359,19 @@ mod tests {
             date: "2026-11-30".into(),
             seconds: 3,
         }
+    }
+
+    /// Rule 5's evidence: why the path is one level above what the app wrote.
+    #[test]
+    fn a_private_directory_mounted_one_level_up_says_so() {
+        let mut r = report();
+        r.plan.paths[1].private_child = Some(("main".into(), 101, 0o700));
+        let w = why(&r.plan.paths[1], &r);
+        assert!(
+            w.contains("one level above main (uid 101, 0700, private): a volume's root belongs to root, so the seed creates main inside it with its owner and mode"),
+            "{w}"
+        );
+        assert!(!why(&r.plan.paths[0], &r).contains("one level above"));
     }
 
     #[test]

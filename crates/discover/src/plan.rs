@@ -12,19 +12,27 @@
 //! 3. That directory is never a broad system directory (`/`, `/etc`, `/var`, `/var/lib`,
 //!    `/usr`, ...: see [`BROAD`]): there, the app-created directory on the way down is used
 //!    instead (the runtime creates its mount point); a file written directly in a broad
-//!    directory cannot be made writable alone and is reported.
+//!    directory cannot be made writable alone and is reported. One exception: a log file
+//!    written directly in `/var/log` (`php8.2-fpm.log`) makes `/var/log` the writable path,
+//!    seeded (the image's log directories and their owners stay).
 //! 4. Two or more directories with the same parent collapse into the parent when it is not
 //!    broad and the image holds at most [`COLLAPSE_MAX_BYTES`] there (seeding copies them).
 //!    Directories inside another one are dropped.
-//! 5. Seed or empty: temporary and runtime directories (`/tmp`, `/var/tmp`, `/run`,
+//! 5. A private directory (owned by a user other than root, no access for others: a
+//!    PostgreSQL data directory, 0700) is not a mount point: a volume's root belongs to root
+//!    (the kubelet creates it, 0777) and a seed that does not run as root cannot give it to the
+//!    app's user, so the app would refuse it ("data directory has wrong ownership"). Its parent
+//!    is used instead, when not broad: the seed then creates the directory itself, with its
+//!    owner and mode.
+//! 6. Seed or empty: temporary and runtime directories (`/tmp`, `/var/tmp`, `/run`,
 //!    `/var/run`) and directories the image does not have are `empty`; every
 //!    other directory is seeded, also when the image's directory has no files (the copy keeps
 //!    its owner and mode, which the app may rely on, for almost nothing).
-//! 6. Medium: `/run`, `/var/run` (pid files, sockets) go to memory with a `sizeLimit` of the
+//! 7. Medium: `/run`, `/var/run` (pid files, sockets) go to memory with a `sizeLimit` of the
 //!    bytes written, times 4, rounded up to a power of two MiB (at least 1Mi); everything else
 //!    stays on disk without a limit (logs and data grow; the comment says how much was
 //!    written).
-//! 7. A file the image has and the app rewrote, under `/etc` or with a config file's name, is
+//! 8. A file the image has and the app rewrote, under `/etc` or with a config file's name, is
 //!    flagged: if it comes from a ConfigMap in the cluster, it needs `--writable-volume`.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -67,6 +75,9 @@ pub const BROAD: &[&str] = &[
     "/var/spool",
     "/var/mail",
 ];
+
+/// The one broad directory where a file written directly makes the directory writable (rule 3).
+pub const LOG_DIR: &str = "/var/log";
 
 /// A parent is not used for siblings when the image holds more than this there.
 pub const COLLAPSE_MAX_BYTES: u64 = 32 << 20;
@@ -143,6 +154,9 @@ pub struct Proposal {
     pub from_verification: Option<String>,
     /// Set by the minimality check: the app was ready without this path.
     pub not_needed_for_readiness: bool,
+    /// Rule 5: the private directory written in, mounted here one level up (its name, owner
+    /// uid and mode).
+    pub private_child: Option<(String, u32, u32)>,
 }
 
 impl Proposal {
@@ -229,9 +243,20 @@ pub fn target_dir(w: &Write, image: &dyn ImageView) -> Option<String> {
         return Some(dir.to_string());
     }
     // In a broad directory: the directory the app created (or, for a written directory,
-    // that directory), never a lone file.
+    // that directory), never a lone file; except a log file directly in /var/log.
     let child_is_dir = child != w.path || w.is_dir;
+    if !child_is_dir && dir == LOG_DIR {
+        return Some(LOG_DIR.to_string());
+    }
     (child_is_dir && child != "/").then(|| child.to_string())
+}
+
+/// Rule 5: a private directory of a user other than root is mounted one level up (when its
+/// parent is not broad), so the seed creates it with its owner and mode.
+pub fn private_parent(dir: &str, image: &dyn ImageView) -> Option<String> {
+    let (uid, mode) = image.owner_mode(dir)?;
+    let up = parent(dir);
+    (uid != 0 && mode & 0o007 == 0 && !is_broad(up) && image.is_dir(up)).then(|| up.to_string())
 }
 
 /// Apply the rules to the writes.
@@ -255,10 +280,30 @@ pub fn plan(writes: &[Write], image: &dyn ImageView) -> Plan {
             out.rewritten_configs.push(w.path.clone());
         }
     }
-    let dirs = collapse(dirs, image);
+    let mut private = BTreeMap::new();
+    let dirs = collapse(dirs, image)
+        .into_iter()
+        .map(|d| match private_parent(&d, image) {
+            Some(up) => {
+                if let Some((uid, mode)) = image.owner_mode(&d) {
+                    private.insert(
+                        up.clone(),
+                        (d[up.len()..].trim_start_matches('/').to_string(), uid, mode),
+                    );
+                }
+                up
+            }
+            None => d,
+        })
+        .collect();
+    let dirs = drop_nested(dirs);
     let mut by_dir: BTreeMap<String, Proposal> = dirs
         .iter()
-        .map(|d| (d.clone(), classify(d, image)))
+        .map(|d| {
+            let mut p = classify(d, image);
+            p.private_child = private.get(d).cloned();
+            (d.clone(), p)
+        })
         .collect();
     for w in &writes {
         let Some(p) = by_dir
@@ -311,6 +356,11 @@ pub fn collapse(mut dirs: BTreeSet<String>, image: &dyn ImageView) -> BTreeSet<S
             dirs.insert(p);
         }
     }
+    drop_nested(dirs)
+}
+
+/// Directories inside another one of the set are dropped.
+fn drop_nested(mut dirs: BTreeSet<String>) -> BTreeSet<String> {
     let all = dirs.clone();
     dirs.retain(|d| !all.iter().any(|o| o != d && within(d, o)));
     dirs
@@ -364,8 +414,12 @@ pub fn human_bytes(b: u64) -> String {
 mod tests {
     use super::*;
 
-    /// An image given as its directories (with file count and bytes) and owners.
-    struct Fake(BTreeMap<&'static str, (usize, u64)>);
+    /// An image given as its directories (with file count and bytes) and owners (root, 0755
+    /// unless listed).
+    struct Fake(
+        BTreeMap<&'static str, (usize, u64)>,
+        BTreeMap<&'static str, (u32, u32)>,
+    );
 
     impl ImageView for Fake {
         fn is_dir(&self, path: &str) -> bool {
@@ -374,8 +428,9 @@ mod tests {
         fn content(&self, path: &str) -> (usize, u64) {
             self.0.get(path).copied().unwrap_or_default()
         }
-        fn owner_mode(&self, _: &str) -> Option<(u32, u32)> {
-            Some((0, 0o755))
+        fn owner_mode(&self, path: &str) -> Option<(u32, u32)> {
+            self.is_dir(path)
+                .then(|| self.1.get(path).copied().unwrap_or((0, 0o755)))
         }
     }
 
@@ -402,13 +457,25 @@ mod tests {
             "/opt/big/a",
             "/opt/big/b",
             "/var/cache",
+            "/var/lib/postgresql",
+            "/var/lib/postgresql/15",
+            "/var/lib/postgresql/15/main",
+            "/var/lib/private",
+            "/opt/shared",
         ];
         let mut m: BTreeMap<&'static str, (usize, u64)> =
             dirs.iter().map(|d| (*d, (0, 0))).collect();
         m.insert("/var/log/nginx", (2, 0));
         m.insert("/opt/app", (3, 1000));
         m.insert("/opt/big", (1000, 1 << 30));
-        Fake(m)
+        let owners = [
+            ("/var/lib/postgresql", (101, 0o755)),
+            ("/var/lib/postgresql/15", (101, 0o755)),
+            ("/var/lib/postgresql/15/main", (101, 0o700)),
+            ("/var/lib/private", (101, 0o700)),
+            ("/opt/shared", (101, 0o770)),
+        ];
+        Fake(m, owners.into_iter().collect())
     }
 
     fn w(path: &str, change: Change, is_dir: bool, bytes: u64) -> Write {
@@ -489,6 +556,55 @@ mod tests {
             p.rewritten_configs,
             ["/etc/app.conf", "/etc/nginx/nginx.conf"]
         );
+    }
+
+    /// Rule 3's exception: a log file directly in /var/log makes /var/log writable, seeded;
+    /// the app's own log directory under it is then inside it.
+    #[test]
+    fn a_log_file_directly_in_var_log_makes_var_log_writable() {
+        use Change::*;
+        let writes = [
+            w("/var/log/php8.2-fpm.log", Added, false, 300),
+            w("/var/log/nginx/error.log", Changed, false, 10),
+            w("/var/cache-file", Added, false, 0),
+        ];
+        let p = plan(&writes, &debian());
+        assert_eq!(specs(&p), ["/var/log"]);
+        assert_eq!((p.paths[0].files, p.paths[0].bytes), (2, 310));
+        assert_eq!(p.unplaceable, ["/var/cache-file"]);
+    }
+
+    /// Rule 5: PostgreSQL's data directory (postgres, 0700) is created by the seed one level
+    /// up; a private directory whose parent is broad stays (nothing better), and a directory
+    /// others may enter (0770: group) is not private.
+    #[test]
+    fn private_directories_are_mounted_one_level_up() {
+        use Change::*;
+        let writes = [
+            w(
+                "/var/lib/postgresql/15/main/postmaster.pid",
+                Added,
+                false,
+                90,
+            ),
+            w(
+                "/var/lib/postgresql/15/main/base/1/112",
+                Changed,
+                false,
+                8192,
+            ),
+            w("/var/lib/private/state", Added, false, 1),
+            w("/opt/shared/f", Added, false, 1),
+        ];
+        let p = plan(&writes, &debian());
+        assert_eq!(
+            specs(&p),
+            ["/opt/shared", "/var/lib/postgresql/15", "/var/lib/private"]
+        );
+        let pg = &p.paths[1];
+        assert_eq!((pg.files, pg.owner_mode), (2, Some((101, 0o755))));
+        assert_eq!(pg.private_child, Some(("main".to_string(), 101, 0o700)));
+        assert_eq!(p.paths[2].private_child, None);
     }
 
     #[test]

@@ -7,126 +7,40 @@ use std::time::Duration;
 
 use regex_automata::meta::Regex;
 
-/// `--ready`: `tcp:PORT`, `http://127.0.0.1:PORT/PATH`, `log:REGEX` or a duration (`5s`).
-#[derive(Debug, Clone)]
-pub enum Ready {
-    /// A TCP connection to the container's PORT is accepted (and not closed at once).
-    Tcp(u16),
-    /// GET PATH on the container's PORT answers with a status below 400.
-    Http { port: u16, path: String },
-    /// A line of the app's output matches.
-    Log(String, Regex),
-    /// Still running after this long.
-    After(Duration),
+/// `--ready`: the catalog's readiness checks (`proven.ready`), one spelling for both.
+pub use rofs_core::catalog::{Ready, parse_duration};
+
+/// A readiness check ready to run: the check and, for `log:`, its compiled regex.
+pub struct Check<'a> {
+    ready: &'a Ready,
+    log: Option<Regex>,
 }
 
-impl std::fmt::Display for Ready {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Ready::Tcp(p) => write!(f, "tcp:{p}"),
-            Ready::Http { port, path } => write!(f, "http://127.0.0.1:{port}{path}"),
-            Ready::Log(r, _) => write!(f, "log:{r}"),
-            Ready::After(d) => write!(f, "{}", format_duration(*d)),
-        }
-    }
-}
-
-pub fn format_duration(d: Duration) -> String {
-    if d.subsec_millis() == 0 {
-        format!("{}s", d.as_secs())
-    } else {
-        format!("{}ms", d.as_millis())
-    }
-}
-
-/// `5s`, `500ms`, `2m`, or a bare number of seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration (e.g. 5s, 500ms, 2m)"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        _ => Err(format!(
-            "{s:?}: unknown unit {unit:?} (use ms, s or m, e.g. 5s)"
-        )),
-    }
-}
-
-fn parse_port(s: &str, what: &str) -> Result<u16, String> {
-    match s.parse::<u16>() {
-        Ok(p) if p > 0 => Ok(p),
-        _ => Err(format!("{what}: {s:?} is not a port (1-65535)")),
-    }
-}
-
-impl std::str::FromStr for Ready {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        if let Some(port) = s.strip_prefix("tcp:") {
-            return Ok(Ready::Tcp(parse_port(port, "tcp:PORT")?));
-        }
-        if let Some(rest) = s.strip_prefix("http://") {
-            let (authority, path) = match rest.find('/') {
-                Some(i) => rest.split_at(i),
-                None => (rest, "/"),
-            };
-            let (host, port) = authority
-                .rsplit_once(':')
-                .ok_or_else(|| format!("{s:?}: give the port: http://127.0.0.1:PORT/PATH"))?;
-            if host != "127.0.0.1" && host != "localhost" {
-                return Err(format!(
-                    "{s:?}: the host must be 127.0.0.1 (discover checks the container's port \
-                     published on loopback only)"
-                ));
+impl<'a> Check<'a> {
+    pub fn new(ready: &'a Ready) -> Result<Check<'a>, String> {
+        let log = match ready {
+            Ready::Log(re) => {
+                Some(Regex::new(re).map_err(|e| format!("log:{re}: not a regex: {e}"))?)
             }
-            return Ok(Ready::Http {
-                port: parse_port(port, "http://127.0.0.1:PORT/PATH")?,
-                path: path.to_string(),
-            });
-        }
-        if let Some(re) = s.strip_prefix("log:") {
-            let regex = Regex::new(re).map_err(|e| format!("log:{re}: not a regex: {e}"))?;
-            return Ok(Ready::Log(re.to_string(), regex));
-        }
-        if s.starts_with(|c: char| c.is_ascii_digit()) {
-            return parse_duration(s).map(Ready::After);
-        }
-        Err(format!(
-            "{s:?}: expected tcp:PORT, http://127.0.0.1:PORT/PATH, log:REGEX or a duration \
-             such as 5s"
-        ))
-    }
-}
-
-impl Ready {
-    /// The container port to publish, if the check needs one.
-    pub fn port(&self) -> Option<u16> {
-        match self {
-            Ready::Tcp(p) | Ready::Http { port: p, .. } => Some(*p),
             _ => None,
-        }
+        };
+        Ok(Check { ready, log })
     }
 
     /// One check. `host_port`: where the container port is published; `logs`: the output so
     /// far; `elapsed`: since start.
-    pub fn check(
+    pub fn passes(
         &self,
         host_port: Option<u16>,
         logs: impl FnOnce() -> String,
         elapsed: Duration,
     ) -> bool {
-        match self {
-            Ready::Tcp(_) => host_port.is_some_and(tcp_ready),
-            Ready::Http { path, .. } => host_port.is_some_and(|p| http_ready(p, path)),
-            Ready::Log(_, re) => logs().lines().any(|l| re.is_match(l)),
-            Ready::After(d) => elapsed >= *d,
+        match (self.ready, &self.log) {
+            (Ready::Tcp(_), _) => host_port.is_some_and(tcp_ready),
+            (Ready::Http { path, .. }, _) => host_port.is_some_and(|p| http_ready(p, path)),
+            (Ready::Log(_), Some(re)) => logs().lines().any(|l| re.is_match(l)),
+            (Ready::Log(_), None) => false,
+            (Ready::After(d), _) => elapsed >= *d,
         }
     }
 }
@@ -189,47 +103,19 @@ fn http_ready(port: u16, path: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// The grammar is the catalog's (rofs_core::catalog tests it); a log check runs its
+    /// regex on every line of the output.
     #[test]
-    fn parses_every_form() {
-        assert!(matches!("tcp:80".parse::<Ready>(), Ok(Ready::Tcp(80))));
-        match "http://127.0.0.1:8080/health".parse::<Ready>() {
-            Ok(Ready::Http { port, path }) => {
-                assert_eq!((port, path.as_str()), (8080, "/health"));
-            }
-            other => panic!("{other:?}"),
-        }
-        match "http://localhost:80".parse::<Ready>() {
-            Ok(Ready::Http { port, path }) => assert_eq!((port, path.as_str()), (80, "/")),
-            other => panic!("{other:?}"),
-        }
-        assert!(matches!(
-            "log:ready to serve".parse::<Ready>(),
-            Ok(Ready::Log(..))
-        ));
-        assert!(matches!(
-            "1500ms".parse::<Ready>(),
-            Ok(Ready::After(d)) if d == Duration::from_millis(1500)
-        ));
-        assert!(matches!(
-            "2m".parse::<Ready>(),
-            Ok(Ready::After(d)) if d == Duration::from_secs(120)
-        ));
-    }
-
-    #[test]
-    fn refuses_bad_values_with_reasons() {
-        for (bad, says) in [
-            ("tcp:0", "not a port"),
-            ("tcp:http", "not a port"),
-            ("http://10.0.0.1:80/", "127.0.0.1"),
-            ("http://127.0.0.1/", "give the port"),
-            ("log:(", "not a regex"),
-            ("5h", "unknown unit"),
-            ("soon", "expected tcp:PORT"),
-        ] {
-            let e = bad.parse::<Ready>().expect_err(bad);
-            assert!(e.contains(says), "{bad}: {e}");
-        }
+    fn log_checks_match_lines_by_regex() {
+        let ready: Ready = "log:listening on .*:80$".parse().expect("valid");
+        let check = Check::new(&ready).expect("compiles");
+        let t = Duration::ZERO;
+        assert!(check.passes(None, || "start\nlistening on [::]:80\n".into(), t));
+        assert!(!check.passes(None, || "listening on [::]:8080".into(), t));
+        let after = Ready::After(Duration::from_secs(2));
+        let check = Check::new(&after).expect("no regex");
+        assert!(!check.passes(None, String::new, Duration::from_secs(1)));
+        assert!(check.passes(None, String::new, Duration::from_secs(2)));
     }
 
     #[test]

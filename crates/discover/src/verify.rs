@@ -156,6 +156,33 @@ pub fn converge(
                 added.insert(p, line.trim().to_string());
             }
         }
+        // A failure that names no path rofs can add: apps create and remove temporary files
+        // at once (lock files, heartbeats), so no diff shows them and their errors often name
+        // no file ("Unable to create lock file", "No usable temporary directory found"). The
+        // standard temporary directories are tried, one per round; the minimality check then
+        // shows each is needed.
+        if new.is_empty()
+            && let Some(t) = temp_fallback(plan, image)
+        {
+            new.push(Write {
+                path: format!("{t}/(a temporary file)"),
+                change: Change::Refused,
+                is_dir: false,
+                bytes: 0,
+            });
+            let what = outcome
+                .erofs
+                .first()
+                .map_or_else(|| outcome.why(), |l| l.trim().to_string());
+            added.insert(
+                t.to_string(),
+                format!(
+                    "the read-only run failed naming no path rofs could add ({what}); tried \
+                     {t}, the standard temporary directory (files created and removed at once \
+                     are in no diff)"
+                ),
+            );
+        }
         if new.is_empty() {
             let detail = if outcome.erofs.is_empty() {
                 String::new()
@@ -204,6 +231,18 @@ pub fn converge(
          prove); {last}",
         opts.max_rounds
     )))
+}
+
+/// The temporary directories tried, in order, when a read-only run fails without naming a
+/// path (see [`converge`]).
+pub const TEMP_FALLBACK: &[&str] = &["/tmp", "/var/tmp"];
+
+/// The first of [`TEMP_FALLBACK`] the image has as a directory and the plan does not cover.
+pub fn temp_fallback(plan: &Plan, image: &dyn plan::ImageView) -> Option<&'static str> {
+    TEMP_FALLBACK
+        .iter()
+        .copied()
+        .find(|t| image.is_dir(t) && !plan.paths.iter().any(|p| plan::within(t, &p.path)))
 }
 
 /// An executable file of the image.
@@ -549,6 +588,51 @@ mod tests {
         assert!(!is_erofs("GET /index.html 200"));
         assert!(paths_in("no path here: EROFS").is_empty());
         assert!(paths_in("http://x/y 1/2 EROFS").is_empty());
+    }
+
+    /// An image with the given directories.
+    struct Dirs(&'static [&'static str]);
+
+    impl plan::ImageView for Dirs {
+        fn is_dir(&self, path: &str) -> bool {
+            self.0.contains(&path)
+        }
+        fn content(&self, _: &str) -> (usize, u64) {
+            (0, 0)
+        }
+        fn owner_mode(&self, _: &str) -> Option<(u32, u32)> {
+            None
+        }
+    }
+
+    fn plan_of(paths: &[&str]) -> Plan {
+        Plan {
+            paths: paths
+                .iter()
+                .map(|p| plan::Proposal {
+                    path: p.to_string(),
+                    ..plan::Proposal::default()
+                })
+                .collect(),
+            ..Plan::default()
+        }
+    }
+
+    /// /tmp first, then /var/tmp; only what the image has and the plan does not cover.
+    #[test]
+    fn temporary_directories_tried_in_order_when_no_path_is_named() {
+        let image = Dirs(&["/tmp", "/var/tmp"]);
+        assert_eq!(temp_fallback(&plan_of(&["/run"]), &image), Some("/tmp"));
+        assert_eq!(
+            temp_fallback(&plan_of(&["/tmp", "/run"]), &image),
+            Some("/var/tmp")
+        );
+        assert_eq!(temp_fallback(&plan_of(&["/tmp", "/var"]), &image), None);
+        assert_eq!(
+            temp_fallback(&plan_of(&[]), &Dirs(&["/var/tmp"])),
+            Some("/var/tmp")
+        );
+        assert_eq!(temp_fallback(&plan_of(&[]), &Dirs(&[])), None);
     }
 }
 

@@ -110,6 +110,11 @@ pub struct Entry {
     /// `proven.image`
     pub image: String,
     pub ready: Ready,
+    /// `proven.ready` as written (what `rofs discover --ready` takes)
+    pub ready_text: String,
+    /// `proven.discover.humanEdits` (`none`: the paths are discover's answer as printed);
+    /// `None` when the entry has no `proven.discover` record
+    pub human_edits: Option<String>,
     /// `proven.user` (a numeric uid, as a string: `runAsUser`)
     pub user: Option<u64>,
     /// `proven.command`
@@ -205,8 +210,12 @@ pub fn parse_entry(file: &Path, text: &str) -> Result<Option<Entry>, String> {
             });
         }
     }
-    let ready = parse_ready(&string(&doc, "/proven/ready", file)?)
-        .map_err(|e| format!("{}: proven.{e}", file.display()))?;
+    let ready_text = string(&doc, "/proven/ready", file)?;
+    let ready = parse_ready(&ready_text).map_err(|e| format!("{}: proven.{e}", file.display()))?;
+    let human_edits = match doc.pointer("/proven/discover") {
+        None | Some(Value::Null) => None,
+        Some(_) => Some(string(&doc, "/proven/discover/humanEdits", file)?),
+    };
     // `proven.user` is a string in the catalog; the tests run it as `runAsUser`, so a uid
     let user = match doc.pointer("/proven/user") {
         None | Some(Value::Null) => None,
@@ -239,6 +248,8 @@ pub fn parse_entry(file: &Path, text: &str) -> Result<Option<Entry>, String> {
         writable,
         image: string(&doc, "/proven/image", file)?,
         ready,
+        ready_text,
+        human_edits,
         user,
         command,
     }))

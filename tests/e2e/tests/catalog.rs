@@ -7,6 +7,8 @@
 //! written later, state written at shutdown...) or what fails without it ("without it ...",
 //! which another test proves, as profile_paths.rs does for Tomcat's /tmp).
 //! The list comes from the catalog files: a new entry is tested without a change here.
+//! A second test runs `rofs discover` on every entry's image and its answer through
+//! `rofs patch --config` (discover + patch + run), and compares it with the entry.
 //! The cluster suite runs the same entries with `rofs patch --profile NAME`
 //! (tests/cluster/tests/catalog.rs).
 //!
@@ -285,6 +287,196 @@ fn catalog_entries_run_read_only_and_need_each_path() {
     assert!(
         failures.is_empty(),
         "{} of {} catalog checks failed:\n\n{}",
+        failures.len(),
+        results.len(),
+        failures
+            .iter()
+            .map(|f| f.as_str())
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    );
+}
+
+/// What `rofs discover` answered for one entry, and how its answer ran.
+struct Discovered {
+    specs: Vec<String>,
+    rounds: String,
+    took: Duration,
+    run: Result<Outcome, String>,
+}
+
+/// `rofs discover` on the entry's image with the entry's ready check (no minimality runs: the
+/// test above removes each path in turn), then the entry's pod patched with discover's
+/// config file (`rofs patch --config`) and run.
+fn discover_and_run(e: &Entry) -> Result<Discovered, String> {
+    let dir = std::env::temp_dir().join(unique_name(&format!("e2e-disc-{}", e.name)));
+    std::fs::create_dir_all(&dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+    let config = dir.join("rofs.yaml");
+    let config_arg = config.to_string_lossy().into_owned();
+    let agent = rofs_image();
+    let t0 = Instant::now();
+    let out = rofs_e2e::rofs(
+        &[
+            "discover",
+            "--agent-image",
+            &agent,
+            &e.image,
+            "--ready",
+            &e.ready_text,
+            "--ready-timeout",
+            "180s",
+            "--no-minimality",
+            "-o",
+            &config_arg,
+        ],
+        "",
+    );
+    let took = t0.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    if !out.status.success() {
+        let _ = std::fs::remove_dir_all(&dir);
+        return Err(format!(
+            "{}: rofs discover {} failed ({}):\n{stderr}",
+            e.name, e.image, out.status
+        ));
+    }
+    let text = std::fs::read_to_string(&config).map_err(|err| format!("{config_arg}: {err}"))?;
+    let doc: serde_json::Value = serde_saphyr::from_str(&text)
+        .map_err(|err| format!("{}: discover's config is not YAML: {err}\n{text}", e.name))?;
+    let specs: Vec<String> = doc["writable"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let rounds = stderr
+        .lines()
+        .rev()
+        .find_map(|l| l.split_once("writable paths, ").map(|(_, r)| r.to_string()))
+        .unwrap_or_default();
+    let run = run(e, &["--config".to_string(), config_arg]);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(Discovered {
+        specs,
+        rounds,
+        took,
+        run,
+    })
+}
+
+/// Discover's answer compared with the entry: the same paths when the entry says
+/// `humanEdits: none`; otherwise every path a person added or removed is named in
+/// `humanEdits` (the record of the edit), and the differences are listed.
+fn compare(e: &Entry, d: &Discovered) -> Result<String, String> {
+    let mut found = d.specs.clone();
+    found.sort();
+    let mut listed: Vec<String> = e.writable.iter().map(|w| w.spec.clone()).collect();
+    listed.sort();
+    let added: Vec<&String> = listed.iter().filter(|s| !found.contains(s)).collect();
+    let removed: Vec<&String> = found.iter().filter(|s| !listed.contains(s)).collect();
+    let edits = e
+        .human_edits
+        .as_deref()
+        .unwrap_or("(no proven.discover record)");
+    let path = |spec: &str| spec.split(':').next().unwrap_or_default().to_string();
+    let unrecorded: Vec<&String> = added
+        .iter()
+        .chain(&removed)
+        .copied()
+        .filter(|s| edits == "none" || !edits.contains(&path(s)))
+        .collect();
+    if !unrecorded.is_empty() || e.human_edits.is_none() {
+        return Err(format!(
+            "{} ({}): rofs discover found {found:?}, the entry lists {listed:?}; \
+             proven.discover.humanEdits ({edits}) does not account for {unrecorded:?}: update \
+             the entry to discover's answer, or name each path a person added or removed",
+            e.name,
+            e.file.display()
+        ));
+    }
+    let run = match &d.run {
+        Ok(out) if !out.broken() => format!("ready in {:.1?}", out.took),
+        Ok(out) => {
+            return Err(format!(
+                "{}: patched with discover's config, the app is not ready and clean: {}\n\
+                 --- log ---\n{}",
+                e.name,
+                out.summary(),
+                tail(&out.log)
+            ));
+        }
+        Err(err) => return Err(format!("{}: the pod did not start: {err}", e.name)),
+    };
+    Ok(format!(
+        "{:<12} discover {:.0?}, {}: {} -> patched with it: {run}{}",
+        e.name,
+        d.took,
+        d.rounds,
+        found.join(" "),
+        if added.is_empty() && removed.is_empty() {
+            String::new()
+        } else {
+            format!("; by hand: +{added:?} -{removed:?} ({edits})")
+        }
+    ))
+}
+
+/// Every proven entry's image through `rofs discover`, and discover's answer through `rofs
+/// patch --config` into a read-only pod that becomes ready with no refused write. The
+/// answer must be the entry's paths (`humanEdits: none`), or differ only by paths the entry's
+/// `humanEdits` names.
+/// Env: `ROFS_CATALOG_ONLY` as above; `ROFS_DISCOVER_PARALLEL` images at once (default 3).
+#[test]
+fn discover_answers_every_catalog_entry_and_the_answer_runs() {
+    let entries = catalog::selected();
+    assert!(!entries.is_empty(), "no proven entry in catalog/*.yaml");
+    let rofs = rofs_image();
+    let mut images: Vec<&str> = entries.iter().map(|e| e.image.as_str()).collect();
+    images.push(&rofs);
+    if !rofs_e2e::ready(module_path!(), &images) {
+        assert!(
+            std::env::var("ROFS_REQUIRE_TOOLS").as_deref() != Ok("1"),
+            "podman or catalog images missing and ROFS_REQUIRE_TOOLS=1"
+        );
+        return;
+    }
+    let parallel: usize = std::env::var("ROFS_DISCOVER_PARALLEL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let queue = Mutex::new(entries.iter().collect::<VecDeque<_>>());
+    let results = Mutex::new(Vec::new());
+    let t0 = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..parallel.max(1) {
+            s.spawn(|| {
+                loop {
+                    let Some(e) = queue.lock().expect("queue").pop_front() else {
+                        return;
+                    };
+                    let r = std::panic::catch_unwind(|| discover_and_run(e))
+                        .unwrap_or_else(|_| Err(format!("{} panicked", e.name)))
+                        .and_then(|d| compare(e, &d));
+                    results.lock().expect("results").push(r);
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().expect("results");
+    results.sort_by(|a, b| {
+        let k = |r: &Result<String, String>| r.clone().unwrap_or_else(|e| e);
+        k(a).cmp(&k(b))
+    });
+    for r in results.iter().flatten() {
+        eprintln!("discover: {r}");
+    }
+    eprintln!("discover: {} images in {:.0?}", entries.len(), t0.elapsed());
+    let failures: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} images failed discover + patch + run:\n\n{}",
         failures.len(),
         results.len(),
         failures
