@@ -174,7 +174,7 @@ impl Drop for Container<'_> {
 }
 
 /// How waiting for readiness ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Waited {
     Ready,
     Exited(i32),
@@ -182,6 +182,9 @@ pub enum Waited {
     /// The output already shows a write refused by the read-only root (read-only runs only:
     /// no need to wait for a readiness that may never come).
     ReadOnlyError,
+    /// The HTTP check answered 500, the app failing rather than starting (read-only runs
+    /// only): the answer's body.
+    ErrorAnswer(String),
 }
 
 /// Poll the container until it is ready, exits, or `timeout` passes; with `stop_on_erofs`,
@@ -202,14 +205,22 @@ pub fn wait_ready(
         if !running {
             return Ok(Waited::Exited(code));
         }
-        if check.passes(host_port, || engine.logs(name), start.elapsed()) {
-            // Exited between the state and the check (a duration check passes anyway).
-            let (running, code) = engine.state(name)?;
-            return Ok(if running {
-                Waited::Ready
-            } else {
-                Waited::Exited(code)
-            });
+        match check.probe(host_port, || engine.logs(name), start.elapsed()) {
+            ready::Probe::Passed => {
+                // Exited between the state and the check (a duration check passes anyway).
+                let (running, code) = engine.state(name)?;
+                return Ok(if running {
+                    Waited::Ready
+                } else {
+                    Waited::Exited(code)
+                });
+            }
+            // 500 is an app failing (starting is 503 or no answer): in a read-only run, the
+            // refused write is often named in the answer (nodejs, PHP).
+            ready::Probe::ServerError(body) if stop_on_erofs => {
+                return Ok(Waited::ErrorAnswer(body));
+            }
+            _ => {}
         }
         if stop_on_erofs && start.elapsed() >= next_log_check {
             next_log_check = start.elapsed() + Duration::from_millis(500);
@@ -409,7 +420,7 @@ fn run_writable(
                 tail: tail(&engine.logs(&name), 20),
             });
         }
-        Waited::Timeout | Waited::ReadOnlyError => {
+        Waited::Timeout | Waited::ReadOnlyError | Waited::ErrorAnswer(_) => {
             return Err(Error::NeverReady {
                 phase: "discovery run",
                 after: opts.ready_timeout,

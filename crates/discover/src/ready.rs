@@ -29,20 +29,45 @@ impl<'a> Check<'a> {
 
     /// One check. `host_port`: where the container port is published; `logs`: the output so
     /// far; `elapsed`: since start.
+    pub fn probe(
+        &self,
+        host_port: Option<u16>,
+        logs: impl FnOnce() -> String,
+        elapsed: Duration,
+    ) -> Probe {
+        let passed = match (self.ready, &self.log) {
+            (Ready::Tcp(_), _) => host_port.is_some_and(tcp_ready),
+            (Ready::Http { path, .. }, _) => match host_port.and_then(|p| http_answer(p, path)) {
+                Some((status, _)) if status < 400 => true,
+                Some((500, body)) => return Probe::ServerError(body),
+                _ => false,
+            },
+            (Ready::Log(_), Some(re)) => logs().lines().any(|l| re.is_match(l)),
+            (Ready::Log(_), None) => false,
+            (Ready::After(d), _) => elapsed >= *d,
+        };
+        if passed { Probe::Passed } else { Probe::NotYet }
+    }
+
+    /// [`Check::probe`] passed.
     pub fn passes(
         &self,
         host_port: Option<u16>,
         logs: impl FnOnce() -> String,
         elapsed: Duration,
     ) -> bool {
-        match (self.ready, &self.log) {
-            (Ready::Tcp(_), _) => host_port.is_some_and(tcp_ready),
-            (Ready::Http { path, .. }, _) => host_port.is_some_and(|p| http_ready(p, path)),
-            (Ready::Log(_), Some(re)) => logs().lines().any(|l| re.is_match(l)),
-            (Ready::Log(_), None) => false,
-            (Ready::After(d), _) => elapsed >= *d,
-        }
+        self.probe(host_port, logs, elapsed) == Probe::Passed
     }
+}
+
+/// What one readiness check saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    Passed,
+    NotYet,
+    /// The HTTP check answered 500 (the app failing, not starting: that is 503 or no
+    /// answer), with the answer's body.
+    ServerError(String),
 }
 
 /// A port free on 127.0.0.1 now (the kernel's pick).
@@ -73,30 +98,22 @@ fn tcp_ready(port: u16) -> bool {
     }
 }
 
-/// The HTTP status of GET `path` on 127.0.0.1:`port`, if any.
-pub fn http_status(port: u16, path: &str) -> Option<u16> {
+/// The HTTP status of GET `path` on 127.0.0.1:`port` and the start of its body (64 KiB at
+/// most), if any.
+pub fn http_answer(port: u16, path: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect_timeout(&addr(port), Duration::from_millis(500)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     s.set_write_timeout(Some(Duration::from_secs(5))).ok()?;
     let req = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes()).ok()?;
-    let mut head = Vec::new();
-    let mut buf = [0u8; 512];
-    while !head.windows(2).any(|w| w == b"\r\n") && head.len() < 4096 {
-        let n = s.read(&mut buf).ok()?;
-        if n == 0 {
-            break;
-        }
-        head.extend_from_slice(&buf[..n]);
-    }
-    let line = String::from_utf8_lossy(&head);
-    let mut parts = line.split_whitespace();
+    let mut answer = Vec::new();
+    let _ = s.take(64 << 10).read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut parts = head.lines().next()?.split_whitespace();
     parts.next().filter(|v| v.starts_with("HTTP/"))?;
-    parts.next()?.parse().ok()
-}
-
-fn http_ready(port: u16, path: &str) -> bool {
-    http_status(port, path).is_some_and(|s| s < 400)
+    let status = parts.next()?.parse().ok()?;
+    Some((status, body.to_string()))
 }
 
 #[cfg(test)]
@@ -118,20 +135,32 @@ mod tests {
         assert!(check.passes(None, String::new, Duration::from_secs(2)));
     }
 
+    /// 2xx/3xx passes, 503 (starting) is not yet, 500 (failing) comes with its body.
     #[test]
-    fn http_check_reads_the_status_line() {
+    fn http_check_reads_the_status_line_and_a_failing_answer() {
         let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
         let port = l.local_addr().expect("addr").port();
         let t = std::thread::spawn(move || {
-            for code in ["200 OK", "503 Busy"] {
+            for answer in [
+                "200 OK\r\n\r\nok",
+                "503 Busy\r\n\r\n",
+                "500 Oops\r\nContent-Type: text/plain\r\n\r\nEROFS: read-only file system, mkdtemp '/tmp/x'\n",
+            ] {
                 let (mut c, _) = l.accept().expect("accept");
                 let mut b = [0u8; 1024];
                 let _ = c.read(&mut b);
-                let _ = c.write_all(format!("HTTP/1.0 {code}\r\n\r\n").as_bytes());
+                let _ = c.write_all(format!("HTTP/1.0 {answer}").as_bytes());
             }
         });
-        assert!(http_ready(port, "/"));
-        assert!(!http_ready(port, "/"));
+        let ready: Ready = "http://127.0.0.1:1/".parse().expect("valid");
+        let check = Check::new(&ready).expect("check");
+        let probe = |c: &Check| c.probe(Some(port), String::new, Duration::ZERO);
+        assert_eq!(probe(&check), Probe::Passed);
+        assert_eq!(probe(&check), Probe::NotYet);
+        assert_eq!(
+            probe(&check),
+            Probe::ServerError("EROFS: read-only file system, mkdtemp '/tmp/x'\n".into())
+        );
         t.join().expect("server");
     }
 }

@@ -33,6 +33,8 @@ pub struct Outcome {
     pub stopped_otherwise: Option<i32>,
     /// The `--exercise` failed (it passed in the writable run).
     pub exercise_failed: Option<String>,
+    /// The HTTP ready check answered 500: the first line of the answer.
+    pub error_answer: Option<String>,
     /// Output lines that say a write hit the read-only root.
     pub erofs: Vec<String>,
     pub logs: String,
@@ -42,6 +44,7 @@ impl Outcome {
     pub fn ok(&self) -> bool {
         self.ready
             && self.exited.is_none()
+            && self.error_answer.is_none()
             && self.erofs.is_empty()
             && self.stopped_otherwise.is_none()
             && self.exercise_failed.is_none()
@@ -52,6 +55,8 @@ impl Outcome {
             format!("{} read-only error(s)", self.erofs.len())
         } else if let Some(c) = self.exited {
             format!("the app exited with status {c}")
+        } else if let Some(a) = &self.error_answer {
+            format!("the ready check answered 500: {a}")
         } else if !self.ready {
             "the app was never ready".to_string()
         } else if let Some(e) = &self.exercise_failed {
@@ -465,6 +470,10 @@ pub fn run_read_only(
         Waited::Exited(c) => Some(c),
         _ => None,
     };
+    let answer = match &waited {
+        Waited::ErrorAnswer(body) => Some(body.clone()),
+        _ => None,
+    };
     if waited == Waited::Ready {
         // An exercise that fails read-only is part of the evidence: its own output may name
         // the refused path (an exercise in the container writes there itself).
@@ -495,14 +504,35 @@ pub fn run_read_only(
     if let Some(e) = &exercise_failed {
         erofs.extend(e.lines().filter(|l| is_erofs(l)).map(str::to_string));
     }
+    // An app may name the refused write in its answer rather than its log.
+    if let Some(body) = &answer {
+        erofs.extend(body.lines().filter(|l| is_erofs(l)).map(str::to_string));
+    }
     Ok(Outcome {
         ready: waited == Waited::Ready,
+        error_answer: answer.as_deref().map(answer_summary),
         exited,
         stopped_otherwise,
         exercise_failed,
         erofs,
         logs,
     })
+}
+
+/// One line for a failing HTTP answer: an HTML page's title, else the body's first line
+/// (200 characters at most).
+pub fn answer_summary(body: &str) -> String {
+    let lower = body.to_ascii_lowercase();
+    let title = lower.find("<title>").and_then(|i| {
+        let from = i + "<title>".len();
+        lower[from..]
+            .find("</title>")
+            .map(|j| body[from..from + j].trim())
+    });
+    let line = title
+        .or_else(|| body.lines().map(str::trim).find(|l| !l.is_empty()))
+        .unwrap_or("(empty body)");
+    line.chars().take(200).collect()
 }
 
 /// The agent each agent image installed, kept on the host: `rofs-install` runs once per
@@ -588,6 +618,22 @@ mod tests {
         assert!(!is_erofs("GET /index.html 200"));
         assert!(paths_in("no path here: EROFS").is_empty());
         assert!(paths_in("http://x/y 1/2 EROFS").is_empty());
+    }
+
+    #[test]
+    fn failing_answers_in_one_line() {
+        assert_eq!(
+            answer_summary(
+                "<!doctype html><html><head><title>HTTP Status 500 – Internal Server Error</title><style>b {}</style>"
+            ),
+            "HTTP Status 500 – Internal Server Error"
+        );
+        assert_eq!(
+            answer_summary("\nEROFS: read-only file system, mkdtemp '/tmp/x'\nmore"),
+            "EROFS: read-only file system, mkdtemp '/tmp/x'"
+        );
+        assert_eq!(answer_summary(""), "(empty body)");
+        assert_eq!(answer_summary(&"x".repeat(500)).len(), 200);
     }
 
     /// An image with the given directories.
