@@ -595,16 +595,7 @@ mod tests {
         w("var/lib/dpkg/info/base-files.list", "/run\n");
         w("usr/sbin/nginx", "");
         let fs = Fs::Extracted(root);
-        let plan = Plan {
-            paths: ["/var/lib/nginx", "/run"]
-                .iter()
-                .map(|p| plan::Proposal {
-                    path: p.to_string(),
-                    ..plan::Proposal::default()
-                })
-                .collect(),
-            ..Plan::default()
-        };
+        let plan = Plan::of_paths(&["/var/lib/nginx", "/run"]);
         let config = engine::ImageConfig {
             cmd: vec!["nginx".into(), "-g".into(), "daemon off;".into()],
             ..engine::ImageConfig::default()

@@ -187,6 +187,23 @@ pub struct Plan {
     pub rewritten_configs: Vec<String>,
 }
 
+impl Plan {
+    /// A plan of bare proposals at `paths` (tests).
+    #[cfg(test)]
+    pub(crate) fn of_paths(paths: &[&str]) -> Plan {
+        Plan {
+            paths: paths
+                .iter()
+                .map(|p| Proposal {
+                    path: p.to_string(),
+                    ..Proposal::default()
+                })
+                .collect(),
+            ..Plan::default()
+        }
+    }
+}
+
 pub fn is_noise(path: &str) -> bool {
     const FILES: &[&str] = &[
         "/etc/hosts",

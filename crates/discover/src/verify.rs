@@ -651,34 +651,27 @@ mod tests {
         }
     }
 
-    fn plan_of(paths: &[&str]) -> Plan {
-        Plan {
-            paths: paths
-                .iter()
-                .map(|p| plan::Proposal {
-                    path: p.to_string(),
-                    ..plan::Proposal::default()
-                })
-                .collect(),
-            ..Plan::default()
-        }
-    }
-
     /// /tmp first, then /var/tmp; only what the image has and the plan does not cover.
     #[test]
     fn temporary_directories_tried_in_order_when_no_path_is_named() {
         let image = Dirs(&["/tmp", "/var/tmp"]);
-        assert_eq!(temp_fallback(&plan_of(&["/run"]), &image), Some("/tmp"));
         assert_eq!(
-            temp_fallback(&plan_of(&["/tmp", "/run"]), &image),
+            temp_fallback(&Plan::of_paths(&["/run"]), &image),
+            Some("/tmp")
+        );
+        assert_eq!(
+            temp_fallback(&Plan::of_paths(&["/tmp", "/run"]), &image),
             Some("/var/tmp")
         );
-        assert_eq!(temp_fallback(&plan_of(&["/tmp", "/var"]), &image), None);
         assert_eq!(
-            temp_fallback(&plan_of(&[]), &Dirs(&["/var/tmp"])),
+            temp_fallback(&Plan::of_paths(&["/tmp", "/var"]), &image),
+            None
+        );
+        assert_eq!(
+            temp_fallback(&Plan::of_paths(&[]), &Dirs(&["/var/tmp"])),
             Some("/var/tmp")
         );
-        assert_eq!(temp_fallback(&plan_of(&[]), &Dirs(&[])), None);
+        assert_eq!(temp_fallback(&Plan::of_paths(&[]), &Dirs(&[])), None);
     }
 }
 

@@ -211,8 +211,9 @@ fn check(job: &Job) -> Result<String, String> {
     }
 }
 
-#[test]
-fn catalog_entries_run_read_only_and_need_each_path() {
+/// The entries to test (`ROFS_CATALOG_ONLY`), or `None` when podman or an image is missing
+/// (a failure under ROFS_REQUIRE_TOOLS=1).
+fn selected_entries() -> Option<Vec<Entry>> {
     let entries = catalog::selected();
     assert!(
         !entries.is_empty(),
@@ -227,66 +228,100 @@ fn catalog_entries_run_read_only_and_need_each_path() {
             std::env::var("ROFS_REQUIRE_TOOLS").as_deref() != Ok("1"),
             "podman or catalog images missing and ROFS_REQUIRE_TOOLS=1"
         );
-        return;
+        return None;
     }
-    let mut jobs = VecDeque::new();
+    Some(entries)
+}
+
+#[test]
+fn catalog_entries_run_read_only_and_need_each_path() {
+    let Some(entries) = selected_entries() else {
+        return;
+    };
+    let mut jobs = Vec::new();
     for e in &entries {
-        jobs.push_back(Job {
+        jobs.push(Job {
             entry: e.clone(),
             without: None,
         });
         for w in &e.writable {
-            jobs.push_back(Job {
+            jobs.push(Job {
                 entry: e.clone(),
                 without: Some(w.path().to_string()),
             });
         }
     }
-    let parallel: usize = std::env::var("ROFS_CATALOG_PARALLEL")
+    let parallel = env_number("ROFS_CATALOG_PARALLEL", 4);
+    let t0 = Instant::now();
+    let results = in_parallel(jobs, parallel, |job: &Job| job.entry.name.clone(), check);
+    report(
+        "catalog",
+        &format!(
+            "{} entries, {} pods in {:.0?}",
+            entries.len(),
+            results.len(),
+            t0.elapsed()
+        ),
+        results,
+    );
+}
+
+/// A whole number from the environment, else `default`.
+fn env_number(var: &str, default: usize) -> usize {
+    std::env::var(var)
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(4);
-    let queue = Mutex::new(jobs);
+        .unwrap_or(default)
+}
+
+/// Runs `work` on every item, `parallel` at a time; a panic is that item's failure, named
+/// by `name`.
+fn in_parallel<T: Sync>(
+    items: Vec<T>,
+    parallel: usize,
+    name: impl Fn(&T) -> String + Sync,
+    work: impl Fn(&T) -> Result<String, String> + Sync,
+) -> Vec<Result<String, String>> {
+    let queue = Mutex::new(items.iter().collect::<VecDeque<_>>());
     let results = Mutex::new(Vec::new());
-    let t0 = Instant::now();
     std::thread::scope(|s| {
         for _ in 0..parallel.max(1) {
             s.spawn(|| {
                 loop {
-                    let Some(job) = queue.lock().expect("queue").pop_front() else {
+                    let Some(item) = queue.lock().expect("queue").pop_front() else {
                         return;
                     };
-                    let r = std::panic::catch_unwind(|| check(&job)).unwrap_or_else(|p| {
-                        let msg = p
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_default();
-                        Err(format!("{} panicked: {msg}", job.entry.name))
-                    });
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(item)))
+                        .unwrap_or_else(|p| {
+                            let msg = p
+                                .downcast_ref::<String>()
+                                .cloned()
+                                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                                .unwrap_or_default();
+                            Err(format!("{} panicked: {msg}", name(item)))
+                        });
                     results.lock().expect("results").push(r);
                 }
             });
         }
     });
-    let mut results = results.into_inner().expect("results");
+    results.into_inner().expect("results")
+}
+
+/// Prints the passed checks (sorted) and the summary, then fails with every failure.
+fn report(label: &str, summary: &str, mut results: Vec<Result<String, String>>) {
     results.sort_by(|a, b| {
         let k = |r: &Result<String, String>| r.clone().unwrap_or_else(|e| e);
         k(a).cmp(&k(b))
     });
     for r in results.iter().flatten() {
-        eprintln!("catalog: {r}");
+        eprintln!("{label}: {r}");
     }
-    eprintln!(
-        "catalog: {} entries, {} pods in {:.0?}",
-        entries.len(),
-        results.len(),
-        t0.elapsed()
-    );
+    eprintln!("{label}: {summary}");
     let failures: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
     assert!(
         failures.is_empty(),
-        "{} of {} catalog checks failed:\n\n{}",
+        "{label}: {} of {} checks failed:\n\n{}",
         failures.len(),
         results.len(),
         failures
@@ -430,59 +465,20 @@ fn compare(e: &Entry, d: &Discovered) -> Result<String, String> {
 /// Env: `ROFS_CATALOG_ONLY` as above; `ROFS_DISCOVER_PARALLEL` images at once (default 3).
 #[test]
 fn discover_answers_every_catalog_entry_and_the_answer_runs() {
-    let entries = catalog::selected();
-    assert!(!entries.is_empty(), "no proven entry in catalog/*.yaml");
-    let rofs = rofs_image();
-    let mut images: Vec<&str> = entries.iter().map(|e| e.image.as_str()).collect();
-    images.push(&rofs);
-    if !rofs_e2e::ready(module_path!(), &images) {
-        assert!(
-            std::env::var("ROFS_REQUIRE_TOOLS").as_deref() != Ok("1"),
-            "podman or catalog images missing and ROFS_REQUIRE_TOOLS=1"
-        );
+    let Some(entries) = selected_entries() else {
         return;
-    }
-    let parallel: usize = std::env::var("ROFS_DISCOVER_PARALLEL")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
-    let queue = Mutex::new(entries.iter().collect::<VecDeque<_>>());
-    let results = Mutex::new(Vec::new());
+    };
+    let parallel = env_number("ROFS_DISCOVER_PARALLEL", 3);
     let t0 = Instant::now();
-    std::thread::scope(|s| {
-        for _ in 0..parallel.max(1) {
-            s.spawn(|| {
-                loop {
-                    let Some(e) = queue.lock().expect("queue").pop_front() else {
-                        return;
-                    };
-                    let r = std::panic::catch_unwind(|| discover_and_run(e))
-                        .unwrap_or_else(|_| Err(format!("{} panicked", e.name)))
-                        .and_then(|d| compare(e, &d));
-                    results.lock().expect("results").push(r);
-                }
-            });
-        }
-    });
-    let mut results = results.into_inner().expect("results");
-    results.sort_by(|a, b| {
-        let k = |r: &Result<String, String>| r.clone().unwrap_or_else(|e| e);
-        k(a).cmp(&k(b))
-    });
-    for r in results.iter().flatten() {
-        eprintln!("discover: {r}");
-    }
-    eprintln!("discover: {} images in {:.0?}", entries.len(), t0.elapsed());
-    let failures: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
-    assert!(
-        failures.is_empty(),
-        "{} of {} images failed discover + patch + run:\n\n{}",
-        failures.len(),
-        results.len(),
-        failures
-            .iter()
-            .map(|f| f.as_str())
-            .collect::<Vec<_>>()
-            .join("\n\n")
+    let results = in_parallel(
+        entries.iter().collect(),
+        parallel,
+        |e: &&Entry| e.name.clone(),
+        |e: &&Entry| discover_and_run(e).and_then(|d| compare(e, &d)),
+    );
+    report(
+        "discover",
+        &format!("{} images in {:.0?}", entries.len(), t0.elapsed()),
+        results,
     );
 }
