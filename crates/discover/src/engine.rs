@@ -12,6 +12,10 @@ use serde_json::Value;
 
 use crate::Error;
 
+/// The label of the named volumes a docker run gets in place of the image's VOLUMEs; its
+/// value is the container's name.
+const VOLUME_LABEL: &str = "io.rofs.discover.container";
+
 /// Timeout of one engine call that does not run the app (inspect, diff, create, rm...).
 const CALL_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -233,8 +237,25 @@ impl Engine {
         })
     }
 
-    fn run_args(&self, spec: &RunSpec) -> Vec<String> {
+    /// The image's VOLUMEs a docker run must cover with a read-only copy of the image's
+    /// content (what podman's `--image-volume=ignore` gives: the path is part of the root):
+    /// empty for podman, or when the spec keeps the image's volumes.
+    fn read_only_volumes(&self, spec: &RunSpec) -> Result<Vec<String>, Error> {
+        if self.kind != Kind::Docker || !spec.ignore_image_volumes {
+            return Ok(Vec::new());
+        }
+        Ok(self.inspect_image(&spec.image)?.volumes)
+    }
+
+    /// The arguments of `create`/`run` after the subcommand. `image_volumes`: see
+    /// [`Engine::read_only_volumes`].
+    fn run_args(&self, spec: &RunSpec, image_volumes: &[String]) -> Vec<String> {
         let mut a: Vec<String> = vec!["--name".into(), spec.name.clone()];
+        if self.kind == Kind::Docker {
+            // discover never pulls (podman's create/run do not pull a `localhost/` name; docker
+            // would try a registry named localhost).
+            a.push("--pull=never".into());
+        }
         if let Some(u) = &spec.user {
             a.extend(["--user".into(), u.clone()]);
         }
@@ -251,6 +272,29 @@ impl Engine {
         }
         if spec.no_new_privileges {
             a.extend(["--security-opt".into(), "no-new-privileges".into()]);
+        }
+        // docker has no `--image-volume=ignore`: a VOLUME gets a named volume instead of the
+        // anonymous one, filled from the image (docker copies the image's content into an empty
+        // volume) and mounted read-only, unless a bind covers it (the same path or a parent:
+        // then it is in the bind, as in Kubernetes) or lies inside it (the read-only volume
+        // would be mounted first, and runc could not create the bind's mount point in it).
+        // Labelled with the container's name: `remove` deletes them.
+        for (i, vol) in image_volumes.iter().enumerate() {
+            let vol = vol.trim_end_matches('/');
+            let related = spec.binds.iter().any(|(_, dst)| {
+                let dst = dst.trim_end_matches('/');
+                dst == vol || Path::new(vol).starts_with(dst) || Path::new(dst).starts_with(vol)
+            });
+            if related {
+                continue;
+            }
+            a.extend([
+                "--mount".into(),
+                format!(
+                    "type=volume,source={name}-ro{i},destination={vol},readonly,volume-label={VOLUME_LABEL}={name}",
+                    name = spec.name
+                ),
+            ]);
         }
         for (host, dst) in &spec.binds {
             a.extend([
@@ -273,18 +317,28 @@ impl Engine {
     /// `create` a container (not started).
     pub fn create(&self, spec: &RunSpec) -> Result<(), Error> {
         let mut args = vec!["create".to_string()];
-        args.extend(self.run_args(spec));
+        args.extend(self.run_args(spec, &self.read_only_volumes(spec)?));
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.must(&refs).map(|_| ())
+        let created = self.must(&refs).map(|_| ());
+        if created.is_err() {
+            self.remove_volumes(&spec.name);
+        }
+        created
     }
 
     /// `run --rm` a container to completion (the seed containers); the output either way.
     pub fn run_once(&self, spec: &RunSpec, timeout: Duration) -> Result<Out, Error> {
         let mut args = vec!["run".to_string(), "--rm".to_string()];
-        args.extend(self.run_args(spec));
+        args.extend(self.run_args(spec, &self.read_only_volumes(spec)?));
         let mut c = Command::new(&self.bin);
         c.args(&args);
-        run_with_timeout(c, timeout).map_err(|e| Error::Engine(e.to_string()))
+        let out = run_with_timeout(c, timeout).map_err(|e| Error::Engine(e.to_string()));
+        if self.kind == Kind::Docker {
+            // `--rm` does not remove named volumes; and a docker client killed on timeout
+            // leaves its container running.
+            self.remove(&spec.name);
+        }
+        out
     }
 
     pub fn start(&self, name: &str) -> Result<(), Error> {
@@ -336,6 +390,23 @@ impl Engine {
             Kind::Podman => self.call(&["rm", "--force", "--volumes", "--time", "0", name]),
             Kind::Docker => self.call(&["rm", "--force", "--volumes", name]),
         };
+        self.remove_volumes(name);
+    }
+
+    /// docker: the named read-only volumes of container `name` (see `run_args`).
+    fn remove_volumes(&self, name: &str) {
+        if self.kind != Kind::Docker {
+            return;
+        }
+        let filter = format!("label={VOLUME_LABEL}={name}");
+        if let Ok(out) = self.call(&["volume", "ls", "--quiet", "--filter", &filter]) {
+            let vols: Vec<&str> = out.stdout.split_whitespace().collect();
+            if !vols.is_empty() {
+                let mut args = vec!["volume", "rm", "--force"];
+                args.extend(vols);
+                let _ = self.call(&args);
+            }
+        }
     }
 
     /// `diff`: path -> kind ('A' added, 'C' changed, 'D' deleted).
@@ -485,5 +556,112 @@ impl Drop for Fs {
                 let _ = std::fs::remove_dir_all(p);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine(kind: Kind) -> Engine {
+        Engine {
+            bin: "engine".into(),
+            kind,
+        }
+    }
+
+    /// A verification run as verify.rs builds it: read-only root, image volumes ignored.
+    fn verification_spec() -> RunSpec {
+        RunSpec {
+            name: "c1".into(),
+            image: "img".into(),
+            read_only: true,
+            ignore_image_volumes: true,
+            binds: vec![
+                (PathBuf::from("/h/a"), "/var/lib/app".into()),
+                (PathBuf::from("/h/b"), "/srv".into()),
+                (PathBuf::from("/h/c"), "/data/sub".into()),
+            ],
+            publish: Some((4000, 80)),
+            stop_timeout: 5,
+            ..RunSpec::default()
+        }
+    }
+
+    const VOLUMES: [&str; 5] = ["/data", "/var/lib/app", "/srv/x", "/cache/", "/logs"];
+
+    #[test]
+    fn podman_ignores_image_volumes_itself() {
+        // The podman arguments, unchanged by the docker volumes (verify.rs never passes any
+        // for podman: read_only_volumes is empty there).
+        assert_eq!(
+            engine(Kind::Podman).run_args(&verification_spec(), &[]),
+            [
+                "--name",
+                "c1",
+                "--read-only",
+                "--read-only-tmpfs=false",
+                "--image-volume=ignore",
+                "--mount",
+                "type=bind,source=/h/a,destination=/var/lib/app",
+                "--mount",
+                "type=bind,source=/h/b,destination=/srv",
+                "--mount",
+                "type=bind,source=/h/c,destination=/data/sub",
+                "--publish",
+                "127.0.0.1:4000:80",
+                "--stop-timeout",
+                "5",
+                "img"
+            ]
+        );
+        let podman = engine(Kind::Podman);
+        assert!(
+            podman
+                .read_only_volumes(&verification_spec())
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn docker_covers_image_volumes_with_read_only_copies() {
+        let volumes: Vec<String> = VOLUMES.iter().map(|v| v.to_string()).collect();
+        let a = engine(Kind::Docker).run_args(&verification_spec(), &volumes);
+        let mounts: Vec<&str> = a
+            .windows(2)
+            .filter(|w| w[0] == "--mount")
+            .map(|w| w[1].as_str())
+            .collect();
+        assert_eq!(
+            mounts,
+            [
+                // /data: a bind lies inside it; /var/lib/app: a bind is it; /srv/x: in a bind
+                "type=volume,source=c1-ro3,destination=/cache,readonly,volume-label=io.rofs.discover.container=c1",
+                "type=volume,source=c1-ro4,destination=/logs,readonly,volume-label=io.rofs.discover.container=c1",
+                "type=bind,source=/h/a,destination=/var/lib/app",
+                "type=bind,source=/h/b,destination=/srv",
+                "type=bind,source=/h/c,destination=/data/sub",
+            ]
+        );
+        assert!(a.contains(&"--pull=never".to_string()), "{a:?}");
+        assert!(a.contains(&"--read-only".to_string()), "{a:?}");
+        for podman_only in ["--read-only-tmpfs=false", "--image-volume=ignore"] {
+            assert!(!a.contains(&podman_only.to_string()), "{a:?}");
+        }
+    }
+
+    #[test]
+    fn docker_keeps_image_volumes_in_the_discovery_run() {
+        let spec = RunSpec {
+            ignore_image_volumes: false,
+            ..verification_spec()
+        };
+        assert!(
+            engine(Kind::Docker)
+                .read_only_volumes(&spec)
+                .unwrap()
+                .is_empty()
+        );
     }
 }
