@@ -9,7 +9,7 @@ use std::process::Output;
 
 use rofs_e2e::{NGINX_IMAGE, check_env, rofs, rofs_image, workspace_root};
 
-const FIXTURE_IMAGE: &str = "localhost/rofs-e2e-discover:dev";
+pub(crate) const FIXTURE_IMAGE: &str = "localhost/rofs-e2e-discover:dev";
 
 /// Like `require!`, and also loud under ROFS_REQUIRE_TOOLS=1 (podman missing is a failure).
 fn can_run(test: &str, images: &[&str]) -> bool {
@@ -75,14 +75,22 @@ fn fixture_gives_exactly_the_expected_settings() {
     if !can_run(module_path!(), &[FIXTURE_IMAGE, &rofs_image()]) {
         return;
     }
+    fixture_check(&[]);
+}
+
+/// The fixture test's run and checks; `engine`: extra arguments (`--engine docker`), the
+/// expected answer is the same for every engine.
+pub(crate) fn fixture_check(engine: &[&str]) {
     let exercise = format!("{} get $ROFS_DISCOVER_PORT /work", fixture_bin().display());
-    let out = discover(&[
+    let mut args = vec![
         FIXTURE_IMAGE,
         "--ready",
         "http://127.0.0.1:8080/",
         "--exercise",
         &exercise,
-    ]);
+    ];
+    args.extend_from_slice(engine);
+    let out = discover(&args);
     let config = ok(&out);
     // From the fixture's source, step by step (sorted as discover sorts: by path):
     let expected = [
@@ -132,7 +140,8 @@ fn fixture_gives_exactly_the_expected_settings() {
         "{config}"
     );
     // The answer is a valid config for rofs patch.
-    let dir = std::env::temp_dir().join(format!("rofs-e2e-discover-{}", std::process::id()));
+    // Unique per call: the docker test runs this too, maybe at the same time.
+    let dir = std::env::temp_dir().join(rofs_e2e::unique_name("rofs-e2e-discover"));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let file = dir.join("fixture.yaml");
     std::fs::write(&file, &config).expect("write config");
@@ -153,7 +162,12 @@ fn nginx_gives_the_nginx_profile_paths() {
     if !can_run(module_path!(), &[NGINX_IMAGE, &rofs_image()]) {
         return;
     }
-    let out = discover(&[
+    nginx_check(&[]);
+}
+
+/// The nginx test's run and checks; `engine` as for [`fixture_check`].
+pub(crate) fn nginx_check(engine: &[&str]) {
+    let mut args = vec![
         NGINX_IMAGE,
         "--ready",
         "http://127.0.0.1:80/",
@@ -161,7 +175,9 @@ fn nginx_gives_the_nginx_profile_paths() {
         "profile",
         "--name",
         "nginx",
-    ]);
+    ];
+    args.extend_from_slice(engine);
+    let out = discover(&args);
     let profile = ok(&out);
     let v: serde_json::Value = serde_saphyr::from_str(&profile).expect("YAML");
     let paths: Vec<&str> = v["writable"]

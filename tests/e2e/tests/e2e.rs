@@ -6,6 +6,7 @@
 
 mod catalog;
 mod discover;
+mod discover_docker;
 mod examples;
 mod harness_podman;
 mod nginx;
