@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: unit and integration tests (incl. schema validation and
 # the front ends through real kubectl/kustomize), then the end-to-end tests on real containers
-# (podman), then the tests on a real single-node Kubernetes cluster (scripts/cluster-test.sh).
+# (podman, and docker for `rofs discover --engine docker`), then the tests on a real single-node
+# Kubernetes cluster (scripts/cluster-test.sh).
 # Prerequisites: scripts/install-deps.sh (CI runs it; by hand, tests that need a missing tool
 # say so and skip).
 set -euo pipefail
@@ -29,7 +30,7 @@ cargo test --locked   # the default members: everything but tests/e2e and tests/
 
 if [ -x scripts/e2e.sh ]; then
   wait_bg images
-  echo "== end-to-end tests (podman)"
+  echo "== end-to-end tests (podman; docker for discover: scripts/e2e.sh runs setup-docker.sh)"
   scripts/e2e.sh
 fi
 
