@@ -326,8 +326,11 @@ pub fn discover(opts: &Options) -> Result<Report, Error> {
         opts.ready
     ));
     if let (true, AgentSource::Image(agent)) = (opts.verify, &opts.agent)
-        && !engine.call(&["image", "exists", agent]).is_ok_and(|o| o.ok)
-        && engine.kind == engine::Kind::Podman
+        // `image inspect`: the one check both engines have (podman's `image exists` is not
+        // docker's).
+        && !engine
+            .call(&["image", "inspect", "--format", "{{.Id}}", agent])
+            .is_ok_and(|o| o.ok)
     {
         return Err(Error::NoImage {
             image: agent.clone(),

@@ -166,6 +166,32 @@ fn discover_with_real_docker() {
     // verification runs, as podman's --image-volume=ignore makes it.
     fixture_check(&engine);
     nginx_check(&engine);
+    // A missing agent image is refused before anything runs, as under podman.
+    let out = rofs_e2e::rofs(
+        &[
+            "discover",
+            "--engine",
+            DOCKER,
+            "--agent-image",
+            "localhost/rofs-no-such-agent:1",
+            FIXTURE_IMAGE,
+            "--ready",
+            "1s",
+        ],
+        "",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && stderr.contains("image localhost/rofs-no-such-agent:1 not found by docker")
+            && stderr.contains("the agent image"),
+        "a missing agent image under docker: {}\n{stderr}",
+        out.status
+    );
+    assert!(
+        !stderr.contains("started with a writable root"),
+        "the missing agent image was found only after the discovery run:\n{stderr}"
+    );
     let after: Vec<String> = containers_and_volumes()
         .into_iter()
         .filter(|n| !before.contains(n))
