@@ -14,6 +14,7 @@ use serde_json::Value;
 pub mod checksum;
 pub mod config;
 mod emit;
+mod fast;
 pub mod json;
 pub mod yaml;
 
@@ -425,7 +426,7 @@ impl Doc<'_> {
             return Ok(self.json.take());
         };
         // The whole chunk: the parser reads directives and markers as in the stream.
-        let v = yaml::from_str(raw.chunk).map_err(|e| ManifestError::Syntax {
+        let v = yaml::from_raw(raw).map_err(|e| ManifestError::Syntax {
             input: self.input.to_string(),
             document: self.index,
             line: e

@@ -67,6 +67,24 @@ pub fn from_str(text: &str) -> Result<Value, YamlError> {
         .map_err(|e| error(&e, text.len()))
 }
 
+/// Parse one document of a stream, as split by [`split_documents`]: [`from_str`] of its
+/// `chunk`, read by a faster reader when the document is plain block-style YAML (that
+/// reader accepts only documents serde-saphyr reads with the same value; everything else,
+/// errors included, is serde-saphyr's).
+pub fn from_raw(raw: &RawDocument<'_>) -> Result<Value, YamlError> {
+    match crate::fast::parse(raw) {
+        Some(v) => Ok(v),
+        None => from_str(raw.chunk),
+    }
+}
+
+/// The fast reader of [`from_raw`] alone (`None`: not in its subset), for tests that compare
+/// it with [`from_str`].
+#[doc(hidden)]
+pub fn fast_path(raw: &RawDocument<'_>) -> Option<Value> {
+    crate::fast::parse(raw)
+}
+
 /// Our message for a parser error: complete sentences, no advice meant for the library's
 /// users, the position given separately.
 fn error(e: &serde_saphyr::Error, len: usize) -> YamlError {
