@@ -162,6 +162,10 @@ pub struct PatchArgs {
     /// Do not print warnings.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Threads that read and rewrite documents: 0 (default) one per core (at most 8), 1 one.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub jobs: usize,
 }
 
 /// The settings flags, shared by every command that rewrites pods.

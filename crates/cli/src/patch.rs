@@ -43,7 +43,7 @@ pub fn run(args: &PatchArgs) -> Result<()> {
         .map(|(name, text)| Input { name, text })
         .collect();
     let format = args.format;
-    let patched = rofs_manifest::patch(&inputs, &settings, format)?;
+    let patched = rofs_manifest::patch_with_jobs(&inputs, &settings, format, args.jobs)?;
 
     // Settings that name a container or volume must match one somewhere in the input.
     crate::settings::check_names(&settings, &patched.containers, &patched.volumes, "flags")?;

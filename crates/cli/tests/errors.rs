@@ -424,3 +424,61 @@ fn every_settings_flag_accepts_a_valid_value() {
         assert!(!out.stdout.is_empty(), "{args:?}");
     }
 }
+
+/// Issue 14: documents are read on several threads (`--jobs`). On a stream long enough for
+/// all of them, an error in any document still writes nothing (stdout, or `-o FILE` left as
+/// it was), names the first bad document in input order, and does not depend on `--jobs`;
+/// a valid stream comes out the same whatever `--jobs` is.
+#[test]
+fn long_streams_write_nothing_on_error_whatever_the_threads() {
+    let good: Vec<String> = (0..600)
+        .map(|i| POD.replace("name: web", &format!("name: web-{i}")))
+        .collect();
+    let one = rofs(&["patch", "-w", "/tmp", "--jobs", "1"], &good.join("---\n"));
+    assert!(
+        one.status.success(),
+        "{}",
+        String::from_utf8_lossy(&one.stderr)
+    );
+    for jobs in ["0", "2", "3"] {
+        let many = rofs(
+            &["patch", "-w", "/tmp", "--jobs", jobs],
+            &good.join("---\n"),
+        );
+        assert!(many.status.success());
+        assert!(one.stdout == many.stdout, "--jobs {jobs}: other output");
+    }
+    for bad in [&[599][..], &[0], &[300, 599], &[599, 7]] {
+        let mut docs = good.clone();
+        for &i in bad {
+            docs[i] = format!("not: [valid{i}\n");
+        }
+        let first = bad.iter().min().expect("one") + 1;
+        let mut messages = Vec::new();
+        for jobs in ["0", "1", "2", "8"] {
+            let e = fails(&["-w", "/tmp", "--jobs", jobs], &docs.join("---\n"));
+            assert!(e.contains(&format!("<stdin>: document {first} ")), "{e}");
+            messages.push(e);
+        }
+        assert!(messages.windows(2).all(|w| w[0] == w[1]), "{messages:?}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("out.yaml");
+        std::fs::write(&out, "previous: content\n").expect("write");
+        let o = rofs(
+            &[
+                "patch",
+                "-w",
+                "/tmp",
+                "-o",
+                out.to_str().expect("utf-8"),
+                "-",
+            ],
+            &docs.join("---\n"),
+        );
+        assert_eq!(o.status.code(), Some(1));
+        assert_eq!(
+            std::fs::read_to_string(&out).expect("still there"),
+            "previous: content\n"
+        );
+    }
+}

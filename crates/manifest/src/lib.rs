@@ -143,6 +143,17 @@ pub fn patch(
     settings: &Settings,
     format: Format,
 ) -> Result<Patched, ManifestError> {
+    patch_with_jobs(inputs, settings, format, 0)
+}
+
+/// [`patch`] on `jobs` threads (0: one per core, at most 8; 1: sequential). The result is
+/// the same whatever `jobs` is.
+pub fn patch_with_jobs(
+    inputs: &[Input<'_>],
+    settings: &Settings,
+    format: Format,
+    jobs: usize,
+) -> Result<Patched, ManifestError> {
     let (docs, all_json) = split_inputs(inputs)?;
     let format = match format {
         Format::Auto if all_json => Format::Json,
@@ -152,7 +163,7 @@ pub fn patch(
 
     let results: Vec<Result<DocOut, ManifestError>> = if settings.rollout_on_change {
         // The checksums need every ConfigMap and Secret before any workload is written.
-        let parsed = parallel_map(docs, |mut d| {
+        let parsed = parallel_map(docs, jobs, |mut d| {
             let v = d.parse();
             (d, v)
         });
@@ -163,11 +174,11 @@ pub fn patch(
         {
             checksum::index(v, &mut configs);
         }
-        parallel_map(parsed, |(d, v)| {
+        parallel_map(parsed, jobs, |(d, v)| {
             v.and_then(|v| process(&d, v, settings, Some(&configs), format))
         })
     } else {
-        parallel_map(docs, |mut d| {
+        parallel_map(docs, jobs, |mut d| {
             d.parse()
                 .and_then(|v| process(&d, v, settings, None, format))
         })
@@ -181,6 +192,13 @@ pub fn patch(
     // only a closed one).
     let mut open = false;
     let mut written = false;
+    out.output.reserve(
+        results
+            .iter()
+            .filter_map(|r| r.as_ref().ok()?.text.as_ref().map(String::len))
+            .sum::<usize>()
+            + 1,
+    );
     for r in results {
         let d = r?;
         out.documents += 1;
@@ -282,39 +300,43 @@ pub struct ReadDocument<'a> {
 /// A document that is not a map, or larger than the API server takes, is an error, as there.
 pub fn read_documents<'a>(inputs: &[Input<'a>]) -> Result<Vec<ReadDocument<'a>>, ManifestError> {
     let (docs, _) = split_inputs(inputs)?;
-    let read = parallel_map(docs, |mut d| -> Result<ReadDocument<'a>, ManifestError> {
-        let value = d.parse()?;
-        let (text, text_line, comments, text_len, aliases) = match &d.yaml {
-            Some(raw) => (
-                raw.chunk,
-                raw.chunk_line,
-                yaml::leading_comments(raw.text),
-                raw.chunk.len(),
-                raw.chunk.contains('*'),
-            ),
-            None => (d.json_raw, d.line, "", d.json_raw.len(), false),
-        };
-        if let Some(v) = &value {
-            let what = describe(v);
-            if !v.is_object() {
-                return Err(d.error(
-                    &what,
-                    format!("expected a Kubernetes object (a map), found {}", kind_of(v)),
-                ));
+    let read = parallel_map(
+        docs,
+        0,
+        |mut d| -> Result<ReadDocument<'a>, ManifestError> {
+            let value = d.parse()?;
+            let (text, text_line, comments, text_len, aliases) = match &d.yaml {
+                Some(raw) => (
+                    raw.chunk,
+                    raw.chunk_line,
+                    yaml::leading_comments(raw.text),
+                    raw.chunk.len(),
+                    raw.chunk.contains('*'),
+                ),
+                None => (d.json_raw, d.line, "", d.json_raw.len(), false),
+            };
+            if let Some(v) = &value {
+                let what = describe(v);
+                if !v.is_object() {
+                    return Err(d.error(
+                        &what,
+                        format!("expected a Kubernetes object (a map), found {}", kind_of(v)),
+                    ));
+                }
+                check_object_size(v, text_len, aliases).map_err(|m| d.error(&what, m))?;
             }
-            check_object_size(v, text_len, aliases).map_err(|m| d.error(&what, m))?;
-        }
-        Ok(ReadDocument {
-            input: d.input,
-            index: d.index,
-            line: d.line,
-            text_line,
-            text,
-            comments,
-            json: d.yaml.is_none(),
-            value,
-        })
-    });
+            Ok(ReadDocument {
+                input: d.input,
+                index: d.index,
+                line: d.line,
+                text_line,
+                text,
+                comments,
+                json: d.yaml.is_none(),
+                value,
+            })
+        },
+    );
     read.into_iter().collect()
 }
 
@@ -352,57 +374,81 @@ fn take<T>(m: &std::sync::Mutex<Option<T>>) -> Option<T> {
         .take()
 }
 
-/// Run `f` on every item, on up to as many threads as there are cores, keeping the order.
-/// Every thread has the stack of [`with_stack`].
-fn parallel_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+/// How many threads [`parallel_map`] uses for `jobs` (0: one per core, at most 8) and
+/// `items` items (one per [`MIN_PER_THREAD`] items at least: a thread costs more than a few
+/// small documents).
+fn threads_for(jobs: usize, items: usize) -> usize {
     const MIN_PER_THREAD: usize = 64;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(8)
-        .min(items.len() / MIN_PER_THREAD)
-        .max(1);
-    let per = items.len().div_ceil(threads).max(1);
-    let mut chunks: Vec<Vec<T>> = Vec::with_capacity(threads);
+    let jobs = match jobs {
+        0 => std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(8),
+        n => n,
+    };
+    jobs.min(items / MIN_PER_THREAD).max(1)
+}
+
+/// Run `f` on every item on `jobs` threads (0: one per core), keeping the order. The
+/// threads take batches of [`BATCH`] items in turn, so a thread that gets less CPU (a loaded
+/// machine) takes fewer. Every thread has the stack of [`with_stack`].
+fn parallel_map<T: Send, R: Send>(items: Vec<T>, jobs: usize, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    const BATCH: usize = 16;
+    let threads = threads_for(jobs, items.len());
+    let len = items.len();
+    let mut batches: Vec<std::sync::Mutex<Option<Vec<T>>>> =
+        Vec::with_capacity(len.div_ceil(BATCH));
     let mut items = items.into_iter();
     loop {
-        let chunk: Vec<T> = items.by_ref().take(per).collect();
-        if chunk.is_empty() {
+        let batch: Vec<T> = items.by_ref().take(BATCH).collect();
+        if batch.is_empty() {
             break;
         }
-        chunks.push(chunk);
+        batches.push(std::sync::Mutex::new(Some(batch)));
     }
-    let f = &f;
-    std::thread::scope(|scope| {
-        // A chunk whose thread cannot be made (no memory for its stack) runs here, after
-        // the others are started.
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|chunk| {
-                let run = move || chunk.into_iter().map(f).collect::<Vec<R>>();
-                let run = std::sync::Arc::new(std::sync::Mutex::new(Some(run)));
-                let on_thread = std::sync::Arc::clone(&run);
-                let handle = std::thread::Builder::new()
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let mut done: Vec<(usize, Vec<R>)> = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(batch) = batches.get(i) else {
+                break;
+            };
+            if let Some(batch) = take(batch) {
+                done.push((i, batch.into_iter().map(&f).collect()));
+            }
+        }
+        done
+    };
+    let mut done: Vec<(usize, Vec<R>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .filter_map(|_| {
+                std::thread::Builder::new()
                     .name("rofs-manifest".into())
                     .stack_size(yaml::STACK_BYTES)
-                    .spawn_scoped(scope, move || take(&on_thread).map(|r| r()));
-                (handle.ok(), run)
+                    .spawn_scoped(scope, work)
+                    .ok()
             })
             .collect();
         handles
             .into_iter()
-            .flat_map(|(h, run)| {
-                let done = match h.map(|h| h.join()) {
-                    Some(Ok(v)) => v,
-                    Some(Err(panic)) => std::panic::resume_unwind(panic),
-                    None => None,
-                };
-                match done.or_else(|| take(&run).map(|r| r())) {
-                    Some(v) => v,
-                    None => unreachable!("each chunk runs once, on its thread or here"),
-                }
+            .flat_map(|h| match h.join() {
+                Ok(v) => v,
+                Err(panic) => std::panic::resume_unwind(panic),
             })
             .collect()
-    })
+    });
+    // Batches no thread took (no thread could be made: no memory for its stack) run here.
+    for (i, batch) in batches.iter().enumerate() {
+        if let Some(batch) = take(batch) {
+            done.push((i, batch.into_iter().map(&f).collect()));
+        }
+    }
+    done.sort_unstable_by_key(|(i, _)| *i);
+    let mut out = Vec::with_capacity(len);
+    for (_, r) in done {
+        out.extend(r);
+    }
+    out
 }
 
 /// One document of the input, not parsed yet (YAML) or already parsed (JSON).
