@@ -214,15 +214,45 @@ impl Spellings {
     /// only as second spellings (words inside strings and comments count too: a replacement
     /// is always the same number, and a second spelling of it only turns the replacement off).
     pub fn of_yaml(text: &str) -> Spellings {
-        let words = || {
-            text.split(|c: char| c.is_whitespace() || matches!(c, ',' | '[' | ']' | '{' | '}'))
-                .map(|w| w.trim_end_matches(':'))
+        let candidate = |w: &&str| {
+            w.bytes()
+                .next()
+                .is_some_and(|c| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.'))
+        };
+        // The words that may be numbers, split at whitespace and `,[]{}` (bytes for ASCII
+        // text, the common case: the same words, found faster).
+        let words: Vec<&str> = if text.is_ascii() {
+            text.as_bytes()
+                .split(|&b| {
+                    matches!(
+                        b,
+                        b' ' | b'\t'
+                            | b'\n'
+                            | b'\x0b'
+                            | b'\x0c'
+                            | b'\r'
+                            | b','
+                            | b'['
+                            | b']'
+                            | b'{'
+                            | b'}'
+                    )
+                })
                 .filter(|w| {
-                    w.bytes()
-                        .next()
+                    w.first()
                         .is_some_and(|c| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.'))
                 })
+                .filter_map(|w| std::str::from_utf8(w).ok())
+                .map(|w| w.trim_end_matches(':'))
+                .filter(candidate)
+                .collect()
+        } else {
+            text.split(|c: char| c.is_whitespace() || matches!(c, ',' | '[' | ']' | '{' | '}'))
+                .map(|w| w.trim_end_matches(':'))
+                .filter(candidate)
+                .collect()
         };
+        let words = || words.iter().copied();
         let plain = |w: &str| {
             w.bytes().all(|c| c.is_ascii_digit())
                 && (w == "0" || !w.starts_with('0'))
