@@ -7,6 +7,9 @@
 #   ROFS_BASELINE=/tmp/rofs-old benches/patch/run.sh   # also another rofs binary (before/after),
 #                                                      # named ROFS_BASELINE_NAME in the table
 #
+# rofs runs twice per size: on every core (the default, `--jobs 0`) and on one (`--jobs 1`,
+# the row "rofs -j1"), so the gain of the threads is measured in the same run.
+#
 # The input is a mixed stream (gen.py): Deployments, StatefulSets, DaemonSets, Jobs, CronJobs,
 # Pods, Services, ConfigMaps, Secrets, with Helm `# Source:` comments. Files live in /dev/shm
 # so disk speed does not matter; every tool reads the file and writes to stdout.
@@ -80,6 +83,8 @@ for n in $SIZES; do
   got=$(grep -c 'readOnlyRootFilesystem: true' "$work/out" || true)
   [ "$got" -ge "$workload_containers" ] || { echo "rofs: $got of $workload_containers containers read-only"; exit 1; }
   row "$n" rofs "$secs" "$cpu" "$rss" "$secs" "$cpu"
+  read -r ssecs scpu srss < <(measure "$rofs" patch --jobs 1 -w /tmp:empty -w /var/cache/app "$work/stream-$n.yaml")
+  row "$n" "rofs -j1" "$ssecs" "$scpu" "$srss" "$secs" "$cpu"
   if [ -n "${ROFS_BASELINE:-}" ]; then
     read -r bsecs bcpu brss < <(measure "$ROFS_BASELINE" patch -w /tmp:empty -w /var/cache/app "$work/stream-$n.yaml")
     row "$n" "${ROFS_BASELINE_NAME:-rofs baseline}" "$bsecs" "$bcpu" "$brss" "$secs" "$cpu"

@@ -245,6 +245,8 @@ fn the_fast_reader_agrees_on_edge_cases() {
         "a:\n- b\n  c: d\n",
         "a: 2001-12-14\nb: 12:30:00\n",
         "a: 1\n\n\n#c\n",
+        "a: none\nb: None\nc: nil\nd: NONE\ne: Nil\nf: undefined\ng: empty\nh: Off\ni: e3\nj: x1\n",
+        "a: -a\nb: -Inf\nc: -nan\nd: --\ne: -_\nf: /\ng: 0s\nh: 1d\ni: 9E\nj: 1M\n",
     ];
     let mut t = Tally::default();
     for (i, c) in cases.iter().enumerate() {
