@@ -1,8 +1,14 @@
 //! The fast YAML reader (crates/manifest/src/fast.rs, issue 14) against serde-saphyr: every
 //! document the fast reader accepts, serde-saphyr accepts with the same value (same keys in the
 //! same order, same scalar types, same number spelling); whenever serde-saphyr refuses a
-//! document, the fast reader gives up. Seeds: `fuzz/seeds/fast_reader`, the manifest tests'
-//! documents, the real-world corpus and the YAML test suite (scripts/fuzz-smoke.sh copies them).
+//! document, the fast reader gives up.
+//!
+//! Seeds: `fuzz/seeds/fast_reader`, plus (copied by hand, as scripts/fuzz-smoke.sh does for
+//! the patch target) the manifest tests' YAML files, the real-world corpus and the YAML test
+//! suite. Run:
+//! `RUSTC_BOOTSTRAP=1 cargo fuzz run fast_reader fuzz/corpus/fast_reader -- -dict=fuzz/fast_reader.dict`
+//! The known breaks (tests/fast_reader_adversarial.rs, `contract_break_*`) are not seeds: a
+//! failing seed would stop every run at once.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
