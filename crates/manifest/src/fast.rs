@@ -20,8 +20,13 @@ const MAX_DEPTH: usize = 64;
 
 /// Longest implicit key YAML allows (1,024 characters); longer keys are left to serde-saphyr.
 const MAX_KEY: usize = 1000;
+/// An implicit key's length as written, at most (the YAML spec's limit).
+const MAX_WRITTEN_KEY: usize = 1024;
 
 /// The document's value, or `None` when it is not in the subset this reader knows.
+/// Comments serde-saphyr buffers while it looks ahead for a value on the next lines.
+const MAX_LOOKAHEAD_COMMENTS: usize = 32;
+
 pub(crate) fn parse(raw: &RawDocument<'_>) -> Option<Value> {
     if raw.has_directives() || raw.content_on_marker_line() {
         return None;
@@ -174,7 +179,16 @@ impl<'a> Parser<'a> {
         if t.is_empty() || (t.starts_with('#') && t.len() < rest.len()) {
             // The value is on the next lines: a more indented node, a list at the key's
             // column, or nothing (null).
-            return match self.next_line() {
+            let from = self.line;
+            let next = self.next_line();
+            // serde-saphyr buffers at most 32 comments while it looks ahead for this value
+            // (the one on the key's line included) and refuses the document beyond that: leave
+            // long runs to it (blank lines are counted too: giving up is always safe).
+            let skipped = self.line - from - 1 + usize::from(!t.is_empty());
+            if skipped > MAX_LOOKAHEAD_COMMENTS {
+                return None;
+            }
+            return match next {
                 Some(i) if i > n => {
                     if is_entry(self.lines[self.line]) {
                         self.seq(i, depth + 1)
@@ -286,10 +300,23 @@ fn key(s: &str) -> Option<(String, &str)> {
             (k.to_string(), &s[end + 1..])
         }
     };
-    if !(after.is_empty() || after.starts_with(' ')) || k.len() > MAX_KEY {
+    // As written: up to the `:` (`after` starts after it).
+    if !(after.is_empty() || after.starts_with(' '))
+        || k.len() > MAX_KEY
+        || !key_ok(&k, s.len() - after.len() - 1)
+    {
         return None;
     }
     Some((k, after))
+}
+
+/// A key (block or flow) the fast reader may build itself: at most [`MAX_WRITTEN_KEY`]
+/// characters as written (YAML limits an implicit key to 1,024 characters as written, quotes
+/// and doubled quotes included; serde-saphyr refuses longer ones), and not serde_json's
+/// private number token (with `arbitrary_precision`, a map holding it reads as a number
+/// through serde).
+fn key_ok(k: &str, written: usize) -> bool {
+    written <= MAX_WRITTEN_KEY && !k.starts_with("$serde_json::")
 }
 
 /// Whether `s` starts with a key this reader knows (`name:`, `"a.b/c":`).
@@ -485,6 +512,9 @@ fn flow_key(s: &str) -> Option<(String, &str)> {
             (k.to_string(), &s[end..])
         }
     };
+    if !key_ok(&k, s.len() - after.len()) {
+        return None;
+    }
     let after = after.strip_prefix(": ")?;
     Some((k, after))
 }
