@@ -16,6 +16,12 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches};
 use cli::{Cli, Command};
 
+/// mimalloc rather than glibc's malloc: the webhook's review is mostly small allocations
+/// (serde_json maps and strings), where glibc's malloc took half of the CPU
+/// (docs/performance.md#webhook). The in-pod agent, its own binary, keeps the system one.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // The name we are installed under picks the front end (docs/frontends.md):
     // `kubectl-rofs`: a kubectl plugin, so help and usage say `kubectl rofs`;

@@ -169,7 +169,7 @@ pub fn rewrite_pod_template_keeping_spec(
         .collect();
     let volumes: Vec<&str> = status.volumes.iter().map(String::as_str).collect();
     crate::api_defaults::keep(&before, spec, &names, &volumes);
-    let spec_changed = *spec != before;
+    let spec_changed = !same_maps(spec, &before);
     let status_changed = record_status(tpl, &status, &previous, had_metadata, had_annotations);
     let spec = tpl.get("spec").unwrap_or(&Value::Null);
     report
@@ -177,6 +177,34 @@ pub fn rewrite_pod_template_keeping_spec(
         .extend(crate::warnings::memory_warnings_of(spec, &status));
     report.changed = spec_changed || status_changed;
     Ok((report, Some(Value::Object(before))))
+}
+
+/// `a == b` for two maps, faster when their keys are in the same order (a spec and the
+/// rewrite of it: the rewrite keeps the keys where they were): keys are compared in step,
+/// looked up by hash only where they are not.
+fn same_maps(a: &Map<String, Value>, b: &Map<String, Value>) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut in_order = b.iter().peekable();
+    a.iter().all(|(key, x)| {
+        let y = match in_order.next_if(|(k, _)| *k == key) {
+            Some((_, y)) => Some(y),
+            None => b.get(key),
+        };
+        y.is_some_and(|y| same(x, y))
+    })
+}
+
+/// `a == b`, with maps compared as [`same_maps`] does.
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(a), Value::Object(b)) => same_maps(a, b),
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y))
+        }
+        _ => a == b,
+    }
 }
 
 /// The template's own annotations (`metadata: null` and `annotations: null` are empty).
@@ -232,4 +260,55 @@ fn record_status(
         }
     }
     changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// `same` is `==`: keys in another order, added, gone, renamed; nested; lists by index.
+    #[test]
+    fn same_is_equality_whatever_the_order_of_keys() {
+        let base = json!({"a": 1, "b": {"x": [1, {"y": "z"}], "w": null}, "c": "s"});
+        let cases = [
+            (
+                json!({"b": {"w": null, "x": [1, {"y": "z"}]}, "c": "s", "a": 1}),
+                true,
+            ),
+            (
+                json!({"a": 1, "b": {"x": [1, {"y": "z"}], "w": null}, "c": "s"}),
+                true,
+            ),
+            (
+                json!({"a": 1, "b": {"x": [1, {"y": "Z"}], "w": null}, "c": "s"}),
+                false,
+            ),
+            (
+                json!({"a": 1, "b": {"x": [{"y": "z"}, 1], "w": null}, "c": "s"}),
+                false,
+            ),
+            (
+                json!({"a": 1, "b": {"x": [1, {"y": "z"}], "v": null}, "c": "s"}),
+                false,
+            ),
+            (
+                json!({"a": 1, "b": {"x": [1, {"y": "z"}], "w": null}}),
+                false,
+            ),
+            (
+                json!({"a": 1, "b": {"x": [1, {"y": "z"}], "w": null}, "c": "s", "d": 0}),
+                false,
+            ),
+            (
+                json!({"c": "s", "a": 1, "b": {"x": [1, {"y": "z"}]}}),
+                false,
+            ),
+        ];
+        for (other, equal) in cases {
+            assert_eq!(base == other, equal, "{other}");
+            assert_eq!(same(&base, &other), equal, "{other}");
+            assert_eq!(same(&other, &base), equal, "{other}");
+        }
+    }
 }

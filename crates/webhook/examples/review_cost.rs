@@ -2,6 +2,10 @@
 //! review_cost -p rofs-webhook [FILE] [N]`.
 use std::time::Instant;
 
+/// As in the rofs binary (crates/cli/src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let file = args

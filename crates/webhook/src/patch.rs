@@ -41,19 +41,30 @@ impl MetadataBefore {
 
 /// A JSON Patch being written: `[op,op,...]`.
 #[derive(Debug)]
-pub struct PatchWriter {
+pub struct PatchWriter<'a> {
     out: Vec<u8>,
     operations: usize,
-    /// The JSON Pointer of the value being compared (RFC 6901, escaped).
-    path: String,
+    /// Where the value being compared is: written out as a JSON Pointer only for an
+    /// operation (most of the pod is unchanged, and most keys need no pointer).
+    path: Vec<Step<'a>>,
+    /// The JSON Pointer of an operation (RFC 6901, escaped), reused.
+    pointer: String,
 }
 
-impl PatchWriter {
+/// One step of a path: a map key or a list index.
+#[derive(Debug, Clone, Copy)]
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+impl<'a> PatchWriter<'a> {
     fn new() -> Self {
         PatchWriter {
             out: Vec::with_capacity(1024),
             operations: 0,
-            path: String::with_capacity(128),
+            path: Vec::with_capacity(16),
+            pointer: String::with_capacity(128),
         }
     }
 
@@ -64,8 +75,27 @@ impl PatchWriter {
         self.out.extend_from_slice(b"{\"op\":\"");
         self.out.extend_from_slice(op.as_bytes());
         self.out.extend_from_slice(b"\",\"path\":");
+        self.pointer.clear();
+        for step in &self.path {
+            match step {
+                Step::Key(key) => {
+                    self.pointer.push('/');
+                    for c in key.chars() {
+                        match c {
+                            '~' => self.pointer.push_str("~0"),
+                            '/' => self.pointer.push_str("~1"),
+                            c => self.pointer.push(c),
+                        }
+                    }
+                }
+                // Writing into a String cannot fail.
+                Step::Index(i) => {
+                    let _ = write!(self.pointer, "/{i}");
+                }
+            }
+        }
         // Writing into a Vec cannot fail; a string or a Value always serializes.
-        let _ = serde_json::to_writer(&mut self.out, &self.path);
+        let _ = serde_json::to_writer(&mut self.out, &self.pointer);
         if let Some(value) = value {
             self.out.extend_from_slice(b",\"value\":");
             let _ = serde_json::to_writer(&mut self.out, value);
@@ -73,31 +103,22 @@ impl PatchWriter {
         self.out.push(b'}');
     }
 
-    /// Descend into `key`; returns the length to [`PatchWriter::pop`] back to.
-    fn push_key(&mut self, key: &str) -> usize {
-        let len = self.path.len();
-        self.path.push('/');
-        for c in key.chars() {
-            match c {
-                '~' => self.path.push_str("~0"),
-                '/' => self.path.push_str("~1"),
-                c => self.path.push(c),
-            }
-        }
-        len
+    /// Descend into `key`; returns the depth to [`PatchWriter::pop`] back to.
+    fn push_key(&mut self, key: &'a str) -> usize {
+        self.path.push(Step::Key(key));
+        self.path.len() - 1
     }
 
     fn push_index(&mut self, index: usize) -> usize {
-        let len = self.path.len();
-        let _ = write!(self.path, "/{index}");
-        len
+        self.path.push(Step::Index(index));
+        self.path.len() - 1
     }
 
     fn pop(&mut self, len: usize) {
         self.path.truncate(len);
     }
 
-    fn value(&mut self, before: &Value, after: &Value) {
+    fn value(&mut self, before: &'a Value, after: &'a Value) {
         match (before, after) {
             (Value::Object(b), Value::Object(a)) => self.object(b, a),
             (Value::Array(b), Value::Array(a)) => {
@@ -110,14 +131,29 @@ impl PatchWriter {
         }
     }
 
-    fn object(&mut self, before: &Map<String, Value>, after: &Map<String, Value>) {
+    fn object(&mut self, before: &'a Map<String, Value>, after: &'a Map<String, Value>) {
+        // A key is looked for where it was first (maps keep their order: the rewrite keeps
+        // the pod's keys where they were), by hash only when it moved.
+        let mut found = 0;
+        let mut in_order = before.iter().peekable();
         for (key, a) in after {
             let len = self.push_key(key);
-            match before.get(key) {
-                Some(b) => self.value(b, a),
+            let b = match in_order.next_if(|(k, _)| *k == key) {
+                Some((_, b)) => Some(b),
+                None => before.get(key),
+            };
+            match b {
+                Some(b) => {
+                    found += 1;
+                    self.value(b, a);
+                }
                 None => self.op("add", Some(a)),
             }
             self.pop(len);
+        }
+        // Keys are distinct: when every key of `before` was found in `after`, none went.
+        if found == before.len() {
+            return;
         }
         for key in before.keys().filter(|k| !after.contains_key(*k)) {
             let len = self.push_key(key);
@@ -127,7 +163,7 @@ impl PatchWriter {
     }
 
     /// Index by index; the items beyond the shorter list are added or removed.
-    fn list(&mut self, before: &[Value], after: &[Value]) {
+    fn list(&mut self, before: &'a [Value], after: &'a [Value]) {
         for (i, (b, a)) in before.iter().zip(after).enumerate() {
             let len = self.push_index(i);
             self.value(b, a);
@@ -148,7 +184,7 @@ impl PatchWriter {
 
     /// By name, when both lists are of objects with distinct string `name`s and the items in
     /// both are in the same order. False (nothing written) otherwise.
-    fn named_list(&mut self, before: &[Value], after: &[Value]) -> bool {
+    fn named_list(&mut self, before: &'a [Value], after: &'a [Value]) -> bool {
         let (Some(names_before), Some(names_after)) = (names(before), names(after)) else {
             return false;
         };
@@ -396,6 +432,29 @@ mod tests {
         check(null_meta, with(status));
         // Unchanged.
         check(with(json!({"name": "p"})), with(json!({"name": "p"})));
+    }
+
+    /// Keys are matched in step while in the same order, by hash once they are not: moved,
+    /// added and removed keys give the same operations either way.
+    #[test]
+    fn keys_moved_added_and_removed() {
+        let ops = check(
+            json!({"spec": {"a": 1, "b": 2, "c": {"x": 1, "y": 2}, "e": 5}}),
+            json!({"spec": {"c": {"y": 2, "x": 3}, "a": 1, "d": 4, "e": 5}}),
+        );
+        assert_eq!(
+            ops,
+            [
+                json!({"op": "replace", "path": "/spec/c/x", "value": 3}),
+                json!({"op": "add", "path": "/spec/d", "value": 4}),
+                json!({"op": "remove", "path": "/spec/b"}),
+            ]
+        );
+        // The same keys in another order: no change.
+        check(
+            json!({"spec": {"a": 1, "b": {"x": [1, 2]}}}),
+            json!({"spec": {"b": {"x": [1, 2]}, "a": 1}}),
+        );
     }
 
     #[test]

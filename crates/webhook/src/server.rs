@@ -7,10 +7,12 @@
 //! axum; the handlers are thin: all decisions are in [`crate::review`].
 //!
 //! The review itself (JSON parse, the core's rewrite, diff, serialization) is CPU work that
-//! the API server can make arbitrarily long with a large pod; it runs on tokio's blocking
-//! threads, at most `max_reviews_in_flight` at once and `max_reviews_queued` waiting, so that
-//! the async workers keep answering `/healthz`, `/readyz` and accepting connections. A review
-//! beyond that gets HTTP 503, which the API server handles per the webhook's `failurePolicy`.
+//! the API server can make arbitrarily long with a large pod; a large pod's runs on tokio's
+//! blocking threads, so that the async workers keep answering `/healthz`, `/readyz` and
+//! accepting connections (a pod up to [`INLINE_REVIEW_MAX_BODY`], ~0.1 ms, in place: the
+//! hand-off cost more than such a review). At most `max_reviews_in_flight` run at once and
+//! `max_reviews_queued` wait, wherever they run; a review beyond that gets HTTP 503, which
+//! the API server handles per the webhook's `failurePolicy`.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -48,6 +50,13 @@ pub const MAX_CONNECTIONS: usize = 512;
 
 /// Default `--max-reviews-queued`.
 pub const MAX_REVIEWS_QUEUED: usize = 128;
+
+/// Reviews of bodies up to this size run on the async worker that received them (a 6 KB pod
+/// takes ~0.1 ms, and at most `max_reviews_in_flight` run at once); larger ones on a blocking
+/// thread. Handing every review to a blocking thread and back cost ~15 % of the server's CPU
+/// per review (thread wake-ups and context switches) and its latency (docs/performance.md).
+/// The largest review run in place takes a few milliseconds.
+pub const INLINE_REVIEW_MAX_BODY: usize = 64 * 1024;
 
 /// HTTP/2 keep-alive: a PING every this often on a connection, which is closed when the ACK
 /// does not come within [`H2_KEEP_ALIVE_TIMEOUT`] (a peer gone without a FIN).
@@ -102,11 +111,14 @@ pub struct ServeOptions {
     pub idle_timeout: Duration,
     /// Connections open at once; at the limit the server stops accepting until one closes.
     pub max_connections: usize,
-    /// Reviews computed at once (on blocking threads).
+    /// Reviews computed at once (in place or on blocking threads).
     pub max_reviews_in_flight: usize,
     /// Reviews waiting for one of those; beyond, HTTP 503.
     pub max_reviews_queued: usize,
     pub max_body: usize,
+    /// Reviews of bodies up to this size run in place, larger ones on a blocking thread
+    /// ([`INLINE_REVIEW_MAX_BODY`]; 0: all on blocking threads).
+    pub inline_review_max_body: usize,
     pub config: Config,
     pub reviewer: Reviewer,
 }
@@ -127,6 +139,7 @@ impl ServeOptions {
             max_reviews_in_flight: default_reviews_in_flight(),
             max_reviews_queued: MAX_REVIEWS_QUEUED,
             max_body: MAX_BODY,
+            inline_review_max_body: INLINE_REVIEW_MAX_BODY,
             config,
             reviewer: Reviewer::default(),
         }
@@ -155,6 +168,8 @@ pub struct AppState {
     /// False once shutdown began: `/readyz` fails so that the Service stops routing here.
     pub ready: AtomicBool,
     pub max_body: usize,
+    /// See [`ServeOptions::inline_review_max_body`].
+    pub inline_review_max_body: usize,
     pub request_timeout: Duration,
     pub reviewer: Reviewer,
     /// Permits to compute a review: `max_reviews_in_flight`.
@@ -171,6 +186,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             ready: AtomicBool::new(true),
             max_body: MAX_BODY,
+            inline_review_max_body: INLINE_REVIEW_MAX_BODY,
             request_timeout: Duration::from_secs(10),
             reviewer: Reviewer::default(),
             reviewing: Arc::new(Semaphore::new(in_flight)),
@@ -296,17 +312,23 @@ async fn handle(state: Arc<AppState>, request: Request) -> Response {
             return overloaded();
         }
     };
-    // The CPU-bound part, off the async workers. If the client goes away meanwhile, the
-    // review still finishes (it cannot be interrupted) and keeps its permit until then.
+    // The CPU-bound part: a small pod's in place, anything larger off the async workers. If
+    // the client goes away meanwhile, the review still finishes (it cannot be interrupted)
+    // and keeps its permit until then.
+    let inline = bytes.len() <= state.inline_review_max_body;
     let shared = state.clone();
-    let done = tokio::task::spawn_blocking(move || {
+    let work = move || {
         let _permit = permit;
         let reviewed = (shared.reviewer.0)(&bytes, &shared.config)?;
         // Serializing plain strings, booleans and numbers cannot fail.
         let json = serde_json::to_vec(&reviewed.response).unwrap_or_default();
         Ok::<_, BadReview>((reviewed, json))
-    })
-    .await;
+    };
+    let done = if inline {
+        Ok(work())
+    } else {
+        tokio::task::spawn_blocking(work).await
+    };
     let (reviewed, json) = match done {
         Ok(Ok(r)) => r,
         Ok(Err(error)) => {
@@ -398,6 +420,7 @@ impl Server {
             metrics,
             ready: AtomicBool::new(true),
             max_body: options.max_body,
+            inline_review_max_body: options.inline_review_max_body,
             request_timeout: options.request_timeout,
             reviewer: options.reviewer.clone(),
             reviewing: Arc::new(Semaphore::new(options.max_reviews_in_flight.max(1))),

@@ -10,7 +10,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use rofs_core::settings::MAX_WRITABLE_PATHS;
-use rofs_webhook::server::Reviewer;
+use rofs_webhook::server::{INLINE_REVIEW_MAX_BODY, Reviewer};
 use rofs_webhook::{Config, review_bytes};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
@@ -55,6 +55,17 @@ impl Gate {
     }
 }
 
+/// The Deployment pod made larger than [`INLINE_REVIEW_MAX_BODY`] (an annotation of no
+/// meaning to rofs): a review that can be slow is a large pod's, and runs on a blocking thread.
+fn large_pod_body() -> Vec<u8> {
+    let mut review = fixture("deployment-pod.json");
+    review["request"]["object"]["metadata"]["annotations"]["example.com/padding"] =
+        json!("x".repeat(INLINE_REVIEW_MAX_BODY));
+    let body = review.to_string().into_bytes();
+    assert!(body.len() > INLINE_REVIEW_MAX_BODY);
+    body
+}
+
 fn test_options(certs: &Certs) -> rofs_webhook::ServeOptions {
     options(
         &certs.dir.path().join("tls.crt"),
@@ -64,7 +75,7 @@ fn test_options(certs: &Certs) -> rofs_webhook::ServeOptions {
 }
 
 /// Issue 9 item 2: two reviews that take their thread for as long as they like (two
-/// worst-case pods) on a 2-worker runtime. Before, reviews ran on the async workers and
+/// worst-case pods: large, so on blocking threads) on a 2-worker runtime. Before, reviews ran on the async workers and
 /// `/healthz` waited for them (16 s with two 389 KB reviews).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_answers_while_slow_reviews_are_in_flight() {
@@ -74,7 +85,7 @@ async fn healthz_answers_while_slow_reviews_are_in_flight() {
     options.reviewer = gate.reviewer();
     options.max_reviews_in_flight = 2;
     let server = start(options).await;
-    let body = fixture("deployment-pod.json").to_string().into_bytes();
+    let body = large_pod_body();
     let slow: Vec<_> = (0..2)
         .map(|_| {
             let (addr, ca, body) = (server.addr, certs.ca.clone(), body.clone());
@@ -115,7 +126,7 @@ async fn reviews_beyond_the_queue_get_503() {
     options.max_reviews_queued = 1;
     options.request_timeout = Duration::from_secs(30);
     let server = start(options).await;
-    let body = fixture("deployment-pod.json").to_string().into_bytes();
+    let body = large_pod_body();
     let spawn_post = || {
         let (addr, ca, body) = (server.addr, certs.ca.clone(), body.clone());
         tokio::spawn(async move { post(addr, &ca, &body).await })
