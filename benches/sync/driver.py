@@ -16,7 +16,10 @@ Each peer watches its own SRC (a faithful kubelet AtomicWriter layout of a
 
 4. for rofs-agent: the latency the agent itself logs (from the inotify
    event it read to the last file in place: without this driver's own
-   polling), and, with strace installed, the system calls per swap
+   polling, nor the wait for a CPU after the wakeup), the CPU time and the
+   time runnable but waiting for a CPU per swap (/proc/PID/schedstat over
+   the timed swaps: on a loaded machine the wait is what makes the tail),
+   and, with strace installed, the system calls per swap
    (`strace -f -c` over STRACE_SWAPS more swaps, apart from the timed ones).
 
 Prints a Markdown table. Usage: driver.py ROFS_AGENT_BINARY WORKDIR
@@ -145,6 +148,15 @@ def wait_visible(dst, version):
         time.sleep(0.00005)
 
 
+def schedstat(pid):
+    """/proc/PID/schedstat: ns on a CPU, ns runnable but waiting for one, timeslices."""
+    try:
+        with open("/proc/%d/schedstat" % pid) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return [0, 0, 0]
+
+
 def pct(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
@@ -240,6 +252,8 @@ def main():
     for name, r in run.items():
         r.update(n=POLL_SWAPS if name.startswith("polling") else SWAPS,
                  lat=[], missed=0, rss_churn=0)
+        if name in logs:
+            r["sched0"] = schedstat(r["p"].pid)
     for v in range(1, SWAPS + 1):
         for r in run.values():
             if v > r["n"]:
@@ -254,6 +268,9 @@ def main():
                 r["rss_churn"] = max(r["rss_churn"], tree_rss(r["p"].pid))
     for name, r in run.items():
         n = r["n"]
+        if "sched0" in r:
+            d = [b - a for a, b in zip(r["sched0"], schedstat(r["p"].pid))]
+            r["sched"] = (d[0] / n / 1e3, d[1] / n / 1e3)
         r["hwm"] = kib(status(r["p"].pid).get("VmHWM"))
         # deletions: remove f05 from the source; does DST follow?
         pl = payload(n + 1)
@@ -271,8 +288,8 @@ def main():
         os.killpg(r["p"].pid, signal.SIGTERM)
         r["p"].wait()
 
-    print("| peer | swaps | p50 ms | p99 ms | max ms | agent-logged p50 / p99 ms | syscalls/swap | missed | RSS idle | RSS churn (peak) | wakeups/min idle | deletes | symlinks in DST |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| peer | swaps | driver-seen p50 ms | driver-seen p99 ms | max ms | agent-logged p50 / p99 ms | CPU / run-queue wait per swap (µs) | syscalls/swap | missed | RSS idle | RSS churn (peak) | wakeups/min idle | deletes | symlinks in DST |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     tops = []
     for name, r in run.items():
         l = r["lat"] or [float("nan")]
@@ -286,8 +303,9 @@ def main():
             if counted:
                 calls = "%.0f" % counted[0]
                 tops.append("%s: %s" % (name, ", ".join("%s %d" % (c, n) for n, c in counted[1])))
-        print("| %s | %d | %.2f | %.2f | %.2f | %s | %s | %d | %.1f MiB | %.1f MiB | %.0f | %s | %d |" % (
-            name, r["n"], statistics.median(l), pct(l, 99), max(l), own, calls, r["missed"],
+        sched = "%.0f / %.0f" % r["sched"] if "sched" in r else "-"
+        print("| %s | %d | %.2f | %.2f | %.2f | %s | %s | %s | %d | %.1f MiB | %.1f MiB | %.0f | %s | %d |" % (
+            name, r["n"], statistics.median(l), pct(l, 99), max(l), own, sched, calls, r["missed"],
             r["rss_idle"] / 1024.0, max(r["rss_churn"], r["hwm"]) / 1024.0, r["wakeups"],
             "yes" if r["deletes"] else "no", r["symlinks"]))
     for t in tops:

@@ -1627,3 +1627,99 @@ fn a_kill_right_after_the_exchange_never_loses_the_apps_edit() {
         }
     }
 }
+
+/// The source read resolves `..data` with one lstat when it names a real
+/// directory of SRC (issue 14): a `..data` that names a symlink leading out
+/// of the volume, or a path of more than one component, is still resolved
+/// in full and refused.
+#[test]
+fn a_data_link_through_a_symlink_out_of_the_volume_is_refused() {
+    let t = env();
+    let outside = t.src.parent().expect("parent").join("outside");
+    fs::create_dir_all(outside.join("d")).expect("outside");
+    write_0644(outside.join("secret.conf"), "TOP SECRET").expect("secret");
+    write_0644(outside.join("d").join("secret.conf"), "TOP SECRET").expect("secret");
+    fs::create_dir_all(&t.src).expect("src");
+    let run = |data: &str| {
+        let _ = fs::remove_file(t.src.join("..data"));
+        symlink(data, t.src.join("..data")).expect("..data");
+        std::process::Command::new(env!("CARGO_BIN_EXE_rofs-agent"))
+            .args(["sync", "--once", "--state-dir"])
+            .arg(&t.state)
+            .args([&t.src, &t.dst])
+            .output()
+            .expect("run sync")
+    };
+    symlink(&outside, t.src.join("..2026_11_30_evil")).expect("evil dir link");
+    symlink("..data/secret.conf", t.src.join("secret.conf")).expect("visible link");
+    fs::create_dir(t.src.join("..sub")).expect("sub");
+    symlink(&outside, t.src.join("..sub").join("evil")).expect("nested evil link");
+    for data in ["..2026_11_30_evil", "..sub/evil"] {
+        let out = run(data);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "..data -> {data}: must fail: {err}");
+        assert!(
+            err.contains("out of the source volume"),
+            "..data -> {data}: the refusal must be named: {err}"
+        );
+        assert!(
+            !t.dst.join("secret.conf").exists(),
+            "..data -> {data} was followed out of the volume"
+        );
+    }
+}
+
+/// Temporary files are created with the source's permission bits when the
+/// umask leaves them as they are, and fixed with fchmod when it does not
+/// (issue 14): under umask 022, modes it would strip and special bits are
+/// still copied exactly.
+#[test]
+fn modes_the_umask_would_strip_are_copied_exactly() {
+    let mut t = env();
+    let files: &[(&str, &str, u32)] = &[
+        ("a.conf", "a", 0o644),
+        ("open.conf", "o", 0o666),
+        ("exec.sh", "e", 0o777),
+        ("group.conf", "g", 0o660),
+        ("secret.key", "k", 0o400),
+        ("none", "n", 0o000),
+    ];
+    t.aw.write(files);
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 022 && exec \"$0\" sync --once --state-dir \"$1\" \"$2\" \"$3\"")
+        .arg(env!("CARGO_BIN_EXE_rofs-agent"))
+        .args([&t.state, &t.src, &t.dst])
+        .output()
+        .expect("run sync");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(dst_files(&t.dst), want(files));
+}
+
+/// The state file's directory is created by the first save only (issue
+/// 14); when it goes missing while sync runs, the next save creates it
+/// again.
+#[test]
+fn a_state_dir_removed_while_running_is_made_again() {
+    let mut t = env();
+    t.aw.write(BASE);
+    t.once();
+    let run = Running::start(t.opts());
+    let v2 = [("a.conf", "a2", 0o644)];
+    t.aw.write(&v2);
+    wait_dst(&t.dst, &want(&v2));
+    fs::remove_dir_all(&t.state).expect("remove the state dir");
+    let v3 = [("a.conf", "a3", 0o644)];
+    t.aw.write(&v3);
+    wait_dst(&t.dst, &want(&v3));
+    let report = run.stop();
+    assert_eq!(report.errors, 0, "{report:?}");
+    let saved: Vec<_> = fs::read_dir(&t.state)
+        .expect("the state dir is back")
+        .collect();
+    assert_eq!(saved.len(), 1);
+}

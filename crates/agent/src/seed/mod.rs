@@ -27,7 +27,8 @@ use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Instant;
+use std::sync::{Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
@@ -355,15 +356,20 @@ fn copy_source(
     let ctx = CopyCtx::new(src, dst, &run.id, &nk, run.fault, dst_setgid);
     let dst_for_copy = rustix::io::dup(dst_fd).ctx("dup", || dst.to_path_buf())?;
     let t_copy = Instant::now();
-    let streamed = copy_streamed(
-        &ctx,
-        src_fd,
-        (dst_st.st_dev, dst_st.st_ino),
-        &Meta::from_stat(&src_st),
-        dst_for_copy,
-        &b,
-        run.threads,
-    );
+    let early = (!markers::memory_backed(dst_fd))
+        .then(|| rustix::io::dup(dst_fd).ok())
+        .flatten();
+    let streamed = with_early_writeback(early, || {
+        copy_streamed(
+            &ctx,
+            src_fd,
+            (dst_st.st_dev, dst_st.st_ino),
+            &Meta::from_stat(&src_st),
+            dst_for_copy,
+            &b,
+            run.threads,
+        )
+    });
     let streamed = match streamed {
         Ok(s) => s,
         Err(e) if out_of_space(&e) => {
@@ -387,6 +393,54 @@ fn copy_source(
         not_kept: NotKept::from_counters(&nk),
         copy_secs,
         sync_secs: t_sync.elapsed().as_secs_f64(),
+    })
+}
+
+/// How often the early writeback starts a `syncfs` of DST while the copy runs.
+const EARLY_WRITEBACK_EVERY: Duration = Duration::from_millis(50);
+
+/// Runs `copy` while another thread writes back what it has copied so far
+/// (`syncfs` of `dst`, every [`EARLY_WRITEBACK_EVERY`]), so that the disk
+/// works while the copy goes on and the `syncfs` that must end the copy
+/// before the done marker finds little left to write (measured on 50k small
+/// files on an ext4 disk: the final sync took about 1 s of a 3-4 s seed).
+/// The thread ends with the copy; `None` (a memory-backed DST, where syncfs
+/// has nothing to write): the copy alone. Durability does not depend on it:
+/// the final `syncfs` still runs.
+fn with_early_writeback<T>(dst: Option<OwnedFd>, copy: impl FnOnce() -> T) -> T {
+    let Some(dst) = dst else {
+        return copy();
+    };
+    let stop = (Mutex::new(false), Condvar::new());
+    std::thread::scope(|sc| {
+        sc.spawn(|| {
+            let (lock, cv) = &stop;
+            let mut stopped = lock.lock().unwrap_or_else(PoisonError::into_inner);
+            loop {
+                stopped = cv
+                    .wait_timeout(stopped, EARLY_WRITEBACK_EVERY)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+                if *stopped {
+                    return;
+                }
+                drop(stopped);
+                // An error here is the final syncfs's to report.
+                let _ = rustix::fs::syncfs(&dst);
+                stopped = lock.lock().unwrap_or_else(PoisonError::into_inner);
+            }
+        });
+        // Stops the thread however `copy` ends (a panic included: the
+        // scope would otherwise wait for it forever).
+        struct Stop<'a>(&'a (Mutex<bool>, Condvar));
+        impl Drop for Stop<'_> {
+            fn drop(&mut self) {
+                *self.0.0.lock().unwrap_or_else(PoisonError::into_inner) = true;
+                self.0.1.notify_all();
+            }
+        }
+        let _stop = Stop(&stop);
+        copy()
     })
 }
 
@@ -425,5 +479,35 @@ fn log_done(run: &Run<'_>, report: &PairReport, [copy, sync]: [f64; 2]) {
                 report::describe_not_kept(&report.not_kept)
             ),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_early_writeback;
+
+    fn dir_fd() -> std::os::fd::OwnedFd {
+        rustix::fs::open(
+            std::env::temp_dir(),
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY,
+            rustix::fs::Mode::empty(),
+        )
+        .expect("open the temp dir")
+    }
+
+    #[test]
+    fn early_writeback_returns_what_the_copy_returns() {
+        assert_eq!(with_early_writeback(Some(dir_fd()), || 42), 42);
+        assert_eq!(with_early_writeback(None, || 7), 7);
+    }
+
+    #[test]
+    fn early_writeback_stops_when_the_copy_panics() {
+        // The writeback thread must end with the copy however it ends; a
+        // thread left waiting would hang the scope (and this test).
+        let r = std::panic::catch_unwind(|| {
+            with_early_writeback(Some(dir_fd()), || -> u32 { panic!("copy failed") })
+        });
+        assert!(r.is_err());
     }
 }

@@ -28,6 +28,10 @@ pub(super) struct Pair {
     pub retry: Option<(Instant, Duration)>,
     /// Temporary files of a killed predecessor may still be in DST.
     first_pass: bool,
+    /// SRC resolved, once (see [`fsio::read_source`]).
+    volume: Option<PathBuf>,
+    /// The state file's directory exists (created by the first save).
+    state_dir_made: bool,
 }
 
 /// The first retry after a failed pass, and the longest wait.
@@ -56,6 +60,8 @@ impl Pair {
             debouncer: Debouncer::new(opts.debounce, opts.debounce * 10),
             retry: None,
             first_pass: true,
+            volume: None,
+            state_dir_made: false,
         })
     }
 
@@ -82,9 +88,11 @@ impl Pair {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let source = fsio::read_source(&self.src).map_err(|source| SyncError::Source {
-                path: self.src.clone(),
-                source,
+            let source = fsio::read_source(&self.src, &mut self.volume).map_err(|source| {
+                SyncError::Source {
+                    path: self.src.clone(),
+                    source,
+                }
             })?;
             self.atomic = source.atomic;
             let mut report = PassReport::default();
@@ -381,7 +389,13 @@ impl Pair {
         if self.saved.0 == self.state && self.saved.1 == self.pending {
             return Ok(());
         }
-        fsio::save_state(&self.state_path, &self.state, &self.pending)?;
+        fsio::save_state(
+            &self.state_path,
+            &self.state,
+            &self.pending,
+            self.state_dir_made,
+        )?;
+        self.state_dir_made = true;
         self.saved = (self.state.clone(), self.pending.clone());
         Ok(())
     }

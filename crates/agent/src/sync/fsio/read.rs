@@ -63,11 +63,18 @@ pub(super) fn not_found(e: &io::Error) -> bool {
 /// Reads SRC. With `..data`, reads the data directory it points to (the
 /// kubelet never changes one once linked) and checks the link did not move
 /// meanwhile, retrying if it did or if the directory vanished under us.
-pub fn read_source(src: &Path) -> io::Result<Source> {
+///
+/// `volume`: SRC resolved (`canonicalize`), kept from one pass to the next
+/// (SRC is a mount point: it does not move); `None` is filled in.
+pub fn read_source(src: &Path, volume: &mut Option<PathBuf>) -> io::Result<Source> {
     let mut attempts = 0;
     loop {
         attempts += 1;
-        match read_source_once(src) {
+        let vol = match volume {
+            Some(v) => v.clone(),
+            None => volume.insert(fs::canonicalize(src)?).clone(),
+        };
+        match read_source_once(src, vol) {
             Ok(Some(s)) => return Ok(s),
             Ok(None) if attempts < 20 => continue,
             Ok(None) => {
@@ -80,7 +87,7 @@ pub fn read_source(src: &Path) -> io::Result<Source> {
     }
 }
 
-fn read_source_once(src: &Path) -> io::Result<Option<Source>> {
+fn read_source_once(src: &Path, volume: PathBuf) -> io::Result<Option<Source>> {
     let link = src.join(DATA_LINK);
     let target = match fs::read_link(&link) {
         Ok(t) => Some(t),
@@ -95,8 +102,13 @@ fn read_source_once(src: &Path) -> io::Result<Option<Source>> {
         },
         ..Source::default()
     };
-    let volume = fs::canonicalize(src)?;
-    if out.atomic {
+    // What the kubelet links is a directory of SRC itself: a plain name
+    // that is a real directory (not a symlink) is inside the volume without
+    // resolving every component of its path again (one lstat, not a
+    // readlink per component).
+    let inside =
+        |t: &Path| plain_name(t) && fs::symlink_metadata(src.join(t)).is_ok_and(|m| m.is_dir());
+    if target.as_deref().is_some_and(|t| !inside(t)) {
         match fs::canonicalize(&out.root) {
             Ok(real) if real.starts_with(&volume) => {}
             Ok(real) => {
@@ -129,6 +141,15 @@ fn read_source_once(src: &Path) -> io::Result<Option<Source>> {
         }
     }
     Ok(Some(walk.out))
+}
+
+/// A single plain component (no `/`, not `.` or `..`).
+fn plain_name(p: &Path) -> bool {
+    let mut c = p.components();
+    matches!(
+        (c.next(), c.next()),
+        (Some(std::path::Component::Normal(_)), None)
+    )
 }
 
 /// One read of the source tree.

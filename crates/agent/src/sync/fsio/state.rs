@@ -138,18 +138,33 @@ pub fn load_state(path: &Path) -> io::Result<(State, State)> {
 
 /// Writes the state file atomically (a new temporary file with a random
 /// name, then a rename: the state directory, or DST, is shared with the
-/// app), creating its directory if needed.
-pub fn save_state(path: &Path, state: &State, pending: &State) -> io::Result<()> {
-    if let Some(parent) = path.parent() {
-        fs::DirBuilder::new()
+/// app), creating its directory first unless `dir_exists` (a save succeeded
+/// before: no `mkdir` and `stat` per save), or when it went missing since.
+pub fn save_state(path: &Path, state: &State, pending: &State, dir_exists: bool) -> io::Result<()> {
+    let make_dir = || match path.parent() {
+        Some(parent) => fs::DirBuilder::new()
             .recursive(true)
             .mode(0o755)
-            .create(parent)?;
+            .create(parent),
+        None => Ok(()),
+    };
+    if !dir_exists {
+        make_dir()?;
     }
-    crate::safefile::write_atomic(
-        path,
-        format_state_file(state, pending).as_bytes(),
-        0o644,
-        crate::safefile::Durability::Atomic,
-    )
+    let text = format_state_file(state, pending);
+    let write = || {
+        crate::safefile::write_atomic(
+            path,
+            text.as_bytes(),
+            0o644,
+            crate::safefile::Durability::Atomic,
+        )
+    };
+    match write() {
+        Err(e) if dir_exists && not_found(&e) => {
+            make_dir()?;
+            write()
+        }
+        r => r,
+    }
 }

@@ -262,7 +262,10 @@ pub fn copy_to_temp(
         Some(content) => Box::new(content.as_slice()),
         None => Box::new(File::open(source.root.join(rel))?),
     };
-    let (mut to, name) = create_temp(dir.as_fd())?;
+    // Created with its final permission bits when the umask leaves them
+    // as they are: no fchmod (else 0600, then fchmod).
+    let exact = umask().is_some_and(|m| perm & (m | 0o7000) == 0);
+    let (mut to, name) = create_temp(dir.as_fd(), if exact { perm & 0o777 } else { 0o600 })?;
     let tmp = Temp { dir, name, target };
     let result = (|| {
         let mut h = Fnv::default();
@@ -278,7 +281,9 @@ pub fn copy_to_temp(
             h.update(&buf[..n]);
             size += n as u64;
         }
-        rustix::fs::fchmod(&to, Mode::from_raw_mode(perm & 0o7777))?;
+        if !exact {
+            rustix::fs::fchmod(&to, Mode::from_raw_mode(perm & 0o7777))?;
+        }
         Ok(Entry::file(h.finish(), size, perm))
     })();
     match result {
@@ -290,16 +295,28 @@ pub fn copy_to_temp(
     }
 }
 
+/// The process's umask, read once from `/proc/self/status` (reading it
+/// with umask(2) would change it for a moment, under other threads);
+/// `None` without /proc.
+fn umask() -> Option<u32> {
+    static UMASK: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find_map(|l| l.strip_prefix("Umask:"))?;
+        u32::from_str_radix(line.trim(), 8).ok()
+    })
+}
+
 /// A new file `.<random>.rofs-sync-tmp` in `dir` (`O_CREAT|O_EXCL|O_NOFOLLOW`,
-/// mode 0600).
-fn create_temp(dir: BorrowedFd<'_>) -> io::Result<(File, OsString)> {
+/// `mode`).
+fn create_temp(dir: BorrowedFd<'_>, mode: u32) -> io::Result<(File, OsString)> {
     for _ in 0..16 {
         let name = OsString::from(format!(".{}{TMP_SUFFIX}", crate::safefile::random_hex()));
         match openat(
             dir,
             &name,
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o600),
+            Mode::from_raw_mode(mode),
         ) {
             Ok(fd) => return Ok((File::from(fd), name)),
             Err(Errno::EXIST) => continue,
