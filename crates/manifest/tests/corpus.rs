@@ -10,6 +10,9 @@
 //! The corpus is found at `$ROFS_CORPUS`, or `shared/corpus/realworld` in a parent directory of
 //! the repository. Missing: a failure under CI (`CI=true`) or with `ROFS_REQUIRE_TOOLS=1`.
 
+mod common;
+use common::{corpus, required};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,37 +20,6 @@ use std::process::Command;
 use rofs_core::Settings;
 use rofs_manifest::{Format, Input, ManifestError, yaml};
 use serde_json::Value;
-
-fn required() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-        || std::env::var("ROFS_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
-}
-
-fn corpus() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("ROFS_CORPUS") {
-        let dir = PathBuf::from(dir);
-        assert!(
-            dir.is_dir(),
-            "ROFS_CORPUS={} is not a directory",
-            dir.display()
-        );
-        return Some(dir);
-    }
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let found = repo
-        .canonicalize()
-        .ok()?
-        .ancestors()
-        .map(|a| a.join("shared/corpus/realworld"))
-        .find(|d| d.join("SOURCES.md").is_file());
-    if found.is_none() {
-        let msg = "the real-world corpus is missing: expected shared/corpus/realworld beside the \
-                   repository (or set ROFS_CORPUS)";
-        assert!(!required(), "{msg}");
-        eprintln!("SKIPPED: {msg}");
-    }
-    found
-}
 
 fn patch(name: &str, text: &str) -> Result<rofs_manifest::Patched, ManifestError> {
     rofs_manifest::patch(&[Input { name, text }], &Settings::default(), Format::Auto)

@@ -3,53 +3,12 @@
 //! serde-saphyr's. Checked on the real-world corpus, the YAML test suite, the benchmark
 //! stream, hand-made edge cases, and mutants of all of them (one byte deleted or inserted).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+use common::{bench_stream, corpus};
+
+use std::path::PathBuf;
 
 use rofs_manifest::yaml;
-
-fn required() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-        || std::env::var("ROFS_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
-}
-
-fn corpus() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("ROFS_CORPUS") {
-        return Some(PathBuf::from(dir));
-    }
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let found = repo
-        .canonicalize()
-        .ok()?
-        .ancestors()
-        .map(|a| a.join("shared/corpus/realworld"))
-        .find(|d| d.join("SOURCES.md").is_file());
-    if found.is_none() {
-        let msg = "the real-world corpus is missing: expected shared/corpus/realworld beside the \
-                   repository (or set ROFS_CORPUS)";
-        assert!(!required(), "{msg}");
-        eprintln!("SKIPPED: {msg}");
-    }
-    found
-}
-
-/// The benchmark's stream (`benches/patch/gen.py`), `n` documents.
-fn bench_stream(n: usize) -> Option<String> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../benches/patch/gen.py");
-    match Command::new("python3")
-        .arg(&script)
-        .arg(n.to_string())
-        .output()
-    {
-        Ok(o) if o.status.success() => Some(String::from_utf8(o.stdout).expect("UTF-8")),
-        other => {
-            let msg = format!("python3 {} failed: {other:?}", script.display());
-            assert!(!required(), "{msg}");
-            eprintln!("SKIPPED: {msg}");
-            None
-        }
-    }
-}
 
 /// What the comparison found for one text.
 #[derive(Default)]

@@ -2,16 +2,13 @@
 //! on how many, nor on which thread finishes first: the same output, warnings and counts as
 //! one thread, and the first error in input order, even when a later document fails sooner.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+use common::bench_stream;
+
+use std::path::PathBuf;
 
 use rofs_core::Settings;
 use rofs_manifest::{Format, Input, ManifestError, Patched};
-
-fn required() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-        || std::env::var("ROFS_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
-}
 
 fn settings(rollout: bool) -> Settings {
     Settings {
@@ -57,23 +54,6 @@ fn same_on_any_number_of_threads(name: &str, text: &str) {
     }
 }
 
-fn bench_stream(n: usize) -> Option<String> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../benches/patch/gen.py");
-    match Command::new("python3")
-        .arg(&script)
-        .arg(n.to_string())
-        .output()
-    {
-        Ok(o) if o.status.success() => Some(String::from_utf8(o.stdout).expect("UTF-8")),
-        other => {
-            let msg = format!("python3 {} failed: {other:?}", script.display());
-            assert!(!required(), "{msg}");
-            eprintln!("SKIPPED: {msg}");
-            None
-        }
-    }
-}
-
 #[test]
 fn the_benchmark_stream_comes_out_the_same_on_any_number_of_threads() {
     let Some(text) = bench_stream(600) else {
@@ -84,20 +64,7 @@ fn the_benchmark_stream_comes_out_the_same_on_any_number_of_threads() {
 
 #[test]
 fn the_corpus_comes_out_the_same_on_any_number_of_threads() {
-    let dir = std::env::var_os("ROFS_CORPUS")
-        .map(PathBuf::from)
-        .or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../..")
-                .canonicalize()
-                .ok()?
-                .ancestors()
-                .map(|a| a.join("shared/corpus/realworld"))
-                .find(|d| d.join("SOURCES.md").is_file())
-        });
-    let Some(dir) = dir else {
-        assert!(!required(), "the real-world corpus is missing");
-        eprintln!("SKIPPED: the real-world corpus is missing");
+    let Some(dir) = common::corpus() else {
         return;
     };
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
