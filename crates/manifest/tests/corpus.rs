@@ -96,13 +96,7 @@ fn kubernetes_validate() -> Option<String> {
 #[test]
 fn real_world_manifests_are_patched_faithfully() {
     let Some(dir) = corpus() else { return };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("corpus dir")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "json"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 20, "corpus incomplete in {}", dir.display());
+    let files = common::corpus_files(&dir);
     let schema_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("corpus-schema");
     let _ = std::fs::remove_dir_all(&schema_dir);
     std::fs::create_dir_all(&schema_dir).expect("temp dir");

@@ -5,8 +5,6 @@
 mod common;
 use common::bench_stream;
 
-use std::path::PathBuf;
-
 use rofs_core::Settings;
 use rofs_manifest::{Format, Input, ManifestError, Patched};
 
@@ -67,13 +65,7 @@ fn the_corpus_comes_out_the_same_on_any_number_of_threads() {
     let Some(dir) = common::corpus() else {
         return;
     };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("corpus dir")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "json"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 20, "corpus incomplete in {}", dir.display());
+    let files = common::corpus_files(&dir);
     // The corpus as one stream too: enough documents for several threads.
     let mut all = String::new();
     for f in &files {

@@ -57,3 +57,15 @@ pub fn bench_stream(n: usize) -> Option<String> {
         }
     }
 }
+
+/// The corpus's manifests (`.yaml` and `.json`), sorted; at least 20 of them.
+pub fn corpus_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("corpus dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 20, "corpus incomplete in {}", dir.display());
+    files
+}
