@@ -31,11 +31,15 @@ if ! command -v inotifywait >/dev/null; then
         exit 1
     fi
 fi
-build() { # tree -> the agent binary, copied to $2
-    rm -f "$ROOT/target/$TARGET/agent/rofs-agent"
+build() { # tree, target directory -> the agent binary, copied to $3
+    # Each tree has its own target directory: cargo records a path crate's
+    # sources relative to the crate, so a tree built into a target directory
+    # that an older tree of the same crates was just built into is taken as
+    # up to date when its files are older than that build (the peer's binary
+    # was measured as this tree's on 2026-11-30).
     (cd "$1" && RUSTFLAGS="-C target-feature=+crt-static" \
-        cargo build --quiet --profile agent -p rofs-agent --target "$TARGET" --target-dir "$ROOT/target")
-    cp "$ROOT/target/$TARGET/agent/rofs-agent" "$2"
+        cargo build --quiet --profile agent -p rofs-agent --target "$TARGET" --target-dir "$2")
+    cp "$2/$TARGET/agent/rofs-agent" "$3"
 }
 bins=$(mktemp -d)
 trap 'rm -rf "$bins" "$WORK"' EXIT
@@ -46,12 +50,12 @@ if [ -n "$PEER_REV" ]; then
     if [ ! -x "$peer_bin" ]; then
         mkdir -p "$bins/peer" "$(dirname "$peer_bin")"
         git -C "$ROOT" archive "$PEER_REV" | tar -x -C "$bins/peer"
-        build "$bins/peer" "$peer_bin"
+        build "$bins/peer" "$ROOT/target/bench-peer/build" "$peer_bin"
         rm -rf "$bins/peer"
     fi
     BEFORE=("$peer_bin")
 fi
-build "$ROOT" "$bins/rofs-agent"
+build "$ROOT" "$ROOT/target" "$bins/rofs-agent"
 AGENT="$bins/rofs-agent"
 echo "agent: $(stat -c %s "$AGENT") bytes, kernel $(uname -r), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 "$HERE/driver.py" "$AGENT" "$WORK" "${BEFORE[@]}"

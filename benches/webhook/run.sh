@@ -44,16 +44,17 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-# The peer: the tree at PEER_REV, built into the same target directory (dependencies are
-# shared; its own crates build apart, from their own path) and its binary copied aside.
+# The peer: the tree at PEER_REV, built into a target directory of its own (cargo records a
+# path crate's sources relative to the crate: after an older tree's build into the same
+# directory, this tree's older files would look up to date) and its binary copied aside.
 # Kept in target/ per revision: later runs start at once.
 echo "building the peer ($PEER_REV) and this tree..." >&2
 peer_bin="$repo/target/bench-peer/rofs-$(git rev-parse --short "$PEER_REV")"
 if [ ! -x "$peer_bin" ]; then
     mkdir -p "$work/peer" "$(dirname "$peer_bin")"
     git archive "$PEER_REV" | tar -x -C "$work/peer"
-    (cd "$work/peer" && cargo build --release -q -p rofs-cli --target-dir "$repo/target")
-    cp "$repo/target/release/rofs" "$peer_bin"
+    (cd "$work/peer" && cargo build --release -q -p rofs-cli --target-dir "$repo/target/bench-peer/build")
+    cp "$repo/target/bench-peer/build/release/rofs" "$peer_bin"
     rm -rf "$work/peer"
 fi
 cp "$peer_bin" "$work/rofs-peer"
