@@ -20,22 +20,19 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
-/// 64 random bits as 16 hex digits (`getrandom`; the clock and the PID if
-/// even that fails: `O_EXCL` keeps a guessed name harmless, only a planted
-/// one costs a retry).
+/// 64 unpredictable bits as 16 hex digits: SipHash, keyed once per process
+/// from the OS's random source (std's `RandomState`), of a counter. Names
+/// that never repeat in a process and cannot be told in advance from the
+/// ones an app sees in its directory, without a system call per name (a
+/// sync pass names one temporary file per file it writes). `O_EXCL` keeps
+/// a guessed name harmless anyway: a planted one costs a retry.
 pub(crate) fn random_hex() -> String {
-    let mut b = [0u8; 8];
-    let n: usize =
-        rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::empty()).unwrap_or_default();
-    let mut v = u64::from_ne_bytes(b);
-    if n < 8 {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or_default();
-        v ^= t ^ (u64::from(std::process::id()) << 32);
-    }
-    format!("{v:016x}")
+    use std::hash::BuildHasher;
+    static KEY: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+        std::sync::OnceLock::new();
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{:016x}", KEY.get_or_init(Default::default).hash_one(n))
 }
 
 /// Creates a new file `DIR/<prefix><random><suffix>` with `mode`, opened for
@@ -140,6 +137,8 @@ mod tests {
 
     #[test]
     fn names_differ() {
-        assert_ne!(random_hex(), random_hex());
+        let names: std::collections::HashSet<String> = (0..10_000).map(|_| random_hex()).collect();
+        assert_eq!(names.len(), 10_000);
+        assert!(names.iter().all(|n| n.len() == 16));
     }
 }

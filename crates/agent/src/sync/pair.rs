@@ -246,6 +246,7 @@ impl Pair {
             );
             return false;
         }
+        let mut root: fsio::DstRoot = None;
         for a in &p.actions {
             let result = match a {
                 Action::Write { path, entry, kind } => {
@@ -254,7 +255,8 @@ impl Pair {
                         (_, None) => Expect::Absent,
                         (_, Some(d)) => Expect::File(*d),
                     };
-                    self.write(source, path, entry, *kind, expect, policy, report, log, buf)
+                    let to = (&mut root, path.as_path());
+                    self.write(source, to, entry, *kind, expect, policy, report, log, buf)
                 }
                 Action::Chmod { path, entry } => {
                     fsio::chmod(&self.dst, path, entry.perm()).map(|()| {
@@ -293,7 +295,7 @@ impl Pair {
     fn write(
         &mut self,
         source: &fsio::Source,
-        path: &Path,
+        (root, path): (&mut fsio::DstRoot, &Path),
         entry: &Entry,
         kind: WriteKind,
         expect: Expect,
@@ -312,10 +314,10 @@ impl Pair {
         } else {
             fsio::Make::Create
         };
-        let copied = fsio::copy_to_temp(source, &self.dst, path, entry.perm(), make, buf)
+        let copied = fsio::copy_to_temp(source, (root, &self.dst), path, entry.perm(), make, buf)
             .inspect_err(|_| {
-                self.pending.remove(path);
-            })?;
+            self.pending.remove(path);
+        })?;
         let Some((tmp, written)) = copied else {
             self.pending.remove(path);
             report.conflicts += 1;

@@ -16,5 +16,6 @@ pub use state::{
     state_path,
 };
 pub use write::{
-    Expect, Make, Replaced, Stale, Temp, chmod, copy_to_temp, recover_temps, remove_file, replace,
+    DstRoot, Expect, Make, Replaced, Stale, Temp, chmod, copy_to_temp, recover_temps, remove_file,
+    replace,
 };

@@ -253,7 +253,7 @@ impl Walk {
 }
 
 pub(super) fn hash_file(path: &Path, buf: &mut [u8]) -> io::Result<(u64, u64)> {
-    super::write::hash_reader(File::open(path)?, buf)
+    super::write::hash_reader(File::open(path)?, buf, None)
 }
 
 /// Reads DST for the given relative paths only (each once, however often

@@ -15,6 +15,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
+use std::rc::Rc;
 
 use rustix::fs::{
     AtFlags, CWD, FileType, Mode, OFlags, RenameFlags, fstat, mkdirat, openat, renameat_with,
@@ -142,8 +143,9 @@ fn file_name(rel: &Path) -> io::Result<&OsStr> {
 }
 
 /// Opens `name` in `dir` for reading if it is a regular file (not through
-/// a symlink); `None` for anything else or nothing.
-fn open_file(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<Option<(File, u32)>> {
+/// a symlink): the file, its mode and its size; `None` for anything else or
+/// nothing.
+fn open_file(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<Option<(File, u32, u64)>> {
     let fd = match openat(
         dir,
         name,
@@ -158,11 +160,18 @@ fn open_file(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<Option<(File, u32)
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Ok(None);
     }
-    Ok(Some((File::from(fd), st.st_mode)))
+    Ok(Some((File::from(fd), st.st_mode, st.st_size as u64)))
 }
 
-/// Hashes what `f` holds: (hash, size).
-pub(super) fn hash_reader(mut f: impl Read, buf: &mut [u8]) -> io::Result<(u64, u64)> {
+/// Hashes what `f` holds: (hash, size). `known`: the size `fstat` gave for
+/// a regular file: a read shorter than the buffer that reaches it is the
+/// end of the file (a regular file's read is short only there), without
+/// one more read to see 0.
+pub(super) fn hash_reader(
+    mut f: impl Read,
+    buf: &mut [u8],
+    known: Option<u64>,
+) -> io::Result<(u64, u64)> {
     let mut h = Fnv::default();
     let mut size = 0u64;
     loop {
@@ -174,6 +183,9 @@ pub(super) fn hash_reader(mut f: impl Read, buf: &mut [u8]) -> io::Result<(u64, 
         };
         h.update(&buf[..n]);
         size += n as u64;
+        if n < buf.len() && known.is_some_and(|k| size >= k) {
+            break;
+        }
     }
     Ok((h.finish(), size))
 }
@@ -212,8 +224,8 @@ pub fn read_dst_entry(
         return Ok(Some(other(st.st_mode)));
     }
     match open_file(dir, name)? {
-        Some((f, mode)) => {
-            let (hash, size) = hash_reader(f, buf)?;
+        Some((f, mode, len)) => {
+            let (hash, size) = hash_reader(f, buf, Some(len))?;
             Ok(Some(Entry::file(hash, size, mode)))
         }
         None => Ok(None),
@@ -221,9 +233,10 @@ pub fn read_dst_entry(
 }
 
 /// A temporary file sync wrote next to its target, in the target's
-/// directory (held open: the names below are relative to it).
+/// directory (held open: the names below are relative to it; DST's own
+/// descriptor is shared by the files at its top).
 pub struct Temp {
-    dir: OwnedFd,
+    dir: Rc<OwnedFd>,
     name: OsString,
     target: OsString,
 }
@@ -233,6 +246,36 @@ impl Temp {
     pub fn discard(&self) {
         let _ = unlinkat(&self.dir, &self.name, AtFlags::empty());
     }
+}
+
+/// DST, opened once for the writes of a pass (see [`copy_to_temp`]).
+pub type DstRoot = Option<Rc<OwnedFd>>;
+
+/// The directory of `dst/rel` for a write: DST's descriptor (`root`, opened
+/// at the pass's first write and shared) for a file at its top, else each
+/// directory on the way from it, as [`open_parent`] does. DST itself is the
+/// volume's mount point: the app cannot move it away during a pass.
+fn open_parent_shared(
+    root: &mut DstRoot,
+    dst: &Path,
+    rel: &Path,
+    make: Make,
+) -> io::Result<Option<Rc<OwnedFd>>> {
+    let comps = components(rel)?;
+    let Some((_, parents)) = comps.split_last() else {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty path"));
+    };
+    let mut fd = match root {
+        Some(fd) => fd.clone(),
+        None => root.insert(Rc::new(open_dst(dst)?)).clone(),
+    };
+    for name in parents {
+        match open_child(fd.as_fd(), name, make)? {
+            Parent::Dir(next) => fd = Rc::new(next),
+            Parent::Missing | Parent::NotADir => return Ok(None),
+        }
+    }
+    Ok(Some(fd))
 }
 
 /// Copies the source's `rel` (the content the source read kept, else the
@@ -246,21 +289,24 @@ impl Temp {
 /// pod (a restarted sidecar rewrites what it had not recorded).
 pub fn copy_to_temp(
     source: &Source,
-    dst: &Path,
+    (root, dst): (&mut DstRoot, &Path),
     rel: &Path,
     perm: u32,
     make: Make,
     buf: &mut [u8],
 ) -> io::Result<Option<(Temp, Entry)>> {
-    let dir = match open_parent(dst, rel, make)? {
-        Parent::Dir(d) => d,
-        Parent::Missing | Parent::NotADir => return Ok(None),
+    let Some(dir) = open_parent_shared(root, dst, rel, make)? else {
+        return Ok(None);
     };
     let target = file_name(rel)?.to_os_string();
-    // What the source read kept (the content it hashed), else the file.
-    let mut from: Box<dyn Read + '_> = match source.contents.get(rel) {
-        Some(content) => Box::new(content.as_slice()),
-        None => Box::new(File::open(source.root.join(rel))?),
+    // What the source read kept (the content it hashed: its hash is known),
+    // else the file.
+    let (mut from, known): (Box<dyn Read + '_>, _) = match source.contents.get(rel) {
+        Some(content) => (
+            Box::new(content.as_slice()),
+            source.files.get(rel).map(|e| e.hash),
+        ),
+        None => (Box::new(File::open(source.root.join(rel))?), None),
     };
     // Created with its final permission bits when the umask leaves them
     // as they are: no fchmod (else 0600, then fchmod).
@@ -278,13 +324,15 @@ pub fn copy_to_temp(
                 Err(e) => return Err(e),
             };
             to.write_all(&buf[..n])?;
-            h.update(&buf[..n]);
+            if known.is_none() {
+                h.update(&buf[..n]);
+            }
             size += n as u64;
         }
         if !exact {
             rustix::fs::fchmod(&to, Mode::from_raw_mode(perm & 0o7777))?;
         }
-        Ok(Entry::file(h.finish(), size, perm))
+        Ok(Entry::file(known.unwrap_or_else(|| h.finish()), size, perm))
     })();
     match result {
         Ok(e) => Ok(Some((tmp, e))),
@@ -459,8 +507,10 @@ fn swap_back(tmp: &Temp, written: &Entry, buf: &mut [u8]) -> io::Result<()> {
 /// `name` in `dir` is a regular file with the content of `e`.
 fn holds(dir: BorrowedFd<'_>, name: &OsStr, e: &Entry, buf: &mut [u8]) -> io::Result<bool> {
     match open_file(dir, name)? {
-        Some((f, _)) => {
-            let (hash, size) = hash_reader(f, buf)?;
+        // Another size: another content, nothing to read.
+        Some((_, _, len)) if len != e.size => Ok(false),
+        Some((f, _, len)) => {
+            let (hash, size) = hash_reader(f, buf, Some(len))?;
             Ok(hash == e.hash && size == e.size)
         }
         None => Ok(false),
@@ -538,7 +588,7 @@ pub fn recover_temps<'a>(
             .collect();
         for name in temps_in(dir.as_fd()) {
             let content = match open_file(dir.as_fd(), &name) {
-                Ok(Some((f, _))) => match hash_reader(f, buf) {
+                Ok(Some((f, _, len))) => match hash_reader(f, buf, Some(len)) {
                     Ok(h) => Some(h),
                     Err(_) => continue,
                 },
