@@ -14,18 +14,26 @@ Each peer watches its own SRC (a faithful kubelet AtomicWriter layout of a
 3. records RSS under churn (peak VmHWM of the main process, and the sum of
    VmRSS over the peer's process tree sampled during the swaps).
 
-4. for rofs-agent: the latency the agent itself logs (from the inotify
-   event it read to the last file in place: without this driver's own
-   polling, nor the wait for a CPU after the wakeup), the CPU time and the
+4. for rofs-agent: the latency from the rename of ..data to the agent's
+   log line of the sync (`ts` of `--log-format json`, written after the
+   last file is in place; both wall clocks of this machine): the goal's
+   measure, without the writer's work after the rename nor this driver's
+   polling; the latency the agent itself logs (from the inotify
+   event it read to the last file in place: without the wait for a CPU
+   after the wakeup either), the CPU time and the
    time runnable but waiting for a CPU per swap (/proc/PID/schedstat over
    the timed swaps: on a loaded machine the wait is what makes the tail),
    and, with strace installed, the system calls per swap
    (`strace -f -c` over STRACE_SWAPS more swaps, apart from the timed ones).
 
 Prints a Markdown table. Usage: driver.py ROFS_AGENT_BINARY WORKDIR
-[BEFORE_AGENT_BINARY] (env: SWAPS, POLL_SWAPS, IDLE, STRACE_SWAPS). With a
-second agent binary (an earlier build), it runs as one more peer."""
+[BEFORE_AGENT_BINARY] (env: SWAPS, POLL_SWAPS, IDLE, STRACE_SWAPS, POLL_US, SETTLE_MS). With a
+second agent binary (an earlier build), it runs as one more peer.
+POLL_US: the driver's pause between two looks at DST (default 50 µs);
+SETTLE_MS: the pause after each swap before the next (default 20 ms)."""
 
+import bisect
+import json
 import os
 import re
 import shutil
@@ -41,6 +49,10 @@ POLL_SWAPS = int(os.environ.get("POLL_SWAPS", "30"))
 IDLE = int(os.environ.get("IDLE", "60"))
 STRACE_SWAPS = int(os.environ.get("STRACE_SWAPS", "50"))
 TIMEOUT = 5.0
+# How long the driver sleeps between two looks at DST (µs).
+POLL_US = int(os.environ.get("POLL_US", "50"))
+# The pause after each swap, before the next peer's (ms).
+SETTLE_MS = int(os.environ.get("SETTLE_MS", "20"))
 
 
 class AtomicWriter:
@@ -63,6 +75,7 @@ class AtomicWriter:
                 f.write(content)
             os.chmod(p, 0o644)
         os.symlink(ts, os.path.join(self.d, "..data_tmp"))
+        self.renamed_at = time.time_ns()
         os.rename(os.path.join(self.d, "..data_tmp"), link)
         t0 = time.perf_counter_ns()
         for name in payload:
@@ -145,7 +158,7 @@ def wait_visible(dst, version):
             pass
         if time.perf_counter() > deadline:
             return None
-        time.sleep(0.00005)
+        time.sleep(POLL_US / 1e6)
 
 
 def schedstat(pid):
@@ -169,6 +182,30 @@ def agent_latencies(log):
     except OSError:
         return []
     return [float(m) for m in re.findall(r"sync [0-9.]+ ms, ([0-9.]+) ms from the event", text)]
+
+
+def rename_to_done(log, renames):
+    """ms from each timed rename of ..data (wall clock, just before the
+    call) to the `ts` of the first sync line after it, when that line comes
+    before the next rename (one per swap: the driver waits for each). []
+    when the agent writes no `ts` (agents before it had one)."""
+    done = []
+    try:
+        for line in open(log):
+            if line.startswith("{"):
+                o = json.loads(line)
+                if o.get("event") == "sync" and "ts" in o:
+                    done.append(int(round(float(o["ts"]) * 1e6)) * 1000)
+    except (OSError, ValueError):
+        return []
+    done.sort()
+    out = []
+    for i, r in enumerate(renames):
+        nxt = renames[i + 1] if i + 1 < len(renames) else None
+        j = bisect.bisect_left(done, r)
+        if j < len(done) and (nxt is None or done[j] < nxt):
+            out.append((done[j] - r) / 1e6)
+    return out
 
 
 def syscalls_per_swap(agent, work):
@@ -210,7 +247,8 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
     logs = {}
     peers = {
-        "rofs-agent sync": lambda s, d: [agent, "sync", "--state-dir", d + ".state", s, d],
+        "rofs-agent sync": lambda s, d: [agent, "sync", "--log-format", "json", "--state-dir",
+                                         d + ".state", s, d],
         "inotifywait + cp -aL loop": lambda s, d: [
             "bash", "-c",
             'inotifywait -m -q -e create,moved_to,delete,close_write "$0" | '
@@ -220,7 +258,7 @@ def main():
     }
     if before:
         peers["rofs-agent sync (before)"] = lambda s, d: [
-            before, "sync", "--state-dir", d + ".state", s, d]
+            before, "sync", "--log-format", "json", "--state-dir", d + ".state", s, d]
     run = {}
     for i, (name, cmd) in enumerate(peers.items()):
         src, dst = os.path.join(work, "src%d" % i), os.path.join(work, "dst%d" % i)
@@ -251,7 +289,7 @@ def main():
     # machine's load changes during the run, and so it weighs on all alike.
     for name, r in run.items():
         r.update(n=POLL_SWAPS if name.startswith("polling") else SWAPS,
-                 lat=[], missed=0, rss_churn=0)
+                 lat=[], renames=[], missed=0, rss_churn=0)
         if name in logs:
             r["sched0"] = schedstat(r["p"].pid)
     for v in range(1, SWAPS + 1):
@@ -259,11 +297,17 @@ def main():
             if v > r["n"]:
                 continue
             t0 = r["aw"].write(payload(v))
+            r["renames"].append(r["aw"].renamed_at)
             t1 = wait_visible(r["dst"], v)
             if t1 is None:
                 r["missed"] += 1
             else:
                 r["lat"].append((t1 - t0) / 1e6)
+            # A peer may still be at work after its copy is visible (the
+            # inotifywait loop runs one more `cp` per event of the swap):
+            # it settles before the next peer's swap, as updates of a
+            # ConfigMap come seconds apart, not back to back.
+            time.sleep(SETTLE_MS / 1000.0)
             if v % 25 == 0:
                 r["rss_churn"] = max(r["rss_churn"], tree_rss(r["p"].pid))
     for name, r in run.items():
@@ -288,24 +332,29 @@ def main():
         os.killpg(r["p"].pid, signal.SIGTERM)
         r["p"].wait()
 
-    print("| peer | swaps | driver-seen p50 ms | driver-seen p99 ms | max ms | agent-logged p50 / p99 ms | CPU / run-queue wait per swap (µs) | syscalls/swap | missed | RSS idle | RSS churn (peak) | wakeups/min idle | deletes | symlinks in DST |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| peer | swaps | driver-seen p50 ms | driver-seen p99 ms | max ms | rename to done p50 / p99 / max ms | agent-logged p50 / p99 ms | CPU / run-queue wait per swap (µs) | syscalls/swap | missed | RSS idle | RSS churn (peak) | wakeups/min idle | deletes | symlinks in DST |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     tops = []
     for name, r in run.items():
         l = r["lat"] or [float("nan")]
-        own, calls = "-", "-"
+        own, calls, commit = "-", "-", "-"
         if name in logs:
             a = agent_latencies(logs[name])
             if a:
                 own = "%.2f / %.2f" % (statistics.median(a), pct(a, 99))
+            c = rename_to_done(logs[name], r["renames"])
+            if c:
+                commit = "%.2f / %.2f / %.2f" % (statistics.median(c), pct(c, 99), max(c))
+                if len(c) < len(r["renames"]):
+                    commit += " (%d of %d swaps)" % (len(c), len(r["renames"]))
             binary = agent if name == "rofs-agent sync" else before
             counted = syscalls_per_swap(binary, os.path.join(work, "strace-%d" % len(tops)))
             if counted:
                 calls = "%.0f" % counted[0]
                 tops.append("%s: %s" % (name, ", ".join("%s %d" % (c, n) for n, c in counted[1])))
         sched = "%.0f / %.0f" % r["sched"] if "sched" in r else "-"
-        print("| %s | %d | %.2f | %.2f | %.2f | %s | %s | %s | %d | %.1f MiB | %.1f MiB | %.0f | %s | %d |" % (
-            name, r["n"], statistics.median(l), pct(l, 99), max(l), own, sched, calls, r["missed"],
+        print("| %s | %d | %.2f | %.2f | %.2f | %s | %s | %s | %s | %d | %.1f MiB | %.1f MiB | %.0f | %s | %d |" % (
+            name, r["n"], statistics.median(l), pct(l, 99), max(l), commit, own, sched, calls, r["missed"],
             r["rss_idle"] / 1024.0, max(r["rss_churn"], r["hwm"]) / 1024.0, r["wakeups"],
             "yes" if r["deletes"] else "no", r["symlinks"]))
     for t in tops:
