@@ -1708,10 +1708,13 @@ fn a_state_dir_removed_while_running_is_made_again() {
     let mut t = env();
     t.aw.write(BASE);
     t.once();
-    let run = Running::start(t.opts());
+    let mut run = Running::start(t.opts());
     let v2 = [("a.conf", "a2", 0o644)];
     t.aw.write(&v2);
     wait_dst(&t.dst, &want(&v2));
+    // The new content is in place before the pass saves the state: once the
+    // loop answers, that pass is over (it no longer writes in the state dir).
+    run.send(control::PING);
     fs::remove_dir_all(&t.state).expect("remove the state dir");
     let v3 = [("a.conf", "a3", 0o644)];
     t.aw.write(&v3);
