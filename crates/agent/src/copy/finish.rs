@@ -1,15 +1,18 @@
 //! Passes 2 and 3 of the copy: hard links, then directories' metadata
-//! (children first), then the destination root's.
+//! (each after its subdirectories, on the job pool), then the destination
+//! root's.
 
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::{AcqRel, Relaxed};
 
 use rustix::fs::{AtFlags, Mode};
 
 use crate::error::{AgentError, IoContext};
 use crate::meta::{Meta, Target, apply_owner, effective_mode, write_xattrs};
-use crate::tree::{DIR_FLAGS, DirNode, Kind, rel_path};
+use crate::tree::{DIR_FLAGS, DirNode, Entry, Kind, rel_path};
 
 use super::ctx::{CopyCtx, initial_dir_mode};
 
@@ -76,36 +79,118 @@ fn open_rel(
     Ok(cur)
 }
 
-/// Pass 3: owner, mode, xattrs and times of every directory, children first.
+/// A directory of DST opened by pass 3, waiting for its subdirectories.
+struct OpenDir<'t> {
+    fd: OwnedFd,
+    /// Its entry (`None`: the destination root, see [`finalize_root`]).
+    entry: Option<&'t Entry>,
+    /// Path components from the root (for error messages).
+    rel: Vec<CString>,
+    parent: Option<Arc<OpenDir<'t>>>,
+    /// Subdirectories not finished yet, plus one while its own job runs.
+    pending: AtomicUsize,
+}
+
+/// Pass 3: owner, mode, xattrs and times of every directory, each after
+/// all of its subdirectories (a mode without search or write permission is
+/// set after the directories below it are done), on the job pool. Nothing
+/// creates or removes entries any more, so apart from that order the
+/// directories are independent: they are done by `threads` workers (this
+/// pass was a tail run on one CPU, ~4 % of a 12,000-file copy on tmpfs). A
+/// job opens one directory, queues its subdirectories; the last one of a
+/// directory to finish (or the job itself, without any) finishes it, then
+/// its parent the same way. Descriptors open: the directories with a
+/// subtree in progress.
 pub(super) fn finalize_dirs(
     ctx: &CopyCtx<'_>,
-    dir: BorrowedFd<'_>,
-    node: &DirNode,
-    rel: &mut Vec<CString>,
+    dst: BorrowedFd<'_>,
+    root: &DirNode,
+    threads: usize,
 ) -> Result<(), AgentError> {
-    for e in &node.children {
-        let Kind::Dir(sub) = &e.kind else { continue };
-        let name: &CStr = e.name.as_c_str();
-        let fd = rustix::fs::openat(dir, name, DIR_FLAGS, Mode::empty())
-            .ctx("open directory", || rel_path(ctx.dst_root, rel, Some(name)))?;
-        rel.push(e.name.clone());
-        let r = finalize_dirs(ctx, fd.as_fd(), sub, rel);
-        let path = || rel_path(ctx.dst_root, rel, None);
-        let r = r.and_then(|()| {
-            let t = Target::Fd(fd.as_fd());
-            let kept =
-                apply_owner(ctx.id, t, &e.meta, ctx.nk, ctx.fresh).ctx("set owner of", path)?;
-            let mode = effective_mode(&e.meta, kept, ctx.nk);
-            if mode != initial_dir_mode(ctx, &e.meta) {
-                t.chmod(mode).ctx("set mode of", path)?;
+    let fd = rustix::io::dup(dst).ctx("dup", || ctx.dst_root.to_path_buf())?;
+    let top = Arc::new(OpenDir {
+        fd,
+        entry: None,
+        rel: Vec::new(),
+        parent: None,
+        pending: AtomicUsize::new(1),
+    });
+    let jobs: Vec<_> = subdirs(root).map(|e| (top.clone(), e)).collect();
+    top.pending.fetch_add(jobs.len(), AcqRel);
+    release(ctx, top)?;
+    crate::pool::run(
+        threads,
+        jobs,
+        || (),
+        |(), (parent, e): (Arc<OpenDir<'_>>, &Entry), out| {
+            let Kind::Dir(sub) = &e.kind else {
+                return Ok(());
+            };
+            let name: &CStr = e.name.as_c_str();
+            let fd = rustix::fs::openat(&parent.fd, name, DIR_FLAGS, Mode::empty())
+                .ctx("open directory", || {
+                    rel_path(ctx.dst_root, &parent.rel, Some(name))
+                })?;
+            let mut rel = parent.rel.clone();
+            rel.push(e.name.clone());
+            let dir = Arc::new(OpenDir {
+                fd,
+                entry: Some(e),
+                rel,
+                parent: Some(parent),
+                pending: AtomicUsize::new(1),
+            });
+            for child in subdirs(sub) {
+                dir.pending.fetch_add(1, AcqRel);
+                out.push((dir.clone(), child));
             }
-            write_xattrs(t, &sub.xattrs, ctx.nk);
-            t.set_times(&e.meta).ctx("set times of", path)
-        });
-        rel.pop();
-        r?;
+            release(ctx, dir)
+        },
+    )
+}
+
+fn subdirs(node: &DirNode) -> impl Iterator<Item = &Entry> {
+    node.children
+        .iter()
+        .filter(|e| matches!(e.kind, Kind::Dir(_)))
+}
+
+/// One subdirectory of `dir` (or its own job) is done: the last one
+/// finishes `dir`, then releases its parent.
+fn release(ctx: &CopyCtx<'_>, dir: Arc<OpenDir<'_>>) -> Result<(), AgentError> {
+    let mut cur = dir;
+    loop {
+        if cur.pending.fetch_sub(1, AcqRel) != 1 {
+            return Ok(());
+        }
+        let (Some(e), Some(parent)) = (cur.entry, cur.parent.clone()) else {
+            return Ok(());
+        };
+        let Kind::Dir(sub) = &e.kind else {
+            return Ok(());
+        };
+        finish_dir(ctx, cur.fd.as_fd(), e, sub, &cur.rel)?;
+        cur = parent;
     }
-    Ok(())
+}
+
+/// Owner, mode, xattrs and times of one directory (open as `fd`).
+fn finish_dir(
+    ctx: &CopyCtx<'_>,
+    fd: BorrowedFd<'_>,
+    e: &Entry,
+    sub: &DirNode,
+    rel: &[CString],
+) -> Result<(), AgentError> {
+    let path = || rel_path(ctx.dst_root, rel, None);
+    let t = Target::Fd(fd);
+    let kept = apply_owner(ctx.id, t, &e.meta, ctx.nk, ctx.fresh).ctx("set owner of", path)?;
+    let mode = effective_mode(&e.meta, kept, ctx.nk);
+    if mode != initial_dir_mode(ctx, &e.meta) {
+        t.chmod(mode).ctx("set mode of", path)?;
+    }
+    write_xattrs(t, &sub.xattrs, ctx.nk);
+    t.set_times(&e.meta).ctx("set times of", path)
 }
 
 /// The destination root is the emptyDir mount point: it gets the source

@@ -145,7 +145,7 @@ pub(crate) fn copy_streamed(
     if root.has_links {
         link_pass(ctx, dst, dst, &root, &mut Vec::new())?;
     }
-    finalize_dirs(ctx, dst, &root, &mut Vec::new())?;
+    finalize_dirs(ctx, dst, &root, threads)?;
     finalize_root(ctx, dst, &root, root_meta)?;
     Ok(Streamed { totals, warnings })
 }
