@@ -9,6 +9,8 @@ struct Queue<J, E> {
     jobs: Vec<J>,
     /// Jobs being run right now (the jobs they push are not in `jobs` yet).
     active: usize,
+    /// Workers asleep on the condition variable.
+    idle: usize,
     error: Option<E>,
 }
 
@@ -28,6 +30,7 @@ where
     let queue = Mutex::new(Queue {
         jobs,
         active: 0,
+        idle: 0,
         error: None,
     });
     let cv = Condvar::new();
@@ -44,7 +47,9 @@ where
                     cv.notify_all();
                     return;
                 }
+                q.idle += 1;
                 q = cv.wait(q).unwrap_or_else(PoisonError::into_inner);
+                q.idle -= 1;
                 continue;
             };
             q.active += 1;
@@ -55,8 +60,14 @@ where
             q.active -= 1;
             match result {
                 Ok(()) if !new_jobs.is_empty() => {
+                    // This worker takes one of them next: wake a sleeping
+                    // one for each other (a wake with nobody asleep is a
+                    // system call for nothing).
+                    let wake = (new_jobs.len() - 1).min(q.idle);
                     q.jobs.append(&mut new_jobs);
-                    cv.notify_all();
+                    for _ in 0..wake {
+                        cv.notify_one();
+                    }
                 }
                 Ok(()) => {}
                 Err(e) => {
