@@ -75,7 +75,8 @@ Options:
                         (default 300; 0 turns it off: no wakeup at all while
                         nothing changes). Every sync compares everything.
   --log-format plain|json
-                        Log lines as text (default) or one JSON object each.
+                        Log lines as text (default) or one JSON object each,
+                        with `ts` (Unix seconds, to the microsecond).
   -q, --quiet           Print errors only.
   -h, --help            Print this help.
 
