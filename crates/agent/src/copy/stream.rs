@@ -170,6 +170,11 @@ pub(crate) fn copy_streamed(
     finalize_dirs(ctx, dst, &root, threads, &kept)?;
     drop(kept);
     finalize_root(ctx, dst, &root, root_meta)?;
+    // Freeing the tree (an allocation or more per entry: ~0.6 ms for
+    // 12,000 files, with a CPU idle) is work nobody waits for: a thread of
+    // its own does it while the caller writes the markers.
+    // (Without a thread, the tree is freed here, by the failed spawn.)
+    let _ = std::thread::Builder::new().spawn(move || drop(root));
     Ok(Streamed { totals, warnings })
 }
 
