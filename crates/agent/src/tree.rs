@@ -197,14 +197,6 @@ pub(crate) fn scan_buffer() -> Vec<MaybeUninit<u8>> {
     vec![MaybeUninit::<u8>::uninit(); 64 * 1024]
 }
 
-impl DirNode {
-    /// The slot its scan filled (the root: 0): names the directory in
-    /// tables the copy keeps by slot.
-    pub(crate) fn slot(&self) -> usize {
-        self.slot
-    }
-}
-
 /// The tree from the scanned directories by slot (slot 0: the root).
 pub(crate) fn assemble(done: &mut Vec<Option<DirNode>>, slot: usize) -> DirNode {
     let mut node = done

@@ -81,7 +81,7 @@ fn open_rel(
 
 /// A directory of DST opened by pass 3, waiting for its subdirectories.
 struct OpenDir<'t> {
-    fd: Arc<OwnedFd>,
+    fd: OwnedFd,
     /// Its entry (`None`: the destination root, see [`finalize_root`]).
     entry: Option<&'t Entry>,
     /// Path components from the root (for error messages).
@@ -97,21 +97,19 @@ struct OpenDir<'t> {
 /// creates or removes entries any more, so apart from that order the
 /// directories are independent: they are done by `threads` workers (this
 /// pass was a tail run on one CPU, ~4 % of a 12,000-file copy on tmpfs). A
-/// job opens one directory (or takes it from `kept`: the descriptors pass
-/// 1 kept, by [`DirNode::slot`]), queues its subdirectories; the last one
-/// of a directory to finish (or the job itself, without any) finishes it,
-/// then its parent the same way. Descriptors open besides the kept ones:
-/// the directories with a subtree in progress.
+/// job opens one directory, queues its subdirectories; the last one of a
+/// directory to finish (or the job itself, without any) finishes it, then
+/// its parent the same way. Descriptors open: the directories with a
+/// subtree in progress.
 pub(super) fn finalize_dirs(
     ctx: &CopyCtx<'_>,
     dst: BorrowedFd<'_>,
     root: &DirNode,
     threads: usize,
-    kept: &[Option<Arc<OwnedFd>>],
 ) -> Result<(), AgentError> {
     let fd = rustix::io::dup(dst).ctx("dup", || ctx.dst_root.to_path_buf())?;
     let top = Arc::new(OpenDir {
-        fd: Arc::new(fd),
+        fd,
         entry: None,
         rel: Vec::new(),
         parent: None,
@@ -128,18 +126,11 @@ pub(super) fn finalize_dirs(
             let Kind::Dir(sub) = &e.kind else {
                 return Ok(());
             };
-            let fd = match kept.get(sub.slot()) {
-                Some(Some(fd)) => fd.clone(),
-                _ => {
-                    let name: &CStr = e.name.as_c_str();
-                    Arc::new(
-                        rustix::fs::openat(&*parent.fd, name, DIR_FLAGS, Mode::empty())
-                            .ctx("open directory", || {
-                                rel_path(ctx.dst_root, &parent.rel, Some(name))
-                            })?,
-                    )
-                }
-            };
+            let name: &CStr = e.name.as_c_str();
+            let fd = rustix::fs::openat(&parent.fd, name, DIR_FLAGS, Mode::empty())
+                .ctx("open directory", || {
+                    rel_path(ctx.dst_root, &parent.rel, Some(name))
+                })?;
             let mut rel = parent.rel.clone();
             rel.push(e.name.clone());
             let dir = Arc::new(OpenDir {

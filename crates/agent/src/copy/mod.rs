@@ -48,8 +48,7 @@ const CHUNK_BYTES: u64 = 16 << 20;
 /// A directory being filled: its fds and where it is, for messages.
 struct DirRef {
     src: Arc<OwnedFd>,
-    /// Shared with pass 3 when kept (see `stream::keep_limit`).
-    dst: Arc<OwnedFd>,
+    dst: OwnedFd,
     rel: Vec<CString>,
 }
 

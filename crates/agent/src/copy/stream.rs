@@ -78,25 +78,6 @@ struct Shared<'a> {
     links: Mutex<FirstNames>,
     /// Scanned directories by slot, assembled into one tree at the end.
     done: Mutex<Vec<Option<Arc<DirNode>>>>,
-    /// The DST directories created, by slot, kept open for pass 3 (which
-    /// then opens none of them again), for slots below `keep`.
-    kept: Mutex<Vec<Option<Arc<OwnedFd>>>>,
-    keep: usize,
-}
-
-/// How many created directories stay open for pass 3: a descriptor each,
-/// within half of what the (raised) limit leaves after a margin for the
-/// scan's own; past it, pass 3 opens the others by name.
-fn keep_limit() -> usize {
-    use rustix::process::{Resource, getrlimit};
-    match getrlimit(Resource::Nofile).current {
-        Some(n) => (usize::try_from(n)
-            .unwrap_or(usize::MAX)
-            .saturating_sub(1024)
-            / 2)
-        .min(8192),
-        None => 8192,
-    }
 }
 
 /// Scans and copies the tree under `src_fd` into `dst_fd` (the destination
@@ -123,8 +104,6 @@ pub(crate) fn copy_streamed(
         inodes: AtomicU64::new(0),
         links: Mutex::new(HashMap::new()),
         done: Mutex::new(vec![None]),
-        kept: Mutex::new(Vec::new()),
-        keep: keep_limit(),
     };
     let root_dst = rustix::io::dup(&dst_fd).ctx("dup", || ctx.dst_root.to_path_buf())?;
     let first = Job::Dir {
@@ -166,9 +145,7 @@ pub(crate) fn copy_streamed(
     if root.has_links {
         link_pass(ctx, dst, dst, &root, &mut Vec::new())?;
     }
-    let kept = sh.kept.into_inner().unwrap_or_else(PoisonError::into_inner);
-    finalize_dirs(ctx, dst, &root, threads, &kept)?;
-    drop(kept);
+    finalize_dirs(ctx, dst, &root, threads)?;
     finalize_root(ctx, dst, &root, root_meta)?;
     // Freeing the tree (an allocation or more per entry: ~0.6 ms for
     // 12,000 files, with a CPU idle) is work nobody waits for: a thread of
@@ -200,7 +177,7 @@ fn run_job(
         }
         Job::Dir { scan, dst } => {
             let dst = match dst {
-                Dst::Root(fd) => Arc::new(fd),
+                Dst::Root(fd) => fd,
                 Dst::Sub { parent, meta } => {
                     let name = scan.name.as_c_str();
                     let path = || rel_path(sh.dst_root, &parent.rel, Some(name));
@@ -210,18 +187,8 @@ fn run_job(
                         Mode::from_raw_mode(initial_dir_mode(ctx, &meta)),
                     )
                     .ctx("create directory", path)?;
-                    let fd = Arc::new(
-                        rustix::fs::openat(parent.dst.as_fd(), name, DIR_FLAGS, Mode::empty())
-                            .ctx("open directory", path)?,
-                    );
-                    if scan.slot < sh.keep {
-                        let mut kept = sh.kept.lock().unwrap_or_else(PoisonError::into_inner);
-                        if kept.len() <= scan.slot {
-                            kept.resize_with(scan.slot + 1, || None);
-                        }
-                        kept[scan.slot] = Some(fd.clone());
-                    }
-                    fd
+                    rustix::fs::openat(parent.dst.as_fd(), name, DIR_FLAGS, Mode::empty())
+                        .ctx("open directory", path)?
                 }
             };
             let mut subs = Vec::new();
