@@ -20,6 +20,10 @@
 #
 # No registry is reachable: tests copy images in from podman (`podman save IMAGE | docker load`).
 # Env: ROFS_E2E_SKIP_APT=1 skips the apt step; ROFS_DOCKER_TIMEOUT (default 60 s) for the start.
+#
+# `setup-docker.sh --stop`: stops the dockerd this script started (its pid is in
+# /run/rofs-dockerd.started), and nothing else: a daemon that answered already (a system
+# service, another run's) is left alone. .ci/run calls it on exit.
 set -euo pipefail
 
 log() { printf '[setup-docker] %s\n' "$*" >&2; }
@@ -29,11 +33,29 @@ die() { printf '[setup-docker] ERROR: %s\n' "$*" >&2; exit 1; }
 
 DATA_ROOT=/var/lib/docker
 PIDFILE=/run/docker.pid
+STARTED=/run/rofs-dockerd.started
 LOG=/var/log/rofs-dockerd.log
 SYSTEM_CONTAINERD=/run/containerd/containerd.sock
 timeout_s="${ROFS_DOCKER_TIMEOUT:-60}"
 # Debian's client: /usr/local/bin may hold another docker (a newer static client, or a wrapper).
 DOCKER=/usr/bin/docker
+
+if [ "${1:-}" = --stop ]; then
+    [ -s "$STARTED" ] || exit 0
+    pid="$(cat "$STARTED")"
+    rm -f "$STARTED"
+    # Only the daemon started here: the pid must still be a dockerd.
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ] || exit 0
+    log "stopping dockerd (pid $pid), started by this script"
+    kill -TERM "$pid" 2>/dev/null || exit 0
+    for _ in $(seq 1 60); do
+        kill -0 "$pid" 2>/dev/null || exit 0
+        sleep 0.5
+    done
+    log "dockerd (pid $pid) still runs 30 s after SIGTERM: killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+    exit 0
+fi
 
 # 1. package ------------------------------------------------------------------
 if dpkg-query -W -f='${Status}' docker.io 2>/dev/null | grep -q 'install ok installed'; then
@@ -93,6 +115,7 @@ $(tail -n 30 "$LOG")"
         fi
         sleep 0.5
     done
+    echo "$pid" > "$STARTED"
     log "dockerd started (pid $pid)"
 fi
 
