@@ -82,8 +82,9 @@ fn open_rel(
 /// A directory of DST opened by pass 3, waiting for its subdirectories.
 struct OpenDir<'t> {
     fd: OwnedFd,
-    /// Its entry (`None`: the destination root, see [`finalize_root`]).
-    entry: Option<&'t Entry>,
+    /// Its entry and contents (`None`: the destination root, see
+    /// [`finalize_root`]).
+    entry: Option<(&'t Entry, &'t DirNode)>,
     /// Path components from the root (for error messages).
     rel: Vec<CString>,
     parent: Option<Arc<OpenDir<'t>>>,
@@ -122,10 +123,7 @@ pub(super) fn finalize_dirs(
         threads,
         jobs,
         || (),
-        |(), (parent, e): (Arc<OpenDir<'_>>, &Entry), out| {
-            let Kind::Dir(sub) = &e.kind else {
-                return Ok(());
-            };
+        |(), (parent, (e, sub)): (Arc<OpenDir<'_>>, (&Entry, &DirNode)), out| {
             let name: &CStr = e.name.as_c_str();
             let fd = rustix::fs::openat(&parent.fd, name, DIR_FLAGS, Mode::empty())
                 .ctx("open directory", || {
@@ -135,7 +133,7 @@ pub(super) fn finalize_dirs(
             rel.push(e.name.clone());
             let dir = Arc::new(OpenDir {
                 fd,
-                entry: Some(e),
+                entry: Some((e, sub)),
                 rel,
                 parent: Some(parent),
                 pending: AtomicUsize::new(1),
@@ -149,10 +147,12 @@ pub(super) fn finalize_dirs(
     )
 }
 
-fn subdirs(node: &DirNode) -> impl Iterator<Item = &Entry> {
-    node.children
-        .iter()
-        .filter(|e| matches!(e.kind, Kind::Dir(_)))
+/// The subdirectories of `node`: their entries and contents.
+fn subdirs(node: &DirNode) -> impl Iterator<Item = (&Entry, &DirNode)> {
+    node.children.iter().filter_map(|e| match &e.kind {
+        Kind::Dir(sub) => Some((e, sub)),
+        _ => None,
+    })
 }
 
 /// One subdirectory of `dir` (or its own job) is done: the last one
@@ -163,10 +163,7 @@ fn release(ctx: &CopyCtx<'_>, dir: Arc<OpenDir<'_>>) -> Result<(), AgentError> {
         if cur.pending.fetch_sub(1, AcqRel) != 1 {
             return Ok(());
         }
-        let (Some(e), Some(parent)) = (cur.entry, cur.parent.clone()) else {
-            return Ok(());
-        };
-        let Kind::Dir(sub) = &e.kind else {
+        let (Some((e, sub)), Some(parent)) = (cur.entry, cur.parent.clone()) else {
             return Ok(());
         };
         finish_dir(ctx, cur.fd.as_fd(), e, sub, &cur.rel)?;

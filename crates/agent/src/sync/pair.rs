@@ -246,7 +246,8 @@ impl Pair {
             );
             return false;
         }
-        let mut root: fsio::DstRoot = None;
+        let dst_path = self.dst.clone();
+        let mut root = fsio::DstRoot::new(&dst_path);
         for a in &p.actions {
             let result = match a {
                 Action::Write { path, entry, kind } => {
@@ -255,8 +256,9 @@ impl Pair {
                         (_, None) => Expect::Absent,
                         (_, Some(d)) => Expect::File(*d),
                     };
-                    let to = (&mut root, path.as_path());
-                    self.write(source, to, entry, *kind, expect, policy, report, log, buf)
+                    self.write(
+                        source, &mut root, path, entry, *kind, expect, policy, report, log, buf,
+                    )
                 }
                 Action::Chmod { path, entry } => {
                     fsio::chmod(&self.dst, path, entry.perm()).map(|()| {
@@ -295,7 +297,8 @@ impl Pair {
     fn write(
         &mut self,
         source: &fsio::Source,
-        (root, path): (&mut fsio::DstRoot, &Path),
+        dst: &mut fsio::DstRoot<'_>,
+        path: &Path,
         entry: &Entry,
         kind: WriteKind,
         expect: Expect,
@@ -314,10 +317,10 @@ impl Pair {
         } else {
             fsio::Make::Create
         };
-        let copied = fsio::copy_to_temp(source, (root, &self.dst), path, entry.perm(), make, buf)
-            .inspect_err(|_| {
-            self.pending.remove(path);
-        })?;
+        let copied =
+            fsio::copy_to_temp(source, dst, path, entry.perm(), make, buf).inspect_err(|_| {
+                self.pending.remove(path);
+            })?;
         let Some((tmp, written)) = copied else {
             self.pending.remove(path);
             report.conflicts += 1;

@@ -106,28 +106,28 @@ fn open_child(dir: BorrowedFd<'_>, name: &OsStr, make: Make) -> io::Result<Paren
 /// at a time, never following a symlink (see [`Make`]).
 pub fn open_parent(dst: &Path, rel: &Path, make: Make) -> io::Result<Parent> {
     let comps = components(rel)?;
-    let mut fd = open_dst(dst)?;
-    for name in comps.iter().take(comps.len().saturating_sub(1)) {
-        match open_child(fd.as_fd(), name, make)? {
-            Parent::Dir(next) => fd = next,
-            other => return Ok(other),
-        }
-    }
-    Ok(Parent::Dir(fd))
+    let root = open_dst(dst)?;
+    let parents = &comps[..comps.len().saturating_sub(1)];
+    Ok(open_parent_in(root.as_fd(), parents, make)?.unwrap_or(Parent::Dir(root)))
 }
 
-/// [`open_parent`] from an open DST, for reading ([`Make::Open`]): `None`
-/// when the file is at the top of DST (its directory is `root` itself).
-fn open_parent_in(root: BorrowedFd<'_>, comps: &[&OsStr]) -> io::Result<Option<Parent>> {
+/// [`open_parent`] from an open DST, through the directories `comps`:
+/// `None` when there are none (the file is at the top of DST: its directory
+/// is `root` itself).
+fn open_parent_in(
+    root: BorrowedFd<'_>,
+    comps: &[&OsStr],
+    make: Make,
+) -> io::Result<Option<Parent>> {
     let Some((first, rest)) = comps.split_first() else {
         return Ok(None);
     };
-    let mut fd = match open_child(root, first, Make::Open)? {
+    let mut fd = match open_child(root, first, make)? {
         Parent::Dir(fd) => fd,
         other => return Ok(Some(other)),
     };
     for name in rest {
-        match open_child(fd.as_fd(), name, Make::Open)? {
+        match open_child(fd.as_fd(), name, make)? {
             Parent::Dir(next) => fd = next,
             other => return Ok(Some(other)),
         }
@@ -208,7 +208,7 @@ pub fn read_dst_entry(
     let Some((name, parents)) = comps.split_last() else {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty path"));
     };
-    let opened = match open_parent_in(root, parents)? {
+    let opened = match open_parent_in(root, parents, Make::Open)? {
         None => None,
         Some(Parent::Dir(d)) => Some(d),
         Some(Parent::Missing) => return Ok(None),
@@ -248,34 +248,35 @@ impl Temp {
     }
 }
 
-/// DST, opened once for the writes of a pass (see [`copy_to_temp`]).
-pub type DstRoot = Option<Rc<OwnedFd>>;
-
-/// The directory of `dst/rel` for a write: DST's descriptor (`root`, opened
-/// at the pass's first write and shared) for a file at its top, else each
-/// directory on the way from it, as [`open_parent`] does. DST itself is the
+/// DST for the writes of one pass: opened at the first write, its
+/// descriptor shared by the temporary files at its top. DST itself is the
 /// volume's mount point: the app cannot move it away during a pass.
-fn open_parent_shared(
-    root: &mut DstRoot,
-    dst: &Path,
-    rel: &Path,
-    make: Make,
-) -> io::Result<Option<Rc<OwnedFd>>> {
-    let comps = components(rel)?;
-    let Some((_, parents)) = comps.split_last() else {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty path"));
-    };
-    let mut fd = match root {
-        Some(fd) => fd.clone(),
-        None => root.insert(Rc::new(open_dst(dst)?)).clone(),
-    };
-    for name in parents {
-        match open_child(fd.as_fd(), name, make)? {
-            Parent::Dir(next) => fd = Rc::new(next),
-            Parent::Missing | Parent::NotADir => return Ok(None),
-        }
+pub struct DstRoot<'a> {
+    path: &'a Path,
+    fd: Option<Rc<OwnedFd>>,
+}
+
+impl<'a> DstRoot<'a> {
+    pub fn new(path: &'a Path) -> Self {
+        DstRoot { path, fd: None }
     }
-    Ok(Some(fd))
+
+    /// The directory of `rel` for a write ([`open_parent`] from the shared
+    /// descriptor); `None` when a directory on the way is missing or not a
+    /// real one (and `make` does not replace it).
+    fn parent_of(&mut self, rel: &Path, make: Make) -> io::Result<Option<Rc<OwnedFd>>> {
+        let comps = components(rel)?;
+        let root = match &self.fd {
+            Some(fd) => fd.clone(),
+            None => self.fd.insert(Rc::new(open_dst(self.path)?)).clone(),
+        };
+        let parents = &comps[..comps.len().saturating_sub(1)];
+        Ok(match open_parent_in(root.as_fd(), parents, make)? {
+            None => Some(root),
+            Some(Parent::Dir(fd)) => Some(Rc::new(fd)),
+            Some(Parent::Missing | Parent::NotADir) => None,
+        })
+    }
 }
 
 /// Copies the source's `rel` (the content the source read kept, else the
@@ -289,13 +290,13 @@ fn open_parent_shared(
 /// pod (a restarted sidecar rewrites what it had not recorded).
 pub fn copy_to_temp(
     source: &Source,
-    (root, dst): (&mut DstRoot, &Path),
+    dst: &mut DstRoot<'_>,
     rel: &Path,
     perm: u32,
     make: Make,
     buf: &mut [u8],
 ) -> io::Result<Option<(Temp, Entry)>> {
-    let Some(dir) = open_parent_shared(root, dst, rel, make)? else {
+    let Some(dir) = dst.parent_of(rel, make)? else {
         return Ok(None);
     };
     let target = file_name(rel)?.to_os_string();
