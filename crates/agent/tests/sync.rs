@@ -1028,6 +1028,57 @@ fn conflict_source_makes_the_source_win() {
     assert_eq!(r.conflicts, 1, "{r:?}");
 }
 
+/// Issue 14: past its first pass, a running sidecar does not read the DST
+/// files whose source content changed (it takes them as what it wrote);
+/// the replace checks what it swaps out instead. The app's edits it meets
+/// there are decided as the plan decides them, for both policies: an edit
+/// is a conflict (the app's version stays, or the source's wins), a file
+/// the app deleted is a conflict (it stays deleted, or comes back), a file
+/// the app already made equal to the new source is no conflict at all; and
+/// no temporary file is left.
+#[test]
+fn app_edits_met_by_the_replace_are_decided_as_the_plan_would() {
+    for policy in [ConflictPolicy::App, ConflictPolicy::Source] {
+        let mut t = env();
+        let v1 = [
+            ("a.conf", "a1", 0o644),
+            ("b.conf", "b1", 0o644),
+            ("c.conf", "c1", 0o644),
+            ("d.conf", "d1", 0o644),
+        ];
+        t.aw.write(&v1);
+        t.once();
+        let mut run = Running::start(SyncOptions { policy, ..t.opts() });
+        run.send(control::PING); // its first pass is over
+        write_0644(t.dst.join("a.conf"), "app-a").expect("edit in place");
+        fs::remove_file(t.dst.join("b.conf")).expect("delete");
+        write_0644(t.dst.join(".c.tmp"), "c2").expect("write");
+        fs::rename(t.dst.join(".c.tmp"), t.dst.join("c.conf")).expect("rename");
+        let v2 = [
+            ("a.conf", "a2", 0o644),
+            ("b.conf", "b2", 0o644),
+            ("c.conf", "c2", 0o644),
+            ("d.conf", "d2", 0o644),
+        ];
+        t.aw.write(&v2);
+        let expected = match policy {
+            ConflictPolicy::App => want(&[
+                ("a.conf", "app-a", 0o644),
+                ("c.conf", "c2", 0o644),
+                ("d.conf", "d2", 0o644),
+            ]),
+            ConflictPolicy::Source => want(&v2),
+        };
+        wait_dst(&t.dst, &expected);
+        run.send(control::PING);
+        assert!(sync_temps(&t.dst).is_empty(), "{policy:?}");
+        let r = run.stop();
+        assert_eq!(r.conflicts, 2, "{policy:?}: {r:?}");
+        assert_eq!(r.errors, 0, "{policy:?}: {r:?}");
+        assert_eq!(dst_files(&t.dst), expected, "{policy:?}");
+    }
+}
+
 #[test]
 fn a_plain_directory_is_synced_too() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -1626,6 +1677,56 @@ fn a_kill_right_after_the_exchange_never_loses_the_apps_edit() {
             assert!(!err.contains("conflict:"), "{case}");
         }
     }
+}
+
+/// The versions a pass swapped out are removed after its log line, before
+/// the state is saved (issue 14: off the latency's path). Killed in
+/// between, the new files are in place and logged, the old versions still
+/// at their temporary names: the restarted sidecar removes them as sync's
+/// own (the saved state still records them), counts no conflict, and
+/// follows the source, whether it moved on meanwhile or not.
+#[test]
+fn a_kill_between_the_log_line_and_the_save_leaves_no_conflict_and_no_temp() {
+    use std::os::unix::process::ExitStatusExt;
+    for moved_on in [false, true] {
+        let mut t = env();
+        t.aw.write(&[("a.conf", "a1", 0o644), ("b.conf", "b1", 0o644)]);
+        t.once();
+        let v2 = [("a.conf", "a2", 0o644), ("b.conf", "b2", 0o644)];
+        t.aw.write(&v2);
+        let out = sync_once_cmd(&t)
+            .env("ROFS_AGENT_SYNC_FAULT", "before-save:1")
+            .output()
+            .expect("run sync");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.signal(), Some(6), "the hook must abort: {err}");
+        assert!(err.contains("0 added, 2 changed"), "logged first: {err}");
+        assert_eq!(dst_files_and_temps(&t.dst), (want(&v2), 2), "{err}");
+        let expected = if moved_on {
+            let v3 = [("a.conf", "a3", 0o644), ("b.conf", "b3", 0o644)];
+            t.aw.write(&v3);
+            want(&v3)
+        } else {
+            want(&v2)
+        };
+        let out = sync_once_cmd(&t).output().expect("run sync");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let case = format!("source moved on {moved_on}: {err}");
+        assert!(out.status.success(), "{case}");
+        assert!(!err.contains("conflict:"), "{case}");
+        assert!(!err.contains("warn"), "{case}");
+        assert_eq!(dst_files_and_temps(&t.dst), (expected, 0), "{case}");
+    }
+}
+
+/// DST's files but sync's temporary ones (see [`dst_files`]), and how
+/// many of those there are.
+fn dst_files_and_temps(dst: &Path) -> (BTreeMap<String, (String, u32)>, usize) {
+    let mut files = dst_files(dst);
+    let before = files.len();
+    files.retain(|name, _| !name.ends_with(fsio::TMP_SUFFIX));
+    let temps = before - files.len();
+    (files, temps)
 }
 
 /// The source read resolves `..data` with one lstat when it names a real

@@ -2,7 +2,9 @@
 //! `ROFS_AGENT_SYNC_FAULT=before-rename:N` aborts the process just before
 //! the N-th replace of a DST file, `after-rename:N` just after it,
 //! `after-exchange:N` right after the N-th `RENAME_EXCHANGE` (before the
-//! version swapped out is checked). Unset in
+//! version swapped out is checked), `before-save:N` before the N-th save
+//! that follows a pass (its files in place and logged, the versions they
+//! replaced still at their temporary names). Unset in
 //! production: one environment read per process.
 
 use std::sync::OnceLock;
@@ -17,6 +19,7 @@ pub enum Point {
     BeforeRename,
     AfterRename,
     AfterExchange,
+    BeforeSave,
 }
 
 fn parse(v: &str) -> Option<(Point, u64)> {
@@ -25,6 +28,7 @@ fn parse(v: &str) -> Option<(Point, u64)> {
         "before-rename" => Point::BeforeRename,
         "after-rename" => Point::AfterRename,
         "after-exchange" => Point::AfterExchange,
+        "before-save" => Point::BeforeSave,
         _ => return None,
     };
     Some((point, n.parse().ok()?))
@@ -33,7 +37,7 @@ fn parse(v: &str) -> Option<(Point, u64)> {
 /// Aborts the process when the hook says so for this point.
 pub fn point(at: Point) {
     static CONF: OnceLock<Option<(Point, u64)>> = OnceLock::new();
-    static SEEN: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+    static SEEN: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
     let Some((want, n)) =
         *CONF.get_or_init(|| std::env::var(FAULT_ENV).ok().and_then(|v| parse(&v)))
     else {

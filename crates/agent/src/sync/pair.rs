@@ -32,6 +32,10 @@ pub(super) struct Pair {
     volume: Option<PathBuf>,
     /// The state file's directory exists (created by the first save).
     state_dir_made: bool,
+    /// The previous versions of this pass's targets, swapped out by
+    /// `RENAME_EXCHANGE` (sync's own, checked): removed after the pass's
+    /// log line, by the next save (see [`Replaced::Swapped`]).
+    swapped_out: Vec<fsio::Temp>,
 }
 
 /// The first retry after a failed pass, and the longest wait.
@@ -62,6 +66,7 @@ impl Pair {
             first_pass: true,
             volume: None,
             state_dir_made: false,
+            swapped_out: Vec::new(),
         })
     }
 
@@ -77,8 +82,9 @@ impl Pair {
         });
     }
 
-    /// One full pass. Retries when the kubelet swapped `..data` while
-    /// files were being copied.
+    /// One full pass, up to the files in place: the state is saved by
+    /// [`Pair::save`] after it (the caller logs the pass first). Retries
+    /// when the kubelet swapped `..data` while files were being copied.
     pub fn sync(
         &mut self,
         policy: ConflictPolicy,
@@ -88,7 +94,7 @@ impl Pair {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let source = fsio::read_source(&self.src, &mut self.volume).map_err(|source| {
+            let source = fsio::read_source(&self.src, &mut self.volume, buf).map_err(|source| {
                 SyncError::Source {
                     path: self.src.clone(),
                     source,
@@ -96,7 +102,8 @@ impl Pair {
             })?;
             self.atomic = source.atomic;
             let mut report = PassReport::default();
-            if self.first_pass {
+            let first = self.first_pass;
+            if first {
                 let stale = fsio::recover_temps(
                     &self.dst,
                     source.files.keys().chain(self.state.keys()),
@@ -109,23 +116,52 @@ impl Pair {
                 self.first_pass = false;
             }
             self.log_excluded(&source, &mut report, log);
+            let presumed = if first {
+                Snapshot::new()
+            } else {
+                self.presumed(&source)
+            };
             let paths = source
                 .files
                 .keys()
                 .chain(self.state.keys())
-                .chain(self.pending.keys());
-            let dst = fsio::read_dst(&self.dst, paths).map_err(|source| SyncError::Dst {
-                path: self.dst.clone(),
-                source,
-            })?;
+                .chain(self.pending.keys())
+                .filter(|p| !presumed.contains_key(*p));
+            let mut dst =
+                fsio::read_dst(&self.dst, paths, buf).map_err(|source| SyncError::Dst {
+                    path: self.dst.clone(),
+                    source,
+                })?;
+            dst.extend(presumed);
             self.settle_pending(&dst);
             let moved = self.pass(&source, &dst, policy, &mut report, log, buf);
-            self.save()?;
             if moved && attempt < 5 {
+                self.save()?;
                 continue;
             }
             return Ok((report, source));
         }
+    }
+
+    /// The files of DST not read this pass, taken as holding what sync
+    /// wrote there: those whose content changed in the source since. Each
+    /// is then written, and the replace checks what it swaps out (see
+    /// [`fsio::replace`]): an app edit found there is the same conflict the
+    /// plan would have seen, decided and logged the same way, so reading
+    /// the file first would only repeat that check. Only at the top of DST
+    /// (a directory the app removed on the way would be made again), never
+    /// for a write left in flight by a predecessor, never on a first pass.
+    fn presumed(&self, source: &fsio::Source) -> Snapshot {
+        source
+            .files
+            .iter()
+            .filter_map(|(p, s)| {
+                let t = self.state.get(p)?;
+                let top = p.components().count() == 1;
+                (top && !s.same_content(t) && !self.pending.contains_key(p))
+                    .then(|| (p.clone(), *t))
+            })
+            .collect()
     }
 
     /// Unreadable files fail alone (an error, retried); symlinks out of
@@ -354,6 +390,10 @@ impl Pair {
         let replaced = replaced?;
         let won = match replaced {
             Replaced::Done => true,
+            Replaced::Swapped => {
+                self.swapped_out.push(tmp);
+                true
+            }
             Replaced::Conflict { kind, source_won } => {
                 report.conflicts += 1;
                 self.log_conflict(path, kind, source_won, log);
@@ -390,7 +430,16 @@ impl Pair {
         );
     }
 
+    /// Removes what the pass swapped out, then saves the state if it
+    /// changed. In that order: a version left at a temporary name is
+    /// removed at the next start only while the saved state records it.
     fn save_io(&mut self) -> std::io::Result<()> {
+        // One that cannot be removed stays listed (with those after it):
+        // tried again at the next save, which does not happen until then.
+        while let Some(t) = self.swapped_out.last() {
+            t.remove()?;
+            self.swapped_out.pop();
+        }
         if self.saved.0 == self.state && self.saved.1 == self.pending {
             return Ok(());
         }
@@ -405,7 +454,8 @@ impl Pair {
         Ok(())
     }
 
-    fn save(&mut self) -> Result<(), SyncError> {
+    pub fn save(&mut self) -> Result<(), SyncError> {
+        fault::point(Point::BeforeSave);
         self.save_io().map_err(state_err(&self.state_path))
     }
 
@@ -495,5 +545,13 @@ pub(super) fn sync_and_log(
             log.line("error", &e.to_string(), &[]);
         }
     }
-    result
+    // The files are in place and logged; what is left is bookkeeping:
+    // removing the previous versions the pass swapped out, saving the state.
+    let (r, source) = result?;
+    if let Err(e) = pair.save() {
+        report.errors += 1;
+        log.line("error", &e.to_string(), &[]);
+        return Err(e);
+    }
+    Ok((r, source))
 }

@@ -2,12 +2,14 @@
 //! volume, unreadable files recorded) and DST (the given paths only).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{self, Read};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
+use rustix::fs::{AtFlags, CWD, Dir, FileType, Mode, OFlags, openat, statat};
 
 use crate::sync::debounce::DATA_LINK;
 use crate::sync::plan::{Entry, Snapshot};
@@ -66,7 +68,7 @@ pub(super) fn not_found(e: &io::Error) -> bool {
 ///
 /// `volume`: SRC resolved (`canonicalize`), kept from one pass to the next
 /// (SRC is a mount point: it does not move); `None` is filled in.
-pub fn read_source(src: &Path, volume: &mut Option<PathBuf>) -> io::Result<Source> {
+pub fn read_source(src: &Path, volume: &mut Option<PathBuf>, buf: &mut [u8]) -> io::Result<Source> {
     let mut attempts = 0;
     loop {
         attempts += 1;
@@ -74,7 +76,7 @@ pub fn read_source(src: &Path, volume: &mut Option<PathBuf>) -> io::Result<Sourc
             Some(v) => v.clone(),
             None => volume.insert(fs::canonicalize(src)?).clone(),
         };
-        match read_source_once(src, vol) {
+        match read_source_once(src, vol, buf) {
             Ok(Some(s)) => return Ok(s),
             Ok(None) if attempts < 20 => continue,
             Ok(None) => {
@@ -87,7 +89,7 @@ pub fn read_source(src: &Path, volume: &mut Option<PathBuf>) -> io::Result<Sourc
     }
 }
 
-fn read_source_once(src: &Path, volume: PathBuf) -> io::Result<Option<Source>> {
+fn read_source_once(src: &Path, volume: PathBuf, buf: &mut [u8]) -> io::Result<Option<Source>> {
     let link = src.join(DATA_LINK);
     let target = match fs::read_link(&link) {
         Ok(t) => Some(t),
@@ -122,13 +124,10 @@ fn read_source_once(src: &Path, volume: PathBuf) -> io::Result<Option<Source>> {
             Err(e) => return Err(e),
         }
     }
-    let mut walk = Walk {
-        volume,
-        out,
-        buf: vec![0u8; 32 * 1024],
-    };
+    let mut walk = Walk { volume, out, buf };
     let root = walk.out.root.clone();
-    match walk.dir(&root, Path::new(""), 0) {
+    let opened = openat(CWD, &root, dir_flags(), Mode::empty()).map_err(io::Error::from);
+    match opened.and_then(|fd| walk.dir(fd, &root, Path::new(""), 0)) {
         Ok(()) => {}
         // The data dir was removed by the next swap: read again.
         Err(e) if walk.out.atomic && not_found(&e) => return Ok(None),
@@ -152,55 +151,70 @@ fn plain_name(p: &Path) -> bool {
     )
 }
 
-/// One read of the source tree.
-struct Walk {
+/// One read of the source tree: each directory read from its descriptor,
+/// its entries stat'ed and opened relative to it (no path walked again).
+struct Walk<'b> {
     /// SRC, resolved: symlinks must stay under it.
     volume: PathBuf,
     out: Source,
-    buf: Vec<u8>,
+    buf: &'b mut [u8],
 }
 
-impl Walk {
-    /// Reads `dir` (relative path `rel`). An error is returned only when
-    /// `dir` itself cannot be listed, or when the data directory vanished
-    /// (atomic layout: the whole read starts again); a file or directory
-    /// below that cannot be read is recorded in [`Source::unreadable`].
-    fn dir(&mut self, dir: &Path, rel: &Path, depth: usize) -> io::Result<()> {
+/// Opening a source directory (following a symlink: checked before).
+fn dir_flags() -> OFlags {
+    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC
+}
+
+impl Walk<'_> {
+    /// Reads the directory `fd` (at `dir`, relative path `rel`). An error
+    /// is returned only when it cannot be listed, or when the data
+    /// directory vanished (atomic layout: the whole read starts again); a
+    /// file or directory below that cannot be read is recorded in
+    /// [`Source::unreadable`].
+    fn dir(&mut self, fd: OwnedFd, dir: &Path, rel: &Path, depth: usize) -> io::Result<()> {
         if !self.out.atomic {
             self.out.dirs.push(dir.to_path_buf());
         }
-        for ent in fs::read_dir(dir)? {
+        let mut entries = Dir::new(fd)?;
+        while let Some(ent) = entries.read() {
             let ent = ent?;
-            let name = ent.file_name();
+            let name = OsStr::from_bytes(ent.file_name().to_bytes());
             let b = name.as_bytes();
-            if b.starts_with(b"..")
+            if b == b"."
+                || b.starts_with(b"..")
                 || (depth == 0 && (b == IN_DST_STATE.as_bytes()))
                 || b.ends_with(TMP_SUFFIX.as_bytes())
             {
                 continue;
             }
-            let path = ent.path();
-            let rel_path = rel.join(&name);
-            if ent.file_type()?.is_symlink() && !self.link_stays_inside(&path, &rel_path)? {
+            let at = entries.fd()?;
+            let rel_path = rel.join(name);
+            let symlink = match ent.file_type() {
+                FileType::Symlink => true,
+                FileType::Unknown => statat(at, name, AtFlags::SYMLINK_NOFOLLOW)
+                    .map(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink)?,
+                _ => false,
+            };
+            if symlink && !self.link_stays_inside(&dir.join(name), &rel_path)? {
                 continue;
             }
             // Follow symlinks: the visible names of a projected volume are
             // symlinks, and the mode that counts is the file's.
-            let md = match fs::metadata(&path) {
-                Ok(m) => m,
+            let st = match statat(at, name, AtFlags::empty()).map_err(io::Error::from) {
+                Ok(st) => st,
                 Err(e) if not_found(&e) && !self.out.atomic => continue, // dangling
                 Err(e) => return Err(e),
             };
-            let result = if md.is_dir() {
-                if depth + 1 < MAX_DEPTH {
-                    self.dir(&path, &rel_path, depth + 1)
-                } else {
-                    Ok(())
+            let result = match FileType::from_raw_mode(st.st_mode) {
+                FileType::Directory if depth + 1 < MAX_DEPTH => {
+                    openat(at, name, dir_flags(), Mode::empty())
+                        .map_err(io::Error::from)
+                        .and_then(|sub| self.dir(sub, &dir.join(name), &rel_path, depth + 1))
                 }
-            } else if md.is_file() {
-                self.file(&path, &rel_path, md.len(), md.mode())
-            } else {
-                Ok(())
+                FileType::RegularFile => {
+                    self.file(at, name, &rel_path, st.st_size as u64, st.st_mode)
+                }
+                _ => Ok(()),
             };
             match result {
                 Ok(()) => {}
@@ -211,14 +225,21 @@ impl Walk {
         Ok(())
     }
 
-    /// Hashes a file; keeps its content while the budget allows.
-    fn file(&mut self, path: &Path, rel: &Path, len: u64, mode: u32) -> io::Result<()> {
+    /// Hashes the file `name` of `dir` (`len` bytes, says its stat); keeps
+    /// its content while the budget allows.
+    fn file(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        name: &OsStr,
+        rel: &Path,
+        len: u64,
+        mode: u32,
+    ) -> io::Result<()> {
+        let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+        let f = File::from(openat(dir, name, flags, Mode::empty())?);
         let kept: u64 = self.out.contents.values().map(|c| c.len() as u64).sum();
         let (hash, size) = if kept + len <= KEPT_BYTES {
-            let mut content = Vec::with_capacity(len as usize);
-            // Through `take`: `File::read_to_end` would first ask the size
-            // again (statx, lseek), which `len` already says.
-            File::open(path)?.take(u64::MAX).read_to_end(&mut content)?;
+            let content = read_known(f, len)?;
             let mut h = crate::names::Fnv::default();
             h.update(&content);
             let size = content.len() as u64;
@@ -227,7 +248,7 @@ impl Walk {
             }
             (h.finish(), size)
         } else {
-            hash_file(path, &mut self.buf)?
+            super::write::hash_reader(f, self.buf, Some(len))?
         };
         self.out
             .files
@@ -252,8 +273,30 @@ impl Walk {
     }
 }
 
-pub(super) fn hash_file(path: &Path, buf: &mut [u8]) -> io::Result<(u64, u64)> {
-    super::write::hash_reader(File::open(path)?, buf, None)
+/// Reads a whole regular file whose stat said `len` bytes: one read when it
+/// still has them (a read shorter than asked that reaches `len` is the
+/// end: a regular file's read is short only there); a file that grew
+/// since is read to its end.
+fn read_known(mut f: File, len: u64) -> io::Result<Vec<u8>> {
+    let mut content = vec![0u8; len as usize + 1];
+    let mut got = 0;
+    loop {
+        if got == content.len() {
+            content.resize(got * 2, 0);
+        }
+        let n = match f.read(&mut content[got..]) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        got += n;
+        if got < content.len() && got as u64 >= len {
+            break;
+        }
+    }
+    content.truncate(got);
+    Ok(content)
 }
 
 /// Reads DST for the given relative paths only (each once, however often
@@ -261,13 +304,16 @@ pub(super) fn hash_file(path: &Path, buf: &mut [u8]) -> io::Result<(u64, u64)> {
 /// from one descriptor of DST. A regular file gets its content hash;
 /// anything else (a directory, a symlink the app put there, a file under a
 /// directory the app replaced with a symlink) an entry that matches no file.
-pub fn read_dst<'a>(dst: &Path, paths: impl Iterator<Item = &'a PathBuf>) -> io::Result<Snapshot> {
+pub fn read_dst<'a>(
+    dst: &Path,
+    paths: impl Iterator<Item = &'a PathBuf>,
+    buf: &mut [u8],
+) -> io::Result<Snapshot> {
     let mut out = Snapshot::new();
-    let mut buf = vec![0u8; 32 * 1024];
     let root = super::write::open_dst(dst)?;
     let paths: BTreeSet<&PathBuf> = paths.collect();
     for rel in paths {
-        if let Some(entry) = super::write::read_dst_entry(root.as_fd(), rel, &mut buf)? {
+        if let Some(entry) = super::write::read_dst_entry(root.as_fd(), rel, buf)? {
             out.insert(rel.clone(), entry);
         }
     }

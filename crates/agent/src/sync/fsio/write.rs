@@ -246,6 +246,21 @@ impl Temp {
     pub fn discard(&self) {
         let _ = unlinkat(&self.dir, &self.name, AtFlags::empty());
     }
+
+    /// Removes what [`replace`] swapped out to the temporary name
+    /// ([`Replaced::Swapped`]); gone already is fine.
+    pub fn remove(&self) -> io::Result<()> {
+        remove_if_exists(self.dir.as_fd(), &self.name).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot remove the previous version of {} (at {}): {e}",
+                    Path::new(&self.target).display(),
+                    Path::new(&self.name).display()
+                ),
+            )
+        })
+    }
 }
 
 /// DST for the writes of one pass: opened at the first write, its
@@ -392,6 +407,12 @@ pub enum Expect {
 pub enum Replaced {
     /// The new version is in place.
     Done,
+    /// The new version is in place, and the previous one (sync's own,
+    /// checked) is at the temporary name: the caller removes it with
+    /// [`Temp::remove`] once the latency-critical work is done, and always
+    /// before it saves a state that no longer records that version (a
+    /// restart then takes it for the app's swapped-out edit).
+    Swapped,
     /// The app changed the target after the plan saw it: a conflict,
     /// decided by the policy (`source_won`: the new version is in place;
     /// else the app's version is, and the new one was dropped).
@@ -459,9 +480,10 @@ pub fn replace(
         // `tmp` now holds what was at the target.
         Ok(()) => {
             crate::sync::fault::point(crate::sync::fault::Point::AfterExchange);
-            if holds(dir, from, &exp, buf)? {
-                remove_if_exists(dir, from)?;
-                return Ok(Replaced::Done);
+            // What sync wrote before, or the app's edit that holds the
+            // same bytes as the new version (nothing of the app's is lost).
+            if holds(dir, from, &exp, buf)? || holds(dir, from, written, buf)? {
+                return Ok(Replaced::Swapped);
             }
             if source_wins {
                 remove_if_exists(dir, from)?;
@@ -475,7 +497,7 @@ pub fn replace(
         }
         Err(Errno::NOENT) => conflict(ConflictKind::AppDeleted),
         Err(e) if unsupported(e) => {
-            if holds(dir, to, &exp, buf)? {
+            if holds(dir, to, &exp, buf)? || holds(dir, to, written, buf)? {
                 rename(RenameFlags::empty())?;
                 Ok(Replaced::Done)
             } else {
