@@ -63,9 +63,12 @@ fn options(len: usize) -> serde_saphyr::Options {
 ///
 /// Call it on a thread with [`STACK_BYTES`] of stack: a document may nest [`MAX_DEPTH`] levels.
 pub fn from_str(text: &str) -> Result<Value, YamlError> {
-    serde_saphyr::from_str_with_options::<Value>(text, options(text.len()))
+    serde_saphyr::from_str_with_options::<keys::KubeValue>(text, options(text.len()))
+        .map(|v| v.0)
         .map_err(|e| error(&e, text.len()))
 }
+
+mod keys;
 
 /// Parse one document of a stream, as split by [`split_documents`]: [`from_str`] of its
 /// `chunk`, read by a faster reader when the document is plain block-style YAML (that
@@ -413,6 +416,36 @@ mod tests {
         assert_eq!(v["q"], json!("on"));
         assert_eq!(v["f"], json!(1.5));
         assert_eq!(v["n"], Value::Null);
+    }
+
+    /// Expected keys: what sigs.k8s.io/yaml v1.6.0 (`YAMLToJSON`) gave for this text on
+    /// 2026-11-30; tests/kube_yaml.rs compares with it live when Go is there.
+    #[test]
+    fn reads_map_keys_as_kubernetes_does() {
+        let v = from_str(
+            "on: 1\nn: 2\n012: 3\n0x1F: 4\n1.50: 5\n'off': 6\n8080: 7\n0.5e-5: 8\n1_000: 9\n1:20: 10\n",
+        )
+        .expect("valid");
+        let keys: Vec<&str> = v
+            .as_object()
+            .expect("map")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "true", "false", "10", "31", "1.5", "off", "8080", "5e-06", "1000", "1:20"
+            ]
+        );
+        // Written apart, read as one key by Kubernetes: the last wins, as there.
+        let v = from_str("yes: 1\non: 2\n").expect("valid");
+        assert_eq!(v, json!({"true": 2}));
+        // Written alike: refused.
+        let e = from_str("a: 1\na: 2\n").unwrap_err();
+        assert!(e.message.contains("duplicate key"), "{e:?}");
+        let e = from_str("~: 1\n").unwrap_err();
+        assert!(e.message.contains("null"), "{e:?}");
     }
 
     #[test]

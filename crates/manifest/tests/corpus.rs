@@ -238,10 +238,23 @@ fn same(expected: &Value, actual: &Value, yaml11: &mut bool) -> bool {
             a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y, yaml11))
         }
         (Value::Object(a), Value::Object(b)) => {
-            // Key order is not part of a map's meaning.
+            // Key order is not part of a map's meaning. A plain key YAML 1.1 reads as a
+            // boolean or a number is that value's string to Kubernetes (`y:` is "true").
             a.len() == b.len()
-                && a.iter()
-                    .all(|(k, va)| b.get(k).is_some_and(|vb| same(va, vb, yaml11)))
+                && a.iter().all(|(k, va)| match b.get(k) {
+                    Some(vb) => same(va, vb, yaml11),
+                    None => {
+                        let k11 = yaml::from_str(&format!("{k}: 0"))
+                            .ok()
+                            .and_then(|m| m.as_object()?.keys().next().cloned());
+                        let ok = k11
+                            .filter(|k11| k11 != k)
+                            .and_then(|k11| b.get(&k11))
+                            .is_some_and(|vb| same(va, vb, yaml11));
+                        *yaml11 |= ok;
+                        ok
+                    }
+                })
         }
         (Value::String(s), other) if !other.is_string() => {
             let resolved = yaml::from_str(s).ok();
