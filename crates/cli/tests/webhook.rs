@@ -277,3 +277,26 @@ fn typed_flags_parse_every_value() {
         assert!(o.status.success(), "--format {format}: {stderr}");
     }
 }
+
+/// Every flag the Helm chart passes (deploy/webhook/chart/templates/deployment.yaml) is one
+/// `rofs webhook` has: a renamed flag cannot leave the chart behind.
+#[test]
+fn the_charts_flags_are_webhook_flags() {
+    let template = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../deploy/webhook/chart/templates/deployment.yaml");
+    let text = std::fs::read_to_string(&template).expect("chart template");
+    let flags: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- --"))
+        .map(|f| f.split('=').next().unwrap_or(f))
+        .collect();
+    assert!(flags.len() >= 12, "{flags:?}");
+    let help = rofs(&["webhook", "--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    for f in flags {
+        assert!(
+            help.contains(&format!("--{f} ")) || help.contains(&format!("--{f} <")),
+            "--{f} is not a `rofs webhook` flag:\n{help}"
+        );
+    }
+}

@@ -147,6 +147,37 @@ async fn helm_chart_renders_validates_and_serves() {
         "podOptIn: false"
     );
     assert_eq!(mwc["webhooks"][0]["failurePolicy"], "Fail");
+    // The server's limits, from the values (`maxReviewsInFlight` only when set).
+    let args = |case: &str| -> Vec<String> {
+        let d = &documents(&out.path().join(case).join("deployment.yaml"))[0];
+        d["spec"]["template"]["spec"]["containers"][0]["args"]
+            .as_array()
+            .expect("args")
+            .iter()
+            .map(|a| a.as_str().expect("string arg").to_string())
+            .collect()
+    };
+    let custom_args = args("custom");
+    for flag in [
+        "--request-timeout=5",
+        "--idle-timeout=60",
+        "--max-connections=256",
+        "--max-reviews-in-flight=4",
+        "--max-reviews-queued=64",
+    ] {
+        assert!(
+            custom_args.iter().any(|a| a == flag),
+            "{flag}: {custom_args:?}"
+        );
+    }
+    let default_args = args("default");
+    assert!(
+        !default_args
+            .iter()
+            .any(|a| a.starts_with("--max-reviews-in-flight")),
+        "{default_args:?}"
+    );
+    assert!(default_args.iter().any(|a| a == "--max-reviews-queued=128"));
 
     // Without cert-manager, the chart's own CA and certificate (RSA, from Sprig's genCA) are
     // served by rofs and trusted through the caBundle it renders.

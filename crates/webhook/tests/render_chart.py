@@ -33,6 +33,11 @@ CASES = {
         "certificates": {"certManager": True, "issuerRef": {"name": "corp-ca", "kind": "ClusterIssuer", "group": "cert-manager.io"}},
         "image": {"tag": "dev"},
         "priorityClassName": "system-cluster-critical",
+        "requestTimeout": 5,
+        "idleTimeout": 60,
+        "maxConnections": 256,
+        "maxReviewsInFlight": 4,
+        "maxReviewsQueued": 64,
     },
 }
 
