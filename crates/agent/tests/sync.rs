@@ -1028,16 +1028,16 @@ fn conflict_source_makes_the_source_win() {
     assert_eq!(r.conflicts, 1, "{r:?}");
 }
 
-/// Issue 14: past its first pass, a running sidecar does not read the DST
-/// files whose source content changed (it takes them as what it wrote);
-/// the replace checks what it swaps out instead. The app's edits it meets
-/// there are decided as the plan decides them, for both policies: an edit
-/// is a conflict (the app's version stays, or the source's wins), a file
-/// the app deleted is a conflict (it stays deleted, or comes back), a file
-/// the app already made equal to the new source is no conflict at all; and
-/// no temporary file is left.
+/// Issue 14: past its first pass, a running sidecar does not read a DST
+/// file that still shows the inode, size, modification time and mode of the
+/// file it wrote there. The app's edits (in place, renamed over, deleted,
+/// equal to the new source) change that, and are decided as before, for
+/// both policies: an edit is a conflict (the app's version stays, or the
+/// source's wins), a file the app deleted is a conflict (it stays deleted,
+/// or comes back), a file the app already made equal to the new source is
+/// no conflict at all; and no temporary file is left.
 #[test]
-fn app_edits_met_by_the_replace_are_decided_as_the_plan_would() {
+fn app_edits_of_files_sync_wrote_are_seen_past_the_first_pass() {
     for policy in [ConflictPolicy::App, ConflictPolicy::Source] {
         let mut t = env();
         let v1 = [
@@ -1826,4 +1826,259 @@ fn a_state_dir_removed_while_running_is_made_again() {
         .expect("the state dir is back")
         .collect();
     assert_eq!(saved.len(), 1);
+}
+
+// Found by the review of 6be9790 (DST files not read before their replace, removals after
+// the log line): an app file sync cannot open, a symlink, a socket, a directory at a managed
+// path, space for one spare copy, an equal edit with its own mode.
+
+/// A daemon (not --once), so that its passes after the first presume.
+fn daemon(t: &Env, extra: &[&str], fault: Option<&str>, uid: Option<u32>) -> std::process::Child {
+    let mut c = match uid {
+        Some(u) => {
+            let mut c = std::process::Command::new("setpriv");
+            c.args([
+                "--reuid",
+                &u.to_string(),
+                "--regid",
+                &u.to_string(),
+                "--clear-groups",
+            ])
+            .arg(env!("CARGO_BIN_EXE_rofs-agent"));
+            c
+        }
+        None => std::process::Command::new(env!("CARGO_BIN_EXE_rofs-agent")),
+    };
+    c.args(["sync", "--debounce-ms", "20", "--state-dir"])
+        .arg(&t.state)
+        .args(extra)
+        .arg(&t.src)
+        .arg(&t.dst)
+        .stderr(fs::File::create(t.state.with_extension("log")).expect("log"));
+    if let Some(f) = fault {
+        c.env("ROFS_AGENT_SYNC_FAULT", f);
+    }
+    c.spawn().expect("spawn daemon")
+}
+
+fn read_opt(p: &Path) -> Option<String> {
+    fs::read_to_string(p).ok()
+}
+
+/// The app replaced a file with a unix socket, and the source changes it: a
+/// conflict (kept under --conflict app), the socket never deleted (6be9790
+/// exchanged it out, failed to open it and removed it with the temporary
+/// file).
+#[test]
+fn an_app_socket_at_a_managed_file_is_not_deleted() {
+    use std::os::unix::fs::FileTypeExt;
+    let mut t = env();
+    t.aw.write(&[("a.conf", "a1", 0o644), ("b.conf", "b1", 0o644)]);
+    t.once();
+    let mut run = Running::start(t.opts());
+    run.send(control::PING);
+    fs::remove_file(t.dst.join("a.conf")).expect("rm");
+    let _sock = std::os::unix::net::UnixListener::bind(t.dst.join("a.conf")).expect("bind");
+    t.aw.write(&[("a.conf", "a2", 0o644), ("b.conf", "b2", 0o644)]);
+    wait_until("b.conf synced", || {
+        read_opt(&t.dst.join("b.conf")).as_deref() == Some("b2")
+    });
+    let r = run.stop();
+    let ft = fs::symlink_metadata(t.dst.join("a.conf")).map(|m| m.file_type());
+    assert!(
+        ft.as_ref().is_ok_and(|f| f.is_socket()),
+        "the app's socket is gone: a.conf is now {ft:?} ({:?}); temps {:?}; {r:?}",
+        read_opt(&t.dst.join("a.conf")),
+        sync_temps(&t.dst)
+    );
+}
+
+/// The app (another uid) replaced a file with its own edit, mode 0600: the
+/// sidecar (uid 10001) cannot read it. The pass fails and nothing of the
+/// app's is touched (6be9790 exchanged it out, failed to read it and removed
+/// it with the temporary file).
+#[test]
+fn an_unreadable_app_edit_at_a_managed_file_is_not_deleted() {
+    if !crate::util::root_or_skip("an_unreadable_app_edit") {
+        return;
+    }
+    let mut t = env();
+    for d in [&t.dst, &t.state] {
+        fs::create_dir_all(d).expect("mkdir");
+        crate::util::lchown(d, 10001, 10001);
+    }
+    t.aw.write(&[("a.conf", "a1", 0o644), ("b.conf", "b1", 0o644)]);
+    let mut child = daemon(&t, &[], None, Some(10001));
+    wait_until("first pass", || {
+        read_opt(&t.dst.join("b.conf")).as_deref() == Some("b1")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    // The app's edit: written as root (another uid), 0600, renamed in place.
+    let tmp = t.dst.join(".app-edit");
+    fs::write(&tmp, "app edit").expect("write");
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600)).expect("chmod");
+    fs::rename(&tmp, t.dst.join("a.conf")).expect("rename");
+    t.aw.write(&[("a.conf", "a2", 0o644), ("b.conf", "b2", 0o644)]);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline
+        && read_opt(&t.dst.join("a.conf")).as_deref() == Some("app edit")
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        read_opt(&t.dst.join("a.conf")).as_deref(),
+        Some("app edit"),
+        "the app's edit was deleted; temps {:?}",
+        sync_temps(&t.dst)
+    );
+}
+
+/// The app replaced a file with a symlink (kept under --conflict app: the
+/// plan sees it, nothing is exchanged). Were it swapped out by an exchange
+/// and sync killed right then, the restart puts it back: a temporary name
+/// that is no regular file is never sync's (6be9790 exchanged it, and the
+/// restart unlinked it and took the new version for sync's own).
+#[test]
+fn an_app_symlink_at_a_managed_file_survives_a_kill() {
+    use std::os::unix::process::ExitStatusExt;
+    let mut t = env();
+    t.aw.write(&[("a.conf", "a1", 0o644), ("b.conf", "b1", 0o644)]);
+    let mut child = daemon(&t, &[], Some("after-exchange:1"), None);
+    wait_until("first pass", || {
+        read_opt(&t.dst.join("b.conf")).as_deref() == Some("b1")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    fs::remove_file(t.dst.join("a.conf")).expect("rm");
+    symlink("b.conf", t.dst.join("a.conf")).expect("the app's symlink");
+    t.aw.write(&[("a.conf", "a2", 0o644), ("b.conf", "b2", 0o644)]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break Some(s);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    // The plan sees the symlink (a conflict, kept): no exchange, no abort;
+    // the daemon is then stopped here.
+    let aborted = status.and_then(|s| s.signal()) == Some(6);
+    let out = sync_once_cmd(&t).output().expect("restart");
+    let err = format!(
+        "aborted {aborted}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = fs::symlink_metadata(t.dst.join("a.conf")).expect("a.conf");
+    assert!(
+        md.file_type().is_symlink(),
+        "the app's symlink is lost: a.conf holds {:?}, temps {:?}; {err}",
+        read_opt(&t.dst.join("a.conf")),
+        sync_temps(&t.dst)
+    );
+}
+
+/// The app replaced a file with a directory; --conflict source: sync never
+/// removes an app's directory, nor hides it at a temporary name (6be9790
+/// exchanged it out, failed to remove it and left it there for good).
+#[test]
+fn an_app_directory_is_not_hidden_at_a_temporary_name() {
+    let mut t = env();
+    t.aw.write(&[("a.conf", "a1", 0o644), ("b.conf", "b1", 0o644)]);
+    t.once();
+    let mut run = Running::start(SyncOptions {
+        policy: ConflictPolicy::Source,
+        ..t.opts()
+    });
+    run.send(control::PING);
+    fs::remove_file(t.dst.join("a.conf")).expect("rm");
+    fs::create_dir(t.dst.join("a.conf")).expect("the app's dir");
+    write_0644(t.dst.join("a.conf/app-data"), "app data").expect("app data");
+    t.aw.write(&[("a.conf", "a2", 0o644), ("b.conf", "b2", 0o644)]);
+    wait_until("b.conf synced", || {
+        read_opt(&t.dst.join("b.conf")).as_deref() == Some("b2")
+    });
+    let r = run.stop();
+    assert!(
+        sync_temps(&t.dst).is_empty(),
+        "left at a temporary name: {:?}; {r:?}",
+        sync_temps(&t.dst)
+    );
+    assert_eq!(
+        read_opt(&t.dst.join("a.conf/app-data")).as_deref(),
+        Some("app data"),
+        "{r:?}"
+    );
+}
+
+/// The previous versions a pass swaps out wait for its log line, but never
+/// at the cost of space: a swap that fits with one spare copy has no error
+/// (6be9790 needed a spare copy per file). Three 60 KiB files on a 256 KiB
+/// tmpfs: one spare copy fits, two do not.
+#[test]
+fn a_swap_that_fits_with_one_spare_copy_has_no_error() {
+    if !crate::util::root_or_skip("a_swap_that_fits") {
+        return;
+    }
+    let mut t = env();
+    let fs_dst = crate::util::Tmpfs::mount("size=256k");
+    let dst = fs_dst.path().join("dst");
+    fs::create_dir(&dst).expect("mkdir dst");
+    let body = |c: char| c.to_string().repeat(60 * 1024);
+    let (a1, b1, c1, a2, b2, c2) = (
+        body('a'),
+        body('b'),
+        body('c'),
+        body('A'),
+        body('B'),
+        body('C'),
+    );
+    let v1 = [
+        ("a", a1.as_str(), 0o644),
+        ("b", b1.as_str(), 0o644),
+        ("c", c1.as_str(), 0o644),
+    ];
+    let v2 = [
+        ("a", a2.as_str(), 0o644),
+        ("b", b2.as_str(), 0o644),
+        ("c", c2.as_str(), 0o644),
+    ];
+    t.aw.write(&v1);
+    let mut run = Running::start(SyncOptions {
+        pairs: vec![(t.src.clone(), dst.clone())],
+        ..t.opts()
+    });
+    wait_dst(&dst, &want(&v1));
+    run.send(control::PING);
+    t.aw.write(&v2);
+    wait_dst(&dst, &want(&v2));
+    let r = run.stop();
+    assert_eq!(r.errors, 0, "a swap that fits failed with ENOSPC: {r:?}");
+}
+
+/// The app's edit equal to the new version, with its own mode: the plan
+/// adopts it (no write: the app's file and mode stay).
+#[test]
+fn an_app_edit_equal_to_the_new_version_keeps_its_mode() {
+    let mut t = env();
+    t.aw.write(&[("a.conf", "a1", 0o644), ("b.conf", "b1", 0o644)]);
+    t.once();
+    let mut run = Running::start(t.opts());
+    run.send(control::PING);
+    fs::write(t.dst.join("a.conf"), "a2").expect("edit");
+    fs::set_permissions(t.dst.join("a.conf"), fs::Permissions::from_mode(0o600)).expect("chmod");
+    t.aw.write(&[("a.conf", "a2", 0o644), ("b.conf", "b2", 0o644)]);
+    wait_until("b.conf synced", || {
+        read_opt(&t.dst.join("b.conf")).as_deref() == Some("b2")
+    });
+    let r = run.stop();
+    assert_eq!(
+        dst_files(&t.dst),
+        want(&[("a.conf", "a2", 0o600), ("b.conf", "b2", 0o644)]),
+        "{r:?}"
+    );
 }

@@ -3,6 +3,7 @@
 //! out the actions (each write recorded in the state file before it
 //! replaces anything), save the state.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -36,6 +37,11 @@ pub(super) struct Pair {
     /// `RENAME_EXCHANGE` (sync's own, checked): removed after the pass's
     /// log line, by the next save (see [`Replaced::Swapped`]).
     swapped_out: Vec<fsio::Temp>,
+    /// Those that could not be removed (the error), for the log.
+    unremoved: Vec<String>,
+    /// The files this process put in DST, and what each holds: not read
+    /// again while DST still shows the same file (see [`fsio::Identity`]).
+    written: BTreeMap<PathBuf, (fsio::Identity, Entry)>,
 }
 
 /// The first retry after a failed pass, and the longest wait.
@@ -67,6 +73,8 @@ impl Pair {
             volume: None,
             state_dir_made: false,
             swapped_out: Vec::new(),
+            unremoved: Vec::new(),
+            written: BTreeMap::new(),
         })
     }
 
@@ -116,23 +124,17 @@ impl Pair {
                 self.first_pass = false;
             }
             self.log_excluded(&source, &mut report, log);
-            let presumed = if first {
-                Snapshot::new()
-            } else {
-                self.presumed(&source)
-            };
             let paths = source
                 .files
                 .keys()
                 .chain(self.state.keys())
-                .chain(self.pending.keys())
-                .filter(|p| !presumed.contains_key(*p));
-            let mut dst =
-                fsio::read_dst(&self.dst, paths, buf).map_err(|source| SyncError::Dst {
+                .chain(self.pending.keys());
+            let known = |p: &Path| self.known(first, &source, p);
+            let dst =
+                fsio::read_dst(&self.dst, paths, buf, known).map_err(|source| SyncError::Dst {
                     path: self.dst.clone(),
                     source,
                 })?;
-            dst.extend(presumed);
             self.settle_pending(&dst);
             let moved = self.pass(&source, &dst, policy, &mut report, log, buf);
             if moved && attempt < 5 {
@@ -143,25 +145,22 @@ impl Pair {
         }
     }
 
-    /// The files of DST not read this pass, taken as holding what sync
-    /// wrote there: those whose content changed in the source since. Each
-    /// is then written, and the replace checks what it swaps out (see
-    /// [`fsio::replace`]): an app edit found there is the same conflict the
-    /// plan would have seen, decided and logged the same way, so reading
-    /// the file first would only repeat that check. Only at the top of DST
-    /// (a directory the app removed on the way would be made again), never
-    /// for a write left in flight by a predecessor, never on a first pass.
-    fn presumed(&self, source: &fsio::Source) -> Snapshot {
-        source
-            .files
-            .iter()
-            .filter_map(|(p, s)| {
-                let t = self.state.get(p)?;
-                let top = p.components().count() == 1;
-                (top && !s.same_content(t) && !self.pending.contains_key(p))
-                    .then(|| (p.clone(), *t))
-            })
-            .collect()
+    /// The file this process put at `p` and what it holds, when DST's file
+    /// need not be read if it is still that one: past the first pass (a
+    /// predecessor's writes in flight are settled from what DST really
+    /// holds), for a path the source still has (a removal always reads the
+    /// file first) and the state records as that version.
+    fn known(
+        &self,
+        first: bool,
+        source: &fsio::Source,
+        p: &Path,
+    ) -> Option<(fsio::Identity, Entry)> {
+        if first || !source.files.contains_key(p) || self.pending.contains_key(p) {
+            return None;
+        }
+        let (id, e) = self.written.get(p)?;
+        (self.state.get(p) == Some(e)).then_some((*id, *e))
     }
 
     /// Unreadable files fail alone (an error, retried); symlinks out of
@@ -353,11 +352,20 @@ impl Pair {
         } else {
             fsio::Make::Create
         };
-        let copied =
-            fsio::copy_to_temp(source, dst, path, entry.perm(), make, buf).inspect_err(|_| {
-                self.pending.remove(path);
-            })?;
-        let Some((tmp, written)) = copied else {
+        // Self.written no longer holds for this path until the write is done.
+        self.written.remove(path);
+        let mut copied = fsio::copy_to_temp(source, dst, path, entry.perm(), make, buf);
+        // Out of space: the previous versions this pass swapped out (kept for
+        // after its log line) are removed now, and the copy tried once more:
+        // a pass never needs more room than one spare copy.
+        if copied.as_ref().is_err_and(no_space) && !self.swapped_out.is_empty() {
+            self.remove_swapped_out();
+            copied = fsio::copy_to_temp(source, dst, path, entry.perm(), make, buf);
+        }
+        let copied = copied.inspect_err(|_| {
+            self.pending.remove(path);
+        })?;
+        let Some((tmp, written, id)) = copied else {
             self.pending.remove(path);
             report.conflicts += 1;
             let kind = match expect {
@@ -378,13 +386,19 @@ impl Pair {
             self.pending.insert(path.to_path_buf(), written);
             self.save_io()
         };
-        let replaced = recorded
-            .and_then(|()| {
+        // The replace removes the temporary file itself on its errors, and
+        // only when it holds the new version (never the app's, swapped out).
+        let replaced = match recorded {
+            Err(e) => {
+                tmp.discard();
+                Err(e)
+            }
+            Ok(()) => {
                 fault::point(Point::BeforeRename);
                 let source_wins = policy == ConflictPolicy::Source;
                 fsio::replace(&tmp, expect, &written, source_wins, buf)
-            })
-            .inspect_err(|_| tmp.discard());
+            }
+        };
         fault::point(Point::AfterRename);
         self.pending.remove(path);
         let replaced = replaced?;
@@ -406,6 +420,7 @@ impl Pair {
                 WriteKind::Change | WriteKind::Overwrite => report.changed += 1,
             }
             self.state.insert(path.to_path_buf(), written);
+            self.written.insert(path.to_path_buf(), (id, written));
         } else {
             // The app's version stays; this source version is seen.
             self.state.insert(path.to_path_buf(), *entry);
@@ -434,12 +449,7 @@ impl Pair {
     /// changed. In that order: a version left at a temporary name is
     /// removed at the next start only while the saved state records it.
     fn save_io(&mut self) -> std::io::Result<()> {
-        // One that cannot be removed stays listed (with those after it):
-        // tried again at the next save, which does not happen until then.
-        while let Some(t) = self.swapped_out.last() {
-            t.remove()?;
-            self.swapped_out.pop();
-        }
+        self.remove_swapped_out();
         if self.saved.0 == self.state && self.saved.1 == self.pending {
             return Ok(());
         }
@@ -452,6 +462,23 @@ impl Pair {
         self.state_dir_made = true;
         self.saved = (self.state.clone(), self.pending.clone());
         Ok(())
+    }
+
+    /// Removes the previous versions swapped out so far. One that cannot
+    /// be removed is left (a version of sync's own at a temporary name: a
+    /// restart leaves it, with a warning) and its error kept for the log;
+    /// it never holds up the state or the next writes.
+    fn remove_swapped_out(&mut self) {
+        for t in std::mem::take(&mut self.swapped_out) {
+            if let Err(e) = t.remove() {
+                self.unremoved.push(format!("{}: {e}", self.dst.display()));
+            }
+        }
+    }
+
+    /// The errors of removals since the last call, for the log.
+    pub fn take_unremoved(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.unremoved)
     }
 
     pub fn save(&mut self) -> Result<(), SyncError> {
@@ -547,11 +574,23 @@ pub(super) fn sync_and_log(
     }
     // The files are in place and logged; what is left is bookkeeping:
     // removing the previous versions the pass swapped out, saving the state.
-    let (r, source) = result?;
-    if let Err(e) = pair.save() {
+    let saved = match result {
+        Ok(ok) => pair.save().map(|()| ok).inspect_err(|e| {
+            report.errors += 1;
+            log.line("error", &e.to_string(), &[]);
+        }),
+        Err(e) => Err(e),
+    };
+    for e in pair.take_unremoved() {
         report.errors += 1;
-        log.line("error", &e.to_string(), &[]);
-        return Err(e);
+        log.line("error", &e, &[]);
     }
-    Ok((r, source))
+    saved
+}
+
+fn no_space(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
 }

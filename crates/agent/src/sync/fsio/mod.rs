@@ -16,6 +16,6 @@ pub use state::{
     state_path,
 };
 pub use write::{
-    DstRoot, Expect, Make, Replaced, Stale, Temp, chmod, copy_to_temp, recover_temps, remove_file,
-    replace,
+    DstRoot, Expect, Identity, Make, Replaced, Stale, Temp, chmod, copy_to_temp, recover_temps,
+    remove_file, replace,
 };

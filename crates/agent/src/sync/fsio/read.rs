@@ -304,16 +304,21 @@ fn read_known(mut f: File, len: u64) -> io::Result<Vec<u8>> {
 /// from one descriptor of DST. A regular file gets its content hash;
 /// anything else (a directory, a symlink the app put there, a file under a
 /// directory the app replaced with a symlink) an entry that matches no file.
+///
+/// `known`: for a path, the file sync put there and what it holds (see
+/// [`super::write::Identity`]): while DST's file is still that one, it is
+/// not read.
 pub fn read_dst<'a>(
     dst: &Path,
     paths: impl Iterator<Item = &'a PathBuf>,
     buf: &mut [u8],
+    known: impl Fn(&Path) -> Option<(super::write::Identity, Entry)>,
 ) -> io::Result<Snapshot> {
     let mut out = Snapshot::new();
     let root = super::write::open_dst(dst)?;
     let paths: BTreeSet<&PathBuf> = paths.collect();
     for rel in paths {
-        if let Some(entry) = super::write::read_dst_entry(root.as_fd(), rel, buf)? {
+        if let Some(entry) = super::write::read_dst_entry(root.as_fd(), rel, buf, known(rel))? {
             out.insert(rel.clone(), entry);
         }
     }

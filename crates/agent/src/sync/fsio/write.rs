@@ -50,6 +50,36 @@ pub enum Make {
     Replace,
 }
 
+/// A file sync put at a DST path, as `stat` shows it. While the path still
+/// shows the same (regular file, inode, size, modification time, mode), it is
+/// that file, untouched: what sync wrote, not read again. An edit in place
+/// changes the modification time, a replace the inode; one that keeps both
+/// (same size, within one tick of a coarse clock) is still caught by the
+/// check of what a replace swaps out, and no other action is taken on such a
+/// file (removals always read it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    mode: u32,
+}
+
+impl Identity {
+    // `Stat`'s field types differ between targets.
+    #[allow(clippy::unnecessary_cast)]
+    fn of(st: &rustix::fs::Stat) -> Self {
+        Identity {
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
+            size: st.st_size as u64,
+            mtime: (st.st_mtime as i64, st.st_mtime_nsec as i64),
+            mode: st.st_mode as u32,
+        }
+    }
+}
+
 fn dir_flags() -> OFlags {
     OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC
 }
@@ -198,6 +228,7 @@ pub fn read_dst_entry(
     root: BorrowedFd<'_>,
     rel: &Path,
     buf: &mut [u8],
+    known: Option<(Identity, Entry)>,
 ) -> io::Result<Option<Entry>> {
     let other = |mode: u32| Entry {
         hash: 0,
@@ -222,6 +253,11 @@ pub fn read_dst_entry(
     };
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Ok(Some(other(st.st_mode)));
+    }
+    if let Some((id, entry)) = known
+        && id == Identity::of(&st)
+    {
+        return Ok(Some(entry));
     }
     match open_file(dir, name)? {
         Some((f, mode, len)) => {
@@ -250,7 +286,12 @@ impl Temp {
     /// Removes what [`replace`] swapped out to the temporary name
     /// ([`Replaced::Swapped`]); gone already is fine.
     pub fn remove(&self) -> io::Result<()> {
-        remove_if_exists(self.dir.as_fd(), &self.name).map_err(|e| {
+        match remove_if_exists(self.dir.as_fd(), &self.name) {
+            // The app put a directory there since: not sync's, left alone.
+            Err(e) if e.raw_os_error() == Some(Errno::ISDIR.raw_os_error()) => Ok(()),
+            r => r,
+        }
+        .map_err(|e| {
             io::Error::new(
                 e.kind(),
                 format!(
@@ -310,7 +351,7 @@ pub fn copy_to_temp(
     perm: u32,
     make: Make,
     buf: &mut [u8],
-) -> io::Result<Option<(Temp, Entry)>> {
+) -> io::Result<Option<(Temp, Entry, Identity)>> {
     let Some(dir) = dst.parent_of(rel, make)? else {
         return Ok(None);
     };
@@ -348,10 +389,14 @@ pub fn copy_to_temp(
         if !exact {
             rustix::fs::fchmod(&to, Mode::from_raw_mode(perm & 0o7777))?;
         }
-        Ok(Entry::file(known.unwrap_or_else(|| h.finish()), size, perm))
+        let id = Identity::of(&fstat(&to)?);
+        Ok((
+            Entry::file(known.unwrap_or_else(|| h.finish()), size, perm),
+            id,
+        ))
     })();
     match result {
-        Ok(e) => Ok(Some((tmp, e))),
+        Ok((e, id)) => Ok(Some((tmp, e, id))),
         Err(e) => {
             tmp.discard();
             Err(e)
@@ -443,6 +488,9 @@ pub fn replace(
     let dir = tmp.dir.as_fd();
     let (from, to) = (tmp.name.as_os_str(), tmp.target.as_os_str());
     let rename = |flags: RenameFlags| renameat_with(dir, from, dir, to, flags);
+    // Before anything is swapped: the temporary file holds the new version
+    // only, removed on an error.
+    let ours = |r: io::Result<Replaced>| r.inspect_err(|_| tmp.discard());
     let conflict = |kind: ConflictKind| -> io::Result<Replaced> {
         if source_wins {
             rename(RenameFlags::empty())?;
@@ -456,11 +504,14 @@ pub fn replace(
     };
     let exp = match expect {
         Expect::Any => {
-            rename(RenameFlags::empty())?;
-            return Ok(Replaced::Done);
+            return ours(
+                rename(RenameFlags::empty())
+                    .map(|()| Replaced::Done)
+                    .map_err(Into::into),
+            );
         }
         Expect::Absent => {
-            return match rename(RenameFlags::NOREPLACE) {
+            return ours(match rename(RenameFlags::NOREPLACE) {
                 Ok(()) => Ok(Replaced::Done),
                 Err(Errno::EXIST) => conflict(ConflictKind::AppCreated),
                 Err(e) if unsupported(e) => {
@@ -472,45 +523,70 @@ pub fn replace(
                     }
                 }
                 Err(e) => Err(e.into()),
-            };
+            });
         }
         Expect::File(e) => e,
     };
     match rename(RenameFlags::EXCHANGE) {
-        // `tmp` now holds what was at the target.
+        // `tmp` now holds what was at the target: the app's, unless the
+        // check says it is what sync wrote. From here on it is never
+        // removed without that check: an error puts it back.
         Ok(()) => {
             crate::sync::fault::point(crate::sync::fault::Point::AfterExchange);
             // What sync wrote before, or the app's edit that holds the
             // same bytes as the new version (nothing of the app's is lost).
-            if holds(dir, from, &exp, buf)? || holds(dir, from, written, buf)? {
-                return Ok(Replaced::Swapped);
-            }
-            if source_wins {
-                remove_if_exists(dir, from)?;
-            } else {
-                swap_back(tmp, written, buf)?;
-            }
-            Ok(Replaced::Conflict {
+            let checked = holds(dir, from, &exp, buf)
+                .and_then(|same| Ok(same || holds(dir, from, written, buf)?));
+            let keep_apps = match checked {
+                Ok(true) => return Ok(Replaced::Swapped),
+                Ok(false) if source_wins => match remove_if_exists(dir, from) {
+                    Ok(()) => {
+                        return Ok(Replaced::Conflict {
+                            kind: ConflictKind::BothChanged,
+                            source_won: true,
+                        });
+                    }
+                    // A directory of the app's: sync never removes one.
+                    Err(e) if e.raw_os_error().is_some_and(is_a_directory) => Ok(()),
+                    Err(e) => Err(e),
+                },
+                Ok(false) => Ok(()),
+                Err(e) => Err(e),
+            };
+            swap_back(tmp, written, buf)?;
+            keep_apps.map(|()| Replaced::Conflict {
                 kind: ConflictKind::BothChanged,
-                source_won: source_wins,
+                source_won: false,
             })
         }
-        Err(Errno::NOENT) => conflict(ConflictKind::AppDeleted),
-        Err(e) if unsupported(e) => {
+        Err(Errno::NOENT) => ours(conflict(ConflictKind::AppDeleted)),
+        Err(e) if unsupported(e) => ours((|| {
             if holds(dir, to, &exp, buf)? || holds(dir, to, written, buf)? {
                 rename(RenameFlags::empty())?;
                 Ok(Replaced::Done)
+            } else if matches!(
+                statat(dir, to, AtFlags::SYMLINK_NOFOLLOW),
+                Err(Errno::NOENT)
+            ) {
+                conflict(ConflictKind::AppDeleted)
             } else {
                 conflict(ConflictKind::BothChanged)
             }
-        }
-        Err(e) => Err(e.into()),
+        })()),
+        Err(e) => ours(Err(e.into())),
     }
+}
+
+/// `unlinkat` of a directory: `EISDIR` (Linux), `EPERM` (POSIX).
+fn is_a_directory(errno: i32) -> bool {
+    errno == Errno::ISDIR.raw_os_error() || errno == Errno::PERM.raw_os_error()
 }
 
 /// Puts the app's version (swapped out to the temporary name) back at the
 /// target and drops the new one. Should the app have replaced the target
 /// once more in between, its newest version is what ends up at the target.
+/// What is left at the temporary name is removed only when it is the new
+/// version (checked): on an error it stays (a restart settles it).
 fn swap_back(tmp: &Temp, written: &Entry, buf: &mut [u8]) -> io::Result<()> {
     let dir = tmp.dir.as_fd();
     renameat_with(dir, &tmp.name, dir, &tmp.target, RenameFlags::EXCHANGE)?;
@@ -615,15 +691,16 @@ pub fn recover_temps<'a>(
                     Ok(h) => Some(h),
                     Err(_) => continue,
                 },
-                // Not a regular file: no version of anyone's.
+                // Not a regular file: never a version of sync's (below).
                 Ok(None) => None,
                 Err(_) => continue,
             };
-            let Some((hash, size)) = content else {
-                let _ = unlinkat(&dir, &name, AtFlags::empty());
-                continue;
-            };
-            if ours.iter().any(|e| e.hash == hash && e.size == size) {
+            // Sync's own versions are removed; anything else (a symlink, a
+            // FIFO, a directory the app had at the target: sync writes
+            // regular files only) is the app's.
+            if let Some((hash, size)) = content
+                && ours.iter().any(|e| e.hash == hash && e.size == size)
+            {
                 let _ = unlinkat(&dir, &name, AtFlags::empty());
                 continue;
             }
