@@ -2082,3 +2082,87 @@ fn an_app_edit_equal_to_the_new_version_keeps_its_mode() {
         "{r:?}"
     );
 }
+
+/// Killed right after the exchange of the pass's second file (b.conf), the
+/// first (a.conf) already in place: the restart puts the app's edit of
+/// b.conf back at b.conf (or keeps it as `b.conf.rofs-conflict`), never at
+/// a.conf. Each temporary name carries a tag of its target; before it, the
+/// first write in flight whose new version was in place was taken (found by
+/// the review of c56c64a).
+#[test]
+fn a_kill_after_the_second_exchange_restores_the_edit_at_its_own_file() {
+    use std::os::unix::process::ExitStatusExt;
+    for policy in ["app", "source"] {
+        let mut t = env();
+        t.aw.write(&[("a.conf", "a1", 0o644), ("b.conf", "b1", 0o644)]);
+        t.once();
+        t.aw.write(&[("a.conf", "a2", 0o644), ("b.conf", "b2", 0o644)]);
+        let out = sync_once_cmd(&t)
+            .args(["--conflict", policy])
+            .env("ROFS_AGENT_SYNC_FAULT", "after-exchange:2")
+            .output()
+            .expect("run sync");
+        assert_eq!(out.status.signal(), Some(6), "the hook must abort");
+        // The app's edit of b.conf, swapped out by the second exchange.
+        let b_tmp = sync_temps(&t.dst)
+            .into_iter()
+            .find(|p| fs::read_to_string(p).ok().as_deref() == Some("b1"))
+            .expect("b.conf's swapped-out version");
+        write_0644(&b_tmp, "app edit of b").expect("the app's version");
+        let out = sync_once_cmd(&t)
+            .args(["--conflict", policy])
+            .output()
+            .expect("run sync");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let expected = if policy == "app" {
+            want(&[("a.conf", "a2", 0o644), ("b.conf", "app edit of b", 0o644)])
+        } else {
+            want(&[
+                ("a.conf", "a2", 0o644),
+                ("b.conf", "b2", 0o644),
+                ("b.conf.rofs-conflict", "app edit of b", 0o644),
+            ])
+        };
+        assert_eq!(dst_files(&t.dst), expected, "{policy}: {err}");
+    }
+}
+
+/// The app (another uid) replaced a.conf with its own edit, mode 0600, that
+/// the sidecar (uid 10001) cannot read: that file is the app's (a conflict,
+/// kept), b.conf and every other file of the pair are still synced (before:
+/// the whole pass failed, retried forever; found by the review of c56c64a).
+#[test]
+fn an_unreadable_app_file_does_not_block_the_other_files() {
+    if !crate::util::root_or_skip("an_unreadable_app_file_does_not_block_the_other_files") {
+        return;
+    }
+    let mut t = env();
+    for d in [&t.dst, &t.state] {
+        fs::create_dir_all(d).expect("mkdir");
+        crate::util::lchown(d, 10001, 10001);
+    }
+    t.aw.write(&[("a.conf", "a1", 0o644), ("b.conf", "b1", 0o644)]);
+    let mut child = daemon(&t, &[], None, Some(10001));
+    wait_until("first pass", || {
+        read_opt(&t.dst.join("b.conf")).as_deref() == Some("b1")
+    });
+    let tmp = t.dst.join(".app-edit");
+    fs::write(&tmp, "app edit").expect("write");
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600)).expect("chmod");
+    fs::rename(&tmp, t.dst.join("a.conf")).expect("rename");
+    t.aw.write(&[("a.conf", "a2", 0o644), ("b.conf", "b2", 0o644)]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline && read_opt(&t.dst.join("b.conf")).as_deref() != Some("b2") {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = fs::read_to_string(t.state.with_extension("log")).unwrap_or_default();
+    assert_eq!(
+        read_opt(&t.dst.join("b.conf")).as_deref(),
+        Some("b2"),
+        "b.conf blocked by the unreadable a.conf: {log}"
+    );
+    assert_eq!(read_opt(&t.dst.join("a.conf")).as_deref(), Some("app edit"));
+    assert!(log.contains("a.conf: conflict"), "{log}");
+}

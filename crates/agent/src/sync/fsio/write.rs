@@ -239,16 +239,26 @@ pub fn read_dst_entry(
     let Some((name, parents)) = comps.split_last() else {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty path"));
     };
-    let opened = match open_parent_in(root, parents, Make::Open)? {
-        None => None,
-        Some(Parent::Dir(d)) => Some(d),
-        Some(Parent::Missing) => return Ok(None),
-        Some(Parent::NotADir) => return Ok(Some(other(0o120777))),
+    // A file or a directory on the way that sync may not read is the app's
+    // doing (sync can read what it wrote): an entry that matches no file,
+    // decided as an app edit of that path alone, never an error of the pass.
+    let denied = |e: &io::Error| {
+        e.raw_os_error()
+            .is_some_and(|c| c == Errno::ACCESS.raw_os_error() || c == Errno::PERM.raw_os_error())
+    };
+    let opened = match open_parent_in(root, parents, Make::Open) {
+        Ok(None) => None,
+        Ok(Some(Parent::Dir(d))) => Some(d),
+        Ok(Some(Parent::Missing)) => return Ok(None),
+        Ok(Some(Parent::NotADir)) => return Ok(Some(other(0o120777))),
+        Err(e) if denied(&e) => return Ok(Some(other(0))),
+        Err(e) => return Err(e),
     };
     let dir = opened.as_ref().map_or(root, OwnedFd::as_fd);
     let st = match statat(dir, *name, AtFlags::SYMLINK_NOFOLLOW) {
         Ok(st) => st,
         Err(Errno::NOENT) => return Ok(None),
+        Err(Errno::ACCESS) => return Ok(Some(other(0))),
         Err(e) => return Err(e.into()),
     };
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
@@ -259,12 +269,14 @@ pub fn read_dst_entry(
     {
         return Ok(Some(entry));
     }
-    match open_file(dir, name)? {
-        Some((f, mode, len)) => {
+    match open_file(dir, name) {
+        Ok(Some((f, mode, len))) => {
             let (hash, size) = hash_reader(f, buf, Some(len))?;
             Ok(Some(Entry::file(hash, size, mode)))
         }
-        None => Ok(None),
+        Ok(None) => Ok(None),
+        Err(e) if denied(&e) => Ok(Some(other(0))),
+        Err(e) => Err(e),
     }
 }
 
@@ -368,7 +380,8 @@ pub fn copy_to_temp(
     // Created with its final permission bits when the umask leaves them
     // as they are: no fchmod (else 0600, then fchmod).
     let exact = umask().is_some_and(|m| perm & (m | 0o7000) == 0);
-    let (mut to, name) = create_temp(dir.as_fd(), if exact { perm & 0o777 } else { 0o600 })?;
+    let mode = if exact { perm & 0o777 } else { 0o600 };
+    let (mut to, name) = create_temp(dir.as_fd(), &target, mode)?;
     let tmp = Temp { dir, name, target };
     let result = (|| {
         let mut h = Fnv::default();
@@ -416,11 +429,18 @@ fn umask() -> Option<u32> {
     })
 }
 
-/// A new file `.<random>.rofs-sync-tmp` in `dir` (`O_CREAT|O_EXCL|O_NOFOLLOW`,
-/// `mode`).
-fn create_temp(dir: BorrowedFd<'_>, mode: u32) -> io::Result<(File, OsString)> {
+/// A new file `.<tag>-<random>.rofs-sync-tmp` in `dir` for the file `target`
+/// of `dir` (`O_CREAT|O_EXCL|O_NOFOLLOW`, `mode`). The tag names the target
+/// (see [`target_tag`]): a restart that finds an app's version swapped out to
+/// it knows which file it came from.
+fn create_temp(dir: BorrowedFd<'_>, target: &OsStr, mode: u32) -> io::Result<(File, OsString)> {
     for _ in 0..16 {
-        let name = OsString::from(format!(".{}{TMP_SUFFIX}", crate::safefile::random_hex()));
+        let random = crate::safefile::random_hex();
+        let name = OsString::from(format!(
+            ".{}-{}{TMP_SUFFIX}",
+            target_tag(target),
+            &random[..8]
+        ));
         match openat(
             dir,
             &name,
@@ -433,6 +453,20 @@ fn create_temp(dir: BorrowedFd<'_>, mode: u32) -> io::Result<(File, OsString)> {
         }
     }
     Err(Errno::EXIST.into())
+}
+
+/// 8 hex digits naming a file of a directory in its temporary names.
+fn target_tag(target: &OsStr) -> String {
+    format!("{:08x}", crate::names::fnv(target.as_bytes()) as u32)
+}
+
+/// The tag of a temporary name of this version (`.<tag>-<random>...`);
+/// `None` for the names of earlier versions (`.<16 hex>...`).
+fn tag_of(name: &OsStr) -> Option<&str> {
+    let b = name.as_bytes();
+    (b.len() > 10 && b[0] == b'.' && b[9] == b'-')
+        .then(|| std::str::from_utf8(&b[1..9]).ok())
+        .flatten()
 }
 
 /// What the plan saw at the target when it decided to write it.
@@ -559,7 +593,23 @@ pub fn replace(
                 source_won: false,
             })
         }
-        Err(Errno::NOENT) => ours(conflict(ConflictKind::AppDeleted)),
+        // ENOENT: the target is gone (the app deleted it), or the temporary
+        // file is (something removed it meanwhile: an error, retried).
+        Err(Errno::NOENT) => {
+            if matches!(
+                statat(dir, from, AtFlags::SYMLINK_NOFOLLOW),
+                Err(Errno::NOENT)
+            ) {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!(
+                        "the temporary file {} was removed while sync wrote it",
+                        Path::new(from).display()
+                    ),
+                ));
+            }
+            ours(conflict(ConflictKind::AppDeleted))
+        }
         Err(e) if unsupported(e) => ours((|| {
             if holds(dir, to, &exp, buf)? || holds(dir, to, written, buf)? {
                 rename(RenameFlags::empty())?;
@@ -589,7 +639,18 @@ fn is_a_directory(errno: i32) -> bool {
 /// version (checked): on an error it stays (a restart settles it).
 fn swap_back(tmp: &Temp, written: &Entry, buf: &mut [u8]) -> io::Result<()> {
     let dir = tmp.dir.as_fd();
-    renameat_with(dir, &tmp.name, dir, &tmp.target, RenameFlags::EXCHANGE)?;
+    match renameat_with(dir, &tmp.name, dir, &tmp.target, RenameFlags::EXCHANGE) {
+        Ok(()) => {}
+        // The app removed the target (sync's new version) meanwhile: its
+        // own version goes back there, unless it made another one since.
+        Err(Errno::NOENT) => {
+            return match renameat_with(dir, &tmp.name, dir, &tmp.target, RenameFlags::NOREPLACE) {
+                Ok(()) | Err(Errno::EXIST) => Ok(()),
+                Err(e) => Err(e.into()),
+            };
+        }
+        Err(e) => return Err(e.into()),
+    }
     if holds(dir, &tmp.name, written, buf)? {
         remove_if_exists(dir, &tmp.name)
     } else {
@@ -704,12 +765,34 @@ pub fn recover_temps<'a>(
                 let _ = unlinkat(&dir, &name, AtFlags::empty());
                 continue;
             }
-            // The app's version: which write in flight swapped it out?
-            let swapped = pending.iter().filter(|(p, _)| in_dir(p)).find(|(p, e)| {
-                p.file_name()
-                    .is_some_and(|t| holds(dir.as_fd(), t, e, buf).unwrap_or(false))
-            });
-            let Some((path, _)) = swapped else {
+            // The app's version: which write in flight swapped it out? One
+            // whose new version is in place, and for which the temporary
+            // name was made (its tag); a name of an earlier version has no
+            // tag: then only a single such write is taken. Anything else is
+            // left as it is.
+            let in_place: Vec<&PathBuf> = pending
+                .iter()
+                .filter(|(p, _)| in_dir(p))
+                .filter(|(p, e)| {
+                    p.file_name()
+                        .is_some_and(|t| holds(dir.as_fd(), t, e, buf).unwrap_or(false))
+                })
+                .map(|(p, _)| p)
+                .collect();
+            let swapped = match tag_of(&name) {
+                Some(tag) => {
+                    let mut made_for = in_place
+                        .iter()
+                        .filter(|p| p.file_name().is_some_and(|t| target_tag(t) == tag));
+                    match (made_for.next(), made_for.next()) {
+                        (Some(p), None) => Some(*p),
+                        _ => None,
+                    }
+                }
+                None if in_place.len() == 1 => Some(in_place[0]),
+                None => None,
+            };
+            let Some(path) = swapped else {
                 out.push(Stale::Left(rel_dir.join(&name)));
                 continue;
             };
