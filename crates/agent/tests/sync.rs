@@ -2128,9 +2128,10 @@ fn a_kill_after_the_second_exchange_restores_the_edit_at_its_own_file() {
 }
 
 /// The app (another uid) replaced a.conf with its own edit, mode 0600, that
-/// the sidecar (uid 10001) cannot read: that file is the app's (a conflict,
-/// kept), b.conf and every other file of the pair are still synced (before:
-/// the whole pass failed, retried forever; found by the review of c56c64a).
+/// the sidecar (uid 10001) cannot read: that file fails alone (an error
+/// naming it, left as it is, retried), b.conf and every other file of the
+/// pair are still synced (before: the whole pass failed, retried forever;
+/// found by the review of c56c64a).
 #[test]
 fn an_unreadable_app_file_does_not_block_the_other_files() {
     if !crate::util::root_or_skip("an_unreadable_app_file_does_not_block_the_other_files") {
@@ -2164,5 +2165,183 @@ fn an_unreadable_app_file_does_not_block_the_other_files() {
         "b.conf blocked by the unreadable a.conf: {log}"
     );
     assert_eq!(read_opt(&t.dst.join("a.conf")).as_deref(), Some("app edit"));
-    assert!(log.contains("a.conf: conflict"), "{log}");
+    assert!(log.contains("a.conf: cannot read it"), "{log}");
+}
+
+// Found by the review of b5e3d84: files sync wrote but may not read back
+// (a non-root sidecar, a source mode with no owner read such as 0044), a
+// crash with an app edit equal to another file's version, an app file at a
+// name that only ends like sync's temporary names.
+
+/// The (non-root) sidecar, uid 10001, for `t`; its log in `t.state`.log.
+fn unreadable_env() -> Env {
+    let t = env();
+    crate::util::chmod(t._tmp.path(), 0o755);
+    for d in [&t.dst, &t.state] {
+        fs::create_dir_all(d).expect("mkdir");
+        crate::util::lchown(d, 10001, 10001);
+    }
+    t
+}
+
+/// Waits up to 5 s for `a.conf` to hold `want`, then stops the daemon and
+/// returns its log.
+fn stop_after(t: &Env, mut child: std::process::Child, want: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline && read_opt(&t.dst.join("a.conf")).as_deref() != Some(want) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    fs::read_to_string(t.state.with_extension("log")).unwrap_or_default()
+}
+
+/// A source file whose owner bits give no read (0044: read through "other"):
+/// the non-root sidecar's copy is its own file with the same bits, which it
+/// may not read back. After a mode-only source change made it so, and after
+/// a restart, the file fails alone (a named error, retried), never taken for
+/// an app edit (no conflict); the other files follow the source; no
+/// temporary file is left.
+#[test]
+fn a_file_sync_wrote_but_may_not_read_back_fails_alone_and_is_no_app_edit() {
+    if !crate::util::root_or_skip("a_file_sync_wrote_but_may_not_read_back") {
+        return;
+    }
+    let mut t = unreadable_env();
+    t.aw.write(&[("a.conf", "a1", 0o644), ("b.conf", "b1", 0o644)]);
+    let child = daemon(&t, &[], None, Some(10001));
+    let mode = |p: &Path| {
+        fs::symlink_metadata(p)
+            .map(|m| m.permissions().mode() & 0o7777)
+            .ok()
+    };
+    wait_until("first pass", || {
+        read_opt(&t.dst.join("b.conf")).as_deref() == Some("b1")
+    });
+    // A mode-only change in the source: sync chmods its copy to 0044.
+    t.aw.write(&[("a.conf", "a1", 0o044), ("b.conf", "b1", 0o644)]);
+    wait_until("the chmod", || mode(&t.dst.join("a.conf")) == Some(0o044));
+    std::thread::sleep(Duration::from_millis(300));
+    t.aw.write(&[("a.conf", "a2", 0o044), ("b.conf", "b2", 0o644)]);
+    wait_until("b.conf synced", || {
+        read_opt(&t.dst.join("b.conf")).as_deref() == Some("b2")
+    });
+    let log = stop_after(&t, child, "a2");
+    assert!(log.contains("a.conf: cannot read it"), "{log}");
+    assert!(!log.contains("conflict:"), "{log}");
+    assert_eq!(sync_temps(&t.dst), Vec::<PathBuf>::new(), "{log}");
+    // Restarted: the same, no conflict; once readable again, it follows.
+    t.aw.write(&[("a.conf", "a3", 0o044), ("b.conf", "b3", 0o644)]);
+    let child = daemon(&t, &[], None, Some(10001));
+    wait_until("b.conf synced", || {
+        read_opt(&t.dst.join("b.conf")).as_deref() == Some("b3")
+    });
+    let log = stop_after(&t, child, "a3");
+    assert!(!log.contains("conflict:"), "{log}");
+    crate::util::chmod(&t.dst.join("a.conf"), 0o644);
+    t.aw.write(&[("a.conf", "a4", 0o644), ("b.conf", "b4", 0o644)]);
+    let child = daemon(&t, &[], None, Some(10001));
+    let log = stop_after(&t, child, "a4");
+    assert_eq!(
+        read_opt(&t.dst.join("a.conf")).as_deref(),
+        Some("a4"),
+        "{log}"
+    );
+    assert!(!log.contains("conflict:"), "{log}");
+}
+
+/// A file the non-root sidecar wrote 0044 (so it may not read it back)
+/// changes while it runs: it is never replaced unchecked nor left at a
+/// temporary name: it fails alone, named.
+#[test]
+fn a_change_of_a_file_sync_may_not_read_leaves_no_temp() {
+    if !crate::util::root_or_skip("a_change_of_a_file_sync_may_not_read_leaves_no_temp") {
+        return;
+    }
+    let mut t = unreadable_env();
+    t.aw.write(&[("a.conf", "a1", 0o044), ("b.conf", "b1", 0o644)]);
+    let child = daemon(&t, &[], None, Some(10001));
+    wait_until("first pass", || {
+        read_opt(&t.dst.join("b.conf")).as_deref() == Some("b1")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    t.aw.write(&[("a.conf", "a2", 0o044), ("b.conf", "b2", 0o644)]);
+    wait_until("b.conf synced", || {
+        read_opt(&t.dst.join("b.conf")).as_deref() == Some("b2")
+    });
+    let log = stop_after(&t, child, "a2");
+    assert_eq!(sync_temps(&t.dst), Vec::<PathBuf>::new(), "{log}");
+    assert!(log.contains("a.conf: cannot read it"), "{log}");
+    assert!(!log.contains("conflict:"), "{log}");
+}
+
+/// Killed right after the exchange of a.conf; the app's edit of a.conf that
+/// was swapped out holds the same bytes as b.conf. The restart keeps it as
+/// the app's (the temporary name's tag says it was made for a.conf: only
+/// a.conf's versions are sync's there), never removes it.
+#[test]
+fn a_kill_after_the_exchange_keeps_an_app_edit_equal_to_another_files_version() {
+    use std::os::unix::process::ExitStatusExt;
+    for policy in ["app", "source"] {
+        let mut t = env();
+        t.aw.write(&[("a.conf", "a1", 0o644), ("b.conf", "shared", 0o644)]);
+        t.once();
+        t.aw.write(&[("a.conf", "a2", 0o644), ("b.conf", "shared", 0o644)]);
+        let out = sync_once_cmd(&t)
+            .args(["--conflict", policy])
+            .env("ROFS_AGENT_SYNC_FAULT", "after-exchange:1")
+            .output()
+            .expect("run sync");
+        assert_eq!(out.status.signal(), Some(6), "the hook must abort");
+        let temps = sync_temps(&t.dst);
+        assert_eq!(temps.len(), 1, "{temps:?}");
+        // The app's edit of a.conf (the very state the crash leaves).
+        write_0644(&temps[0], "shared").expect("the app's version");
+        let out = sync_once_cmd(&t)
+            .args(["--conflict", policy])
+            .output()
+            .expect("run sync");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let expected = if policy == "app" {
+            want(&[("a.conf", "shared", 0o644), ("b.conf", "shared", 0o644)])
+        } else {
+            want(&[
+                ("a.conf", "a2", 0o644),
+                ("a.conf.rofs-conflict", "shared", 0o644),
+                ("b.conf", "shared", 0o644),
+            ])
+        };
+        assert_eq!(
+            dst_files(&t.dst),
+            expected,
+            "{policy}: the app's edit was lost: {err}"
+        );
+    }
+}
+
+/// The app's own file at a name that ends in `.rofs-sync-tmp` but is no
+/// name sync makes: a restart after a kill mid-pass leaves it alone.
+#[test]
+fn an_app_file_at_a_name_like_a_temporary_one_stays_after_a_kill() {
+    use std::os::unix::process::ExitStatusExt;
+    let mut t = env();
+    t.aw.write(&[("a.conf", "a1", 0o644)]);
+    t.once();
+    write_0644(t.dst.join(".x.rofs-sync-tmp"), "the app's own").expect("app file");
+    t.aw.write(&[("a.conf", "a2", 0o644)]);
+    let out = sync_once_cmd(&t)
+        .env("ROFS_AGENT_SYNC_FAULT", "after-rename:1")
+        .output()
+        .expect("run sync");
+    assert_eq!(out.status.signal(), Some(6), "the hook must abort");
+    let out = sync_once_cmd(&t).output().expect("run sync");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        dst_files(&t.dst),
+        want(&[
+            ("a.conf", "a2", 0o644),
+            (".x.rofs-sync-tmp", "the app's own", 0o644)
+        ]),
+        "{err}"
+    );
 }

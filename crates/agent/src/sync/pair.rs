@@ -135,8 +135,11 @@ impl Pair {
                     path: self.dst.clone(),
                     source,
                 })?;
+            let (dst, denied) = dst;
+            self.log_denied(&denied, &mut report, log);
             self.settle_pending(&dst);
-            let moved = self.pass(&source, &dst, policy, &mut report, log, buf);
+            let denied: Vec<&Path> = denied.iter().map(|(p, _)| p.as_path()).collect();
+            let moved = self.pass(&source, &dst, &denied, policy, &mut report, log, buf);
             if moved && attempt < 5 {
                 self.save()?;
                 continue;
@@ -160,7 +163,23 @@ impl Pair {
             return None;
         }
         let (id, e) = self.written.get(p)?;
-        (self.state.get(p) == Some(e)).then_some((*id, *e))
+        (self.state.get(p) == Some(e) && id.readable()).then_some((*id, *e))
+    }
+
+    /// DST files sync may not read fail alone: an error naming each, left
+    /// as they are, retried.
+    fn log_denied(&self, denied: &[(PathBuf, String)], report: &mut PassReport, log: &Logger) {
+        for (rel, e) in denied {
+            report.errors += 1;
+            log.line(
+                "error",
+                &format!(
+                    "{}: cannot read it: {e}; left as it is, retried",
+                    self.dst.join(rel).display()
+                ),
+                &[("event", "error".into())],
+            );
+        }
     }
 
     /// Unreadable files fail alone (an error, retried); symlinks out of
@@ -242,16 +261,21 @@ impl Pair {
 
     /// Plans and acts. Returns true when `..data` moved under a failed
     /// action (the caller reads the source again).
+    #[allow(clippy::too_many_arguments)]
     fn pass(
         &mut self,
         source: &fsio::Source,
         dst: &Snapshot,
+        dst_denied: &[&Path],
         policy: ConflictPolicy,
         report: &mut PassReport,
         log: &Logger,
         buf: &mut [u8],
     ) -> bool {
-        let excluded: Vec<&Path> = source.excluded().collect();
+        let excluded: Vec<&Path> = source
+            .excluded()
+            .chain(dst_denied.iter().copied())
+            .collect();
         let keep = |p: &PathBuf| !excluded.iter().any(|x| p.starts_with(x));
         let state: State = self
             .state
@@ -259,7 +283,21 @@ impl Pair {
             .filter(|(p, _)| keep(p))
             .map(|(p, e)| (p.clone(), *e))
             .collect();
-        let p = plan::plan(&source.files, dst, &state, policy);
+        // A DST file sync may not read is left out like an unreadable source
+        // file: no action on it this pass.
+        let files: std::borrow::Cow<'_, Snapshot> = if dst_denied.is_empty() {
+            std::borrow::Cow::Borrowed(&source.files)
+        } else {
+            std::borrow::Cow::Owned(
+                source
+                    .files
+                    .iter()
+                    .filter(|(p, _)| keep(p))
+                    .map(|(p, e)| (p.clone(), *e))
+                    .collect(),
+            )
+        };
+        let p = plan::plan(&files, dst, &state, policy);
         for c in &p.conflicts {
             report.conflicts += 1;
             self.log_conflict(&c.path, c.kind, c.source_won, log);

@@ -308,19 +308,29 @@ fn read_known(mut f: File, len: u64) -> io::Result<Vec<u8>> {
 /// `known`: for a path, the file sync put there and what it holds (see
 /// [`super::write::Identity`]): while DST's file is still that one, it is
 /// not read.
+///
+/// Returns the snapshot and the paths sync may not read (see
+/// [`super::write::denied`]), with the error: left out of the snapshot.
+#[allow(clippy::type_complexity)]
 pub fn read_dst<'a>(
     dst: &Path,
     paths: impl Iterator<Item = &'a PathBuf>,
     buf: &mut [u8],
     known: impl Fn(&Path) -> Option<(super::write::Identity, Entry)>,
-) -> io::Result<Snapshot> {
+) -> io::Result<(Snapshot, Vec<(PathBuf, String)>)> {
     let mut out = Snapshot::new();
+    let mut denied = Vec::new();
     let root = super::write::open_dst(dst)?;
     let paths: BTreeSet<&PathBuf> = paths.collect();
     for rel in paths {
-        if let Some(entry) = super::write::read_dst_entry(root.as_fd(), rel, buf, known(rel))? {
-            out.insert(rel.clone(), entry);
+        match super::write::read_dst_entry(root.as_fd(), rel, buf, known(rel)) {
+            Ok(Some(entry)) => {
+                out.insert(rel.clone(), entry);
+            }
+            Ok(None) => {}
+            Err(e) if super::write::denied(&e) => denied.push((rel.clone(), e.to_string())),
+            Err(e) => return Err(e),
         }
     }
-    Ok(out)
+    Ok((out, denied))
 }

@@ -67,6 +67,13 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// Sync may read this file (what a replace checks it by): its owner may,
+    /// or sync runs as root. A file it may not read is always read first
+    /// (and fails alone), never replaced unchecked.
+    pub fn readable(&self) -> bool {
+        self.mode & 0o400 != 0 || rustix::process::geteuid().is_root()
+    }
+
     // `Stat`'s field types differ between targets.
     #[allow(clippy::unnecessary_cast)]
     fn of(st: &rustix::fs::Stat) -> Self {
@@ -239,26 +246,16 @@ pub fn read_dst_entry(
     let Some((name, parents)) = comps.split_last() else {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty path"));
     };
-    // A file or a directory on the way that sync may not read is the app's
-    // doing (sync can read what it wrote): an entry that matches no file,
-    // decided as an app edit of that path alone, never an error of the pass.
-    let denied = |e: &io::Error| {
-        e.raw_os_error()
-            .is_some_and(|c| c == Errno::ACCESS.raw_os_error() || c == Errno::PERM.raw_os_error())
-    };
-    let opened = match open_parent_in(root, parents, Make::Open) {
-        Ok(None) => None,
-        Ok(Some(Parent::Dir(d))) => Some(d),
-        Ok(Some(Parent::Missing)) => return Ok(None),
-        Ok(Some(Parent::NotADir)) => return Ok(Some(other(0o120777))),
-        Err(e) if denied(&e) => return Ok(Some(other(0))),
-        Err(e) => return Err(e),
+    let opened = match open_parent_in(root, parents, Make::Open)? {
+        None => None,
+        Some(Parent::Dir(d)) => Some(d),
+        Some(Parent::Missing) => return Ok(None),
+        Some(Parent::NotADir) => return Ok(Some(other(0o120777))),
     };
     let dir = opened.as_ref().map_or(root, OwnedFd::as_fd);
     let st = match statat(dir, *name, AtFlags::SYMLINK_NOFOLLOW) {
         Ok(st) => st,
         Err(Errno::NOENT) => return Ok(None),
-        Err(Errno::ACCESS) => return Ok(Some(other(0))),
         Err(e) => return Err(e.into()),
     };
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
@@ -269,15 +266,22 @@ pub fn read_dst_entry(
     {
         return Ok(Some(entry));
     }
-    match open_file(dir, name) {
-        Ok(Some((f, mode, len))) => {
+    match open_file(dir, name)? {
+        Some((f, mode, len)) => {
             let (hash, size) = hash_reader(f, buf, Some(len))?;
             Ok(Some(Entry::file(hash, size, mode)))
         }
-        Ok(None) => Ok(None),
-        Err(e) if denied(&e) => Ok(Some(other(0))),
-        Err(e) => Err(e),
+        None => Ok(None),
     }
+}
+
+/// A read of a DST path that sync may not do (`EACCES`, `EPERM`: a file or
+/// directory whose mode keeps sync out, the app's or its own): that path
+/// fails alone, left out of the pass and retried, like an unreadable source
+/// file. Any other error fails the pass.
+pub(super) fn denied(e: &io::Error) -> bool {
+    e.raw_os_error()
+        .is_some_and(|c| c == Errno::ACCESS.raw_os_error() || c == Errno::PERM.raw_os_error())
 }
 
 /// A temporary file sync wrote next to its target, in the target's
@@ -460,13 +464,25 @@ fn target_tag(target: &OsStr) -> String {
     format!("{:08x}", crate::names::fnv(target.as_bytes()) as u32)
 }
 
-/// The tag of a temporary name of this version (`.<tag>-<random>...`);
-/// `None` for the names of earlier versions (`.<16 hex>...`).
-fn tag_of(name: &OsStr) -> Option<&str> {
-    let b = name.as_bytes();
-    (b.len() > 10 && b[0] == b'.' && b[9] == b'-')
-        .then(|| std::str::from_utf8(&b[1..9]).ok())
-        .flatten()
+/// Whether `name` is a temporary name sync makes: `Some(Some(tag))` for
+/// this version's (`.<8 hex tag>-<8 hex>.rofs-sync-tmp`), `Some(None)` for
+/// earlier versions' (`.<16 hex>.rofs-sync-tmp`), `None` for any other name
+/// (the app's, whatever it ends with).
+fn temp_name(name: &OsStr) -> Option<Option<&str>> {
+    let stem = name
+        .as_bytes()
+        .strip_prefix(b".")?
+        .strip_suffix(TMP_SUFFIX.as_bytes())?;
+    let hex = |b: &[u8]| !b.is_empty() && b.iter().all(u8::is_ascii_hexdigit);
+    match stem {
+        [tag @ .., b'-', _, _, _, _, _, _, _, _]
+            if tag.len() == 8 && hex(tag) && hex(&stem[9..]) =>
+        {
+            Some(std::str::from_utf8(tag).ok())
+        }
+        _ if stem.len() == 16 && hex(stem) => Some(None),
+        _ => None,
+    }
 }
 
 /// What the plan saw at the target when it decided to write it.
@@ -740,13 +756,25 @@ pub fn recover_temps<'a>(
             continue;
         };
         let in_dir = |p: &&PathBuf| p.parent() == Some(rel_dir.as_path());
-        let ours: Vec<Entry> = state
-            .iter()
-            .chain(pending.iter())
-            .filter(|(p, _)| in_dir(p))
-            .map(|(_, e)| *e)
-            .collect();
+        // The versions sync wrote of the files a temporary name may have
+        // been made for: the file its tag names, or (untagged names of
+        // earlier versions) any file of the directory.
+        let ours = |tag: Option<&str>| -> Vec<Entry> {
+            state
+                .iter()
+                .chain(pending.iter())
+                .filter(|(p, _)| in_dir(p))
+                .filter(|(p, _)| {
+                    tag.is_none_or(|tag| p.file_name().is_some_and(|t| target_tag(t) == tag))
+                })
+                .map(|(_, e)| *e)
+                .collect()
+        };
         for name in temps_in(dir.as_fd()) {
+            // A name sync never makes is the app's: left alone, unreported.
+            let Some(tag) = temp_name(&name) else {
+                continue;
+            };
             let content = match open_file(dir.as_fd(), &name) {
                 Ok(Some((f, _, len))) => match hash_reader(f, buf, Some(len)) {
                     Ok(h) => Some(h),
@@ -760,7 +788,7 @@ pub fn recover_temps<'a>(
             // FIFO, a directory the app had at the target: sync writes
             // regular files only) is the app's.
             if let Some((hash, size)) = content
-                && ours.iter().any(|e| e.hash == hash && e.size == size)
+                && ours(tag).iter().any(|e| e.hash == hash && e.size == size)
             {
                 let _ = unlinkat(&dir, &name, AtFlags::empty());
                 continue;
@@ -779,7 +807,7 @@ pub fn recover_temps<'a>(
                 })
                 .map(|(p, _)| p)
                 .collect();
-            let swapped = match tag_of(&name) {
+            let swapped = match tag {
                 Some(tag) => {
                     let mut made_for = in_place
                         .iter()
