@@ -71,7 +71,8 @@ impl Identity {
     /// or sync runs as root. A file it may not read is always read first
     /// (and fails alone), never replaced unchecked.
     pub fn readable(&self) -> bool {
-        self.mode & 0o400 != 0 || rustix::process::geteuid().is_root()
+        static ROOT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        self.mode & 0o400 != 0 || *ROOT.get_or_init(|| rustix::process::geteuid().is_root())
     }
 
     // `Stat`'s field types differ between targets.
