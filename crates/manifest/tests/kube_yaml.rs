@@ -1,7 +1,8 @@
 //! rofs's YAML against Kubernetes's own reader, sigs.k8s.io/yaml (the version the test
 //! cluster's API server and kubectl use), built from its Go module (tools/kube-yaml).
 //!
-//! For every document under tests/fixtures/kube-yaml and every fixture of the rewrite tests:
+//! For every document under tests/fixtures/kube-yaml, every YAML fixture of this crate's tests
+//! and every YAML manifest of the real-world corpus (see tests/common):
 //! - rofs reads it as Kubernetes does (`yaml::from_str` equals sigs.k8s.io/yaml's JSON);
 //! - what rofs writes means to Kubernetes what rofs meant (sigs.k8s.io/yaml reads
 //!   `yaml::to_string(v)` back as `v`);
@@ -9,7 +10,9 @@
 //!   keys such as `on:` among them).
 //!
 //! Needs Go (PATH or /usr/local/go/bin) and the Go module proxy: without them these tests say
-//! so and pass, unless ROFS_REQUIRE_TOOLS=1 (CI), where they fail.
+//! so and pass, unless CI or ROFS_REQUIRE_TOOLS=1, where they fail.
+
+mod common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,10 +21,6 @@ use std::sync::OnceLock;
 
 use rofs_manifest::{Format, Input, yaml};
 use serde_json::Value;
-
-fn require_tools() -> bool {
-    std::env::var("ROFS_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
-}
 
 /// The built reference reader, once per test binary; `None` without Go.
 fn kube_yaml() -> Option<&'static Path> {
@@ -35,8 +34,8 @@ fn kube_yaml() -> Option<&'static Path> {
         });
         let Some(go) = go else {
             assert!(
-                !require_tools(),
-                "go is missing and ROFS_REQUIRE_TOOLS=1: the YAML reference reader is built with it"
+                !common::required(),
+                "go is missing (CI): the YAML reference reader is built with it"
             );
             eprintln!("SKIPPED: no go to build tools/kube-yaml");
             return None;
@@ -103,26 +102,37 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// The documents compared: the corpus of this test and the YAML fixtures of the suite.
+/// The documents compared: the corpus of this test, the YAML fixtures of the suite and the
+/// real-world corpus's YAML manifests.
 fn documents() -> Vec<(String, String)> {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let mut out = Vec::new();
-    for dir in [fixtures.join("kube-yaml"), fixtures] {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+    let yaml_files = |dir: &Path| -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
             .expect("fixtures")
             .map(|e| e.expect("entry").path())
             .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
             .collect();
         files.sort();
-        for f in files {
-            let text = std::fs::read_to_string(&f).expect("read fixture");
-            for (i, doc) in yaml::split_documents(&text).iter().enumerate() {
-                if doc.text.trim().is_empty() {
-                    continue;
-                }
-                let name = format!("{} document {}", f.display(), i + 1);
-                out.push((name, doc.text.to_string()));
+        files
+    };
+    let mut files = yaml_files(&fixtures.join("kube-yaml"));
+    files.extend(yaml_files(&fixtures));
+    if let Some(corpus) = common::corpus() {
+        files.extend(
+            common::corpus_files(&corpus)
+                .into_iter()
+                .filter(|p| p.extension().is_some_and(|e| e == "yaml")),
+        );
+    }
+    let mut out = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("read fixture");
+        for (i, doc) in yaml::split_documents(&text).iter().enumerate() {
+            if doc.text.trim().is_empty() {
+                continue;
             }
+            let name = format!("{} document {}", f.display(), i + 1);
+            out.push((name, doc.text.to_string()));
         }
     }
     out
@@ -135,7 +145,7 @@ fn rofs_reads_yaml_as_kubernetes_does() {
     assert!(docs.len() >= 10, "{} documents", docs.len());
     for (name, text) in &docs {
         let kube = kube_read(bin, text);
-        let ours = yaml::from_str(text);
+        let ours = rofs_manifest::with_stack(|| yaml::from_str(text));
         match (kube, ours) {
             (Ok(k), Ok(o)) => assert!(
                 same(&k, &o),
@@ -150,8 +160,8 @@ fn rofs_reads_yaml_as_kubernetes_does() {
 fn what_rofs_writes_means_to_kubernetes_what_rofs_meant() {
     let Some(bin) = kube_yaml() else { return };
     for (name, text) in documents() {
-        let v = yaml::from_str(&text).expect("valid fixture");
-        let written = yaml::to_string(&v).expect("writes");
+        let v = rofs_manifest::with_stack(|| yaml::from_str(&text)).expect("valid fixture");
+        let written = rofs_manifest::with_stack(|| yaml::to_string(&v)).expect("writes");
         let back = kube_read(bin, &written).unwrap_or_else(|e| panic!("{name}: {e}\n{written}"));
         assert!(
             same(&back, &v),
