@@ -130,12 +130,11 @@ impl Pair {
                 .chain(self.state.keys())
                 .chain(self.pending.keys());
             let known = |p: &Path| self.known(first, &source, p);
-            let dst =
+            let (dst, denied) =
                 fsio::read_dst(&self.dst, paths, buf, known).map_err(|source| SyncError::Dst {
                     path: self.dst.clone(),
                     source,
                 })?;
-            let (dst, denied) = dst;
             self.log_denied(&denied, &mut report, log);
             self.settle_pending(&dst);
             let denied: Vec<&Path> = denied.iter().map(|(p, _)| p.as_path()).collect();
@@ -390,7 +389,7 @@ impl Pair {
         } else {
             fsio::Make::Create
         };
-        // Self.written no longer holds for this path until the write is done.
+        // What this process wrote here no longer holds until this write is done.
         self.written.remove(path);
         let mut copied = fsio::copy_to_temp(source, dst, path, entry.perm(), make, buf);
         // Out of space: the previous versions this pass swapped out (kept for
