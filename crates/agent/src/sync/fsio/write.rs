@@ -55,8 +55,9 @@ pub enum Make {
 /// that file, untouched: what sync wrote, not read again. An edit in place
 /// changes the modification time, a replace the inode; one that keeps both
 /// (same size, within one tick of a coarse clock) is still caught by the
-/// check of what a replace swaps out, and no other action is taken on such a
-/// file (removals always read it).
+/// check of what a replace swaps out before any content of it is replaced;
+/// a removal always reads the file first (a mode-only change of the source
+/// may still chmod it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Identity {
     dev: u64,
