@@ -51,6 +51,9 @@ fn options(len: usize) -> serde_saphyr::Options {
     serde_saphyr::options! {
         budget: budget,
         legacy_octal_numbers: true,
+        // Non-finite floats reach our visitor: as a map key they are the strings Kubernetes
+        // makes of them (`.inf:`), as a value an error (see yaml/keys.rs).
+        non_finite_float_policy: serde_saphyr::options::NonFiniteFloatPolicy::PassThrough,
         // Continuation lines of flow collections and quoted scalars indented as YAML requires
         // (the YAML test suite's invalid cases 9C9N, DK95-01, QB6E).
         strict_indentation: true,

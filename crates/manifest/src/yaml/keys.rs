@@ -60,6 +60,14 @@ impl<'de> Visitor<'de> for ValueVisitor {
         json(v)
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        if !v.is_finite() {
+            // Kubernetes's JSON cannot hold one either (kubectl: "unsupported value: +Inf").
+            return Err(de::Error::custom(format!(
+                "non-finite number `{}` (`.inf`, `.nan` or beyond a double's range): a \
+                 Kubernetes object cannot hold it; quote it for a string",
+                go_float32_key(v)
+            )));
+        }
         json(v)
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
